@@ -1,0 +1,166 @@
+/**
+ * The `personalive` command line. Parses arguments, runs one command, maps errors to a
+ * one-line message on stderr and the catalogue's exit code.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { asPersonaLiveError, PersonaLiveError } from '../errors.js';
+import { deviceAvailability, resolveDevice } from '../ort/onnx-runtime.js';
+import { GENERATORS, generatorEntry } from '../generators/registry.js';
+import { verifyPack } from '../../models/pack.js';
+import { buildTestPack } from '../../models/test-pack.js';
+import { animate } from './animate.js';
+import type { DecoderChoice } from '../engine/personalive-engine.js';
+
+export const USAGE = `personalive: real-time portrait animation for OBS and virtual cameras
+
+Usage:
+  personalive animate --reference IMG --driving VIDEO --out OUT.mp4 [--generator NAME]
+                      [--pack DIR] [--device cpu|cuda|tensorrt] [--decoder vae|tiny]
+                      [--max-frames N] [--seed N] [--json]
+  personalive pack verify DIR [--device cpu|cuda|tensorrt] [--json]
+  personalive pack make-test DIR [--resolution N] [--profile tiny|contract] [--step denoiser|unet_work]
+  personalive devices [--json]
+  personalive help
+
+Generators: ${Object.keys(GENERATORS).join(', ')}. Exit codes: 0 ok, 1 runtime failure, 2 bad input.`;
+
+interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  stderrIsTty: boolean;
+}
+
+function parse(args: string[], options: ParseArgsConfig['options']): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values: values as Record<string, string | boolean | undefined>, positionals };
+  } catch (error) {
+    throw new PersonaLiveError('USAGE', `${(error as Error).message}\n\n${USAGE}`);
+  }
+}
+
+function requireString(values: Record<string, unknown>, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value.length === 0) throw new PersonaLiveError('USAGE', `missing required option --${name}\n\n${USAGE}`, { option: name });
+  return value;
+}
+
+function positiveInt(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new PersonaLiveError('USAGE', `--${name} must be a positive integer, got "${String(value)}"`, { option: name });
+  return n;
+}
+
+function decoderOption(value: unknown): DecoderChoice | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'vae' || value === 'tiny') return value;
+  throw new PersonaLiveError('USAGE', `--decoder must be "vae" or "tiny", got "${String(value)}"`, { option: 'decoder' });
+}
+
+async function runAnimate(args: string[], io: Io): Promise<void> {
+  const { values } = parse(args, {
+    reference: { type: 'string' },
+    driving: { type: 'string' },
+    out: { type: 'string' },
+    generator: { type: 'string' },
+    pack: { type: 'string' },
+    device: { type: 'string', default: 'cpu' },
+    decoder: { type: 'string' },
+    'max-frames': { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  const packDir = (values.pack as string | undefined) ?? process.env.PERSONALIVE_PACK ?? null;
+  const generator = (values.generator as string | undefined) ?? 'personalive';
+  generatorEntry(generator);
+  const summary = await animate({
+    reference: requireString(values, 'reference'),
+    driving: requireString(values, 'driving'),
+    out: requireString(values, 'out'),
+    generator,
+    packDir,
+    device: resolveDevice(values.device as string),
+    decoder: decoderOption(values.decoder),
+    maxFrames: positiveInt(values['max-frames'], 'max-frames'),
+    seed: values.seed === undefined ? undefined : Number(values.seed),
+    progress: io.stderrIsTty,
+  });
+  if (values.json) io.stdout(JSON.stringify(summary));
+  else io.stdout(`wrote ${summary.out}: ${summary.frames} frames in ${(summary.wallMs / 1000).toFixed(1)} s (${summary.fps} fps), generator ${summary.generator}, device ${summary.device}`);
+}
+
+async function runPack(args: string[], io: Io): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === 'verify') {
+    const { values, positionals } = parse(rest, { device: { type: 'string', default: 'cpu' }, json: { type: 'boolean', default: false } });
+    if (positionals.length !== 1) throw new PersonaLiveError('USAGE', `pack verify takes one pack folder\n\n${USAGE}`);
+    const report = await verifyPack(positionals[0], resolveDevice(values.device as string));
+    if (values.json) {
+      io.stdout(JSON.stringify({ ok: true, ...report }));
+      return;
+    }
+    io.stdout(`pack ${report.name} (${report.dir}): OK`);
+    io.stdout(`  resolution ${report.resolution}, step graph ${report.stepKind}, decoders ${report.decoders.join(', ')}, device ${report.device}`);
+    for (const c of report.components) {
+      io.stdout(`  ${c.component.padEnd(16)} ${c.file.padEnd(24)} ${String(c.bytes).padStart(12)} B  sha256 ok  ${c.inputs} in / ${c.outputs} out  providers ${c.providers.join(',')}`);
+    }
+    return;
+  }
+  if (sub === 'make-test') {
+    const { values, positionals } = parse(rest, {
+      resolution: { type: 'string', default: '64' },
+      profile: { type: 'string', default: 'tiny' },
+      step: { type: 'string', default: 'denoiser' },
+    });
+    if (positionals.length !== 1) throw new PersonaLiveError('USAGE', `pack make-test takes one output folder\n\n${USAGE}`);
+    const profile = values.profile as string;
+    const step = values.step as string;
+    if (profile !== 'tiny' && profile !== 'contract') throw new PersonaLiveError('USAGE', `--profile must be "tiny" or "contract", got "${profile}"`, { option: 'profile' });
+    if (step !== 'denoiser' && step !== 'unet_work') throw new PersonaLiveError('USAGE', `--step must be "denoiser" or "unet_work", got "${step}"`, { option: 'step' });
+    const manifest = await buildTestPack(positionals[0], { resolution: positiveInt(values.resolution, 'resolution'), profile, stepKind: step });
+    io.stdout(`wrote test pack ${manifest.name} to ${positionals[0]} (a generated test pack for tests and plumbing checks: it is NOT a real animation model)`);
+    return;
+  }
+  throw new PersonaLiveError('USAGE', `unknown pack command "${sub ?? ''}": expected verify or make-test\n\n${USAGE}`);
+}
+
+function runDevices(args: string[], io: Io): void {
+  const { values } = parse(args, { json: { type: 'boolean', default: false } });
+  const list = deviceAvailability();
+  if (values.json) io.stdout(JSON.stringify({ devices: list }));
+  else for (const d of list) io.stdout(`${d.device.padEnd(9)} ${d.available ? 'available' : `unavailable: ${d.reason}`}`);
+}
+
+/** Runs one command line; returns the process exit code. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'animate':
+        await runAnimate(rest, io);
+        return 0;
+      case 'pack':
+        await runPack(rest, io);
+        return 0;
+      case 'devices':
+        runDevices(rest, io);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout(USAGE);
+        return 0;
+      default:
+        throw new PersonaLiveError('USAGE', `unknown command "${command}"\n\n${USAGE}`);
+    }
+  } catch (error) {
+    const e = asPersonaLiveError(error);
+    io.stderr(`personalive: error ${e.code}: ${e.message}`);
+    if (e.code === 'INTERNAL' && error instanceof Error && error.stack) io.stderr(error.stack);
+    return e.exitCode;
+  }
+}
+
+

@@ -1,0 +1,328 @@
+/**
+ * Image resampling into model tensors and back to bytes. Pure functions over typed arrays;
+ * nothing is allocated per call once a resizer has seen a size pair.
+ *
+ * Resampling is bilinear with align_corners=False semantics, as torch's
+ * F.interpolate(mode="bilinear", align_corners=False, antialias=False) computes it: output
+ * pixel d samples source coordinate s = (d + 0.5) * (in / out) - 0.5, clamped below at 0;
+ * i0 = floor(s), i1 = min(i0 + 1, in - 1), weights (1 - frac, frac). The index maths is
+ * done in float32 like torch's kernels, so tap positions and weights match bit for bit.
+ * Downscaling by large factors therefore aliases (no antialias), as upstream does.
+ *
+ * Planar layout: channel c of an image region is the width*height plane starting at
+ * offset + c * channelStride, rows of `width` values.
+ */
+import { PersonaLiveError } from '../errors.js';
+
+export type Rgb = readonly [number, number, number] | ArrayLike<number>;
+
+/** Source taps and weights of one axis: destination d reads i0[d] (weight w0[d]) and i1[d] (w1[d]). */
+export interface AxisTable {
+  size: number;
+  i0: Int32Array;
+  i1: Int32Array;
+  w0: Float64Array;
+  w1: Float64Array;
+}
+
+function newAxisTable(capacity: number): AxisTable {
+  return { size: 0, i0: new Int32Array(capacity), i1: new Int32Array(capacity), w0: new Float64Array(capacity), w1: new Float64Array(capacity) };
+}
+
+/**
+ * Fills `table` for resampling `inSize` source samples (starting at source index `start`,
+ * each index multiplied by `stride`) to `outSize` samples, torch align_corners=False rule.
+ */
+export function fillAxisTable(table: AxisTable, inSize: number, outSize: number, start = 0, stride = 1): AxisTable {
+  const f = Math.fround;
+  const scale = f(inSize / outSize);
+  for (let d = 0; d < outSize; d++) {
+    let s = f(f(scale * f(d + 0.5)) - 0.5);
+    if (s < 0) s = 0;
+    const i0 = Math.trunc(s);
+    let l1 = f(s - i0);
+    if (l1 > 1) l1 = 1;
+    const i1 = i0 < inSize - 1 ? i0 + 1 : i0;
+    table.i0[d] = (start + i0) * stride;
+    table.i1[d] = (start + i1) * stride;
+    table.w0[d] = f(1 - l1);
+    table.w1[d] = l1;
+  }
+  table.size = outSize;
+  return table;
+}
+
+const CACHE_LIMIT = 64;
+
+/**
+ * Bilinear resampler with cached index/weight tables: tables for each (source size,
+ * destination size) pair of resizeRgbToPlanar are built once; crop tables (whose size
+ * changes every frame) are rebuilt into reusable scratch (O(destination size), no
+ * allocation once grown). One instance per thread; not re-entrant.
+ */
+export class BilinearResizer {
+  private readonly rgbX = new Map<number, AxisTable>();
+  private readonly planarY = new Map<number, AxisTable>();
+  private cropX = newAxisTable(0);
+  private cropY = newAxisTable(0);
+
+  private cached(cache: Map<number, AxisTable>, inSize: number, outSize: number, stride: number): AxisTable {
+    const key = inSize * 65536 + outSize;
+    let t = cache.get(key);
+    if (t === undefined) {
+      if (cache.size >= CACHE_LIMIT) cache.clear();
+      t = fillAxisTable(newAxisTable(outSize), inSize, outSize, 0, stride);
+      cache.set(key, t);
+    }
+    return t;
+  }
+
+  /**
+   * Resizes an interleaved RGB byte image (row-major, 3 bytes per pixel) to dstW x dstH
+   * and writes planar float32: out[offset + c*channelStride + y*dstW + x] =
+   * (bilinear(v) / 255) * scale[c] + bias[c]. (E.g. [0,1]: scale 1, bias 0; [-1,1]:
+   * scale 2, bias -1; CLIP: scale 1/std, bias -mean/std.)
+   * @throws PersonaLiveError INTERNAL when a size is not a positive integer or the buffers are too small.
+   */
+  resizeRgbToPlanar(
+    src: Uint8Array,
+    srcW: number,
+    srcH: number,
+    dstW: number,
+    dstH: number,
+    out: Float32Array,
+    offset: number,
+    channelStride: number,
+    scale: Rgb,
+    bias: Rgb,
+  ): void {
+    checkSize('src', srcW, srcH);
+    checkSize('dst', dstW, dstH);
+    if (src.length < srcW * srcH * 3) {
+      throw new PersonaLiveError('INTERNAL', `'src' has length ${src.length}, expected ${srcW}x${srcH}x3 = ${srcW * srcH * 3}`);
+    }
+    checkPlanar('out', out, offset, channelStride, dstW, dstH);
+    const tx = this.cached(this.rgbX, srcW, dstW, 3);
+    const ty = this.cached(this.planarY, srcH, dstH, 1);
+    const k0 = scale[0] / 255, k1 = scale[1] / 255, k2 = scale[2] / 255;
+    const b0 = bias[0], b1 = bias[1], b2 = bias[2];
+    const xi0 = tx.i0, xi1 = tx.i1, xw0 = tx.w0, xw1 = tx.w1;
+    const rowBytes = srcW * 3;
+    for (let y = 0; y < dstH; y++) {
+      const r0 = ty.i0[y] * rowBytes;
+      const r1 = ty.i1[y] * rowBytes;
+      const h0 = ty.w0[y];
+      const h1 = ty.w1[y];
+      let o = offset + y * dstW;
+      const end = o + dstW;
+      for (let x = 0; o < end; x++, o++) {
+        const a = xi0[x], b = xi1[x];
+        const w0 = xw0[x], w1 = xw1[x];
+        const p00 = r0 + a, p01 = r0 + b, p10 = r1 + a, p11 = r1 + b;
+        const v0 = h0 * (w0 * src[p00] + w1 * src[p01]) + h1 * (w0 * src[p10] + w1 * src[p11]);
+        const v1 = h0 * (w0 * src[p00 + 1] + w1 * src[p01 + 1]) + h1 * (w0 * src[p10 + 1] + w1 * src[p11 + 1]);
+        const v2 = h0 * (w0 * src[p00 + 2] + w1 * src[p01 + 2]) + h1 * (w0 * src[p10 + 2] + w1 * src[p11 + 2]);
+        out[o] = v0 * k0 + b0;
+        out[o + channelStride] = v1 * k1 + b1;
+        out[o + 2 * channelStride] = v2 * k2 + b2;
+      }
+    }
+  }
+
+  /**
+   * Crops rows y1..y2-1 and columns x1..x2-1 (Python slicing [y1:y2, x1:x2]; the box is
+   * first clamped to the image) of a planar 3-channel float image and resizes the crop
+   * bilinearly to dstSize x dstSize into a planar region of `out`. An empty box (x2 <= x1
+   * or y2 <= y1 after clamping) does not throw: the output is filled with the source pixel
+   * at (x1, y1) clamped into the image.
+   * @throws PersonaLiveError INTERNAL when a size is not a positive integer or a region does not fit.
+   */
+  cropResizePlanar(
+    src: Float32Array,
+    srcOffset: number,
+    srcChannelStride: number,
+    srcW: number,
+    srcH: number,
+    box: ArrayLike<number>,
+    dstSize: number,
+    out: Float32Array,
+    outOffset: number,
+    outChannelStride: number,
+  ): void {
+    checkSize('src', srcW, srcH);
+    checkSize('dst', dstSize, dstSize);
+    checkPlanar('src', src, srcOffset, srcChannelStride, srcW, srcH);
+    checkPlanar('out', out, outOffset, outChannelStride, dstSize, dstSize);
+    const x1 = clampInt(box[0], 0, srcW);
+    const y1 = clampInt(box[1], 0, srcH);
+    const x2 = clampInt(box[2], 0, srcW);
+    const y2 = clampInt(box[3], 0, srcH);
+    const n = dstSize * dstSize;
+    if (x2 <= x1 || y2 <= y1) {
+      const p = (y1 < srcH ? y1 : srcH - 1) * srcW + (x1 < srcW ? x1 : srcW - 1);
+      for (let c = 0; c < 3; c++) {
+        const o = outOffset + c * outChannelStride;
+        out.fill(src[srcOffset + c * srcChannelStride + p], o, o + n);
+      }
+      return;
+    }
+    if (this.cropX.i0.length < dstSize) {
+      this.cropX = newAxisTable(dstSize);
+      this.cropY = newAxisTable(dstSize);
+    }
+    const tx = fillAxisTable(this.cropX, x2 - x1, dstSize, x1, 1);
+    const ty = fillAxisTable(this.cropY, y2 - y1, dstSize, y1, srcW);
+    const xi0 = tx.i0, xi1 = tx.i1, xw0 = tx.w0, xw1 = tx.w1;
+    for (let c = 0; c < 3; c++) {
+      const sBase = srcOffset + c * srcChannelStride;
+      const oBase = outOffset + c * outChannelStride;
+      for (let y = 0; y < dstSize; y++) {
+        const r0 = sBase + ty.i0[y];
+        const r1 = sBase + ty.i1[y];
+        const h0 = ty.w0[y];
+        const h1 = ty.w1[y];
+        const o = oBase + y * dstSize;
+        for (let x = 0; x < dstSize; x++) {
+          const a = xi0[x], b = xi1[x];
+          const w0 = xw0[x], w1 = xw1[x];
+          out[o + x] = h0 * (w0 * src[r0 + a] + w1 * src[r0 + b]) + h1 * (w0 * src[r1 + a] + w1 * src[r1 + b]);
+        }
+      }
+    }
+  }
+}
+
+const defaultResizer = new BilinearResizer();
+
+/** BilinearResizer.resizeRgbToPlanar on a module-wide resizer (or the one given). */
+export function resizeRgbToPlanar(
+  src: Uint8Array,
+  srcW: number,
+  srcH: number,
+  dstW: number,
+  dstH: number,
+  out: Float32Array,
+  offset: number,
+  channelStride: number,
+  scale: Rgb,
+  bias: Rgb,
+  resizer: BilinearResizer = defaultResizer,
+): void {
+  resizer.resizeRgbToPlanar(src, srcW, srcH, dstW, dstH, out, offset, channelStride, scale, bias);
+}
+
+/** BilinearResizer.cropResizePlanar on a module-wide resizer (or the one given). */
+export function cropResizePlanar(
+  src: Float32Array,
+  srcOffset: number,
+  srcChannelStride: number,
+  srcW: number,
+  srcH: number,
+  box: ArrayLike<number>,
+  dstSize: number,
+  out: Float32Array,
+  outOffset: number,
+  outChannelStride: number,
+  resizer: BilinearResizer = defaultResizer,
+): void {
+  resizer.cropResizePlanar(src, srcOffset, srcChannelStride, srcW, srcH, box, dstSize, out, outOffset, outChannelStride);
+}
+
+/**
+ * Interleaved RGB bytes to planar float32 without resampling:
+ * out[offset + c*channelStride + p] = (src[3p + c] / 255) * scale[c] + bias[c].
+ */
+export function rgbU8ToPlanar(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  out: Float32Array,
+  offset: number,
+  channelStride: number,
+  scale: Rgb,
+  bias: Rgb,
+): void {
+  checkSize('src', width, height);
+  const n = width * height;
+  if (src.length < n * 3) throw new PersonaLiveError('INTERNAL', `'src' has length ${src.length}, expected ${n * 3}`);
+  checkPlanar('out', out, offset, channelStride, width, height);
+  const k0 = scale[0] / 255, k1 = scale[1] / 255, k2 = scale[2] / 255;
+  const b0 = bias[0], b1 = bias[1], b2 = bias[2];
+  const o1 = offset + channelStride, o2 = offset + 2 * channelStride;
+  for (let p = 0, s = 0; p < n; p++, s += 3) {
+    out[offset + p] = src[s] * k0 + b0;
+    out[o1 + p] = src[s + 1] * k1 + b1;
+    out[o2 + p] = src[s + 2] * k2 + b2;
+  }
+}
+
+const clampedViews = new WeakMap<Uint8Array, Uint8ClampedArray>();
+
+/**
+ * One decoded frame to interleaved RGB bytes. `src` is a batch of 3-channel frames:
+ * 'NCHW' [N, 3, H, W] or 'NHWC' [N, H, W, 3]; frame `index` is converted. 'zero1' maps
+ * [0,1] to v*255; 'minus1to1' maps [-1,1] to (v*0.5+0.5)*255. Values are rounded half to
+ * even (numpy's round) and clamped to 0..255; NaN gives 0. Allocates nothing after the
+ * first call with a given `out`.
+ * @throws PersonaLiveError INTERNAL when `src` has no frame `index` or `out` is too small.
+ */
+export function planarToRgbU8(
+  src: Float32Array,
+  layout: 'NCHW' | 'NHWC',
+  index: number,
+  width: number,
+  height: number,
+  range: 'zero1' | 'minus1to1',
+  out: Uint8Array | Uint8ClampedArray,
+): void {
+  checkSize('frame', width, height);
+  const n = width * height;
+  if (!Number.isInteger(index) || index < 0 || (index + 1) * 3 * n > src.length) {
+    throw new PersonaLiveError('INTERNAL', `'src' of length ${src.length} has no ${width}x${height}x3 frame ${index}`);
+  }
+  if (out.length < 3 * n) throw new PersonaLiveError('INTERNAL', `'out' has length ${out.length}, expected ${3 * n}`);
+  let dst: Uint8ClampedArray;
+  if (out instanceof Uint8ClampedArray) {
+    dst = out;
+  } else {
+    let view = clampedViews.get(out);
+    if (view === undefined) {
+      view = new Uint8ClampedArray(out.buffer, out.byteOffset, out.length);
+      clampedViews.set(out, view);
+    }
+    dst = view;
+  }
+  // v -> v*k + b in bytes; the clamped store rounds half to even and saturates.
+  const k = range === 'zero1' ? 255 : 127.5;
+  const b = range === 'zero1' ? 0 : 127.5;
+  const base = index * 3 * n;
+  if (layout === 'NHWC') {
+    const end = 3 * n;
+    for (let i = 0; i < end; i++) dst[i] = src[base + i] * k + b;
+  } else {
+    const g = base + n, bl = base + 2 * n;
+    for (let p = 0, o = 0; p < n; p++, o += 3) {
+      dst[o] = src[base + p] * k + b;
+      dst[o + 1] = src[g + p] * k + b;
+      dst[o + 2] = src[bl + p] * k + b;
+    }
+  }
+}
+
+function clampInt(v: number, lo: number, hi: number): number {
+  const t = Math.trunc(v);
+  return t < lo ? lo : t > hi ? hi : t;
+}
+
+function checkSize(name: string, w: number, h: number): void {
+  if (!(Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0 && w < 65536 && h < 65536)) {
+    throw new PersonaLiveError('INTERNAL', `'${name}' size ${w}x${h} is not a positive integer size below 65536`);
+  }
+}
+
+function checkPlanar(name: string, arr: Float32Array, offset: number, channelStride: number, w: number, h: number): void {
+  if (!(offset >= 0 && channelStride >= w * h && offset + 2 * channelStride + w * h <= arr.length)) {
+    throw new PersonaLiveError('INTERNAL',
+      `'${name}' region (offset ${offset}, channelStride ${channelStride}, ${w}x${h}) does not fit length ${arr.length}`);
+  }
+}

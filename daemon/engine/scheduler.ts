@@ -1,0 +1,301 @@
+/**
+ * DDIM maths for the streaming window (eta = 0, epsilon prediction, no sample clipping),
+ * and the noise source. Pure functions over typed arrays; the hot ones write into
+ * caller-owned buffers and allocate nothing.
+ *
+ * Method: ../../../shared/design/streaming-generator.md ("One DDIM step").
+ *
+ * Tensor layout used throughout: a latent window [1, C, F, h, w] stored contiguously,
+ * channel-major, then frame, then the h*w plane. Element i belongs to frame
+ * floor(i / plane) % frames. Each frame carries its own timestep.
+ */
+import type { SchedulerSpec } from '../../models/contract.js';
+import { PersonaLiveError } from '../errors.js';
+
+/** Shape of a [1, C, F, h, w] window: `plane` = h*w. */
+export interface WindowLayout {
+  channels: number;
+  frames: number;
+  plane: number;
+}
+
+/**
+ * The cumulative products of (1 - beta_t) for t = 0..trainTimesteps-1, in float64.
+ * "scaled_linear": betas are the squares of linspace(sqrt(betaStart), sqrt(betaEnd), N);
+ * "linear": linspace(betaStart, betaEnd, N). (diffusers computes these in float32; the
+ * float64 values differ from it by about 1e-6 relative, far below fp16 model noise.)
+ * @throws PersonaLiveError INTERNAL when trainTimesteps < 2 or the schedule is unknown.
+ */
+export function alphasCumprod(spec: SchedulerSpec): Float64Array {
+  const n = spec.trainTimesteps;
+  if (!Number.isInteger(n) || n < 2) {
+    throw new PersonaLiveError('INTERNAL', `'trainTimesteps' must be an integer >= 2, got ${n}`);
+  }
+  let lo: number;
+  let hi: number;
+  const squared = spec.betaSchedule === 'scaled_linear';
+  if (squared) {
+    lo = Math.sqrt(spec.betaStart);
+    hi = Math.sqrt(spec.betaEnd);
+  } else if (spec.betaSchedule === 'linear') {
+    lo = spec.betaStart;
+    hi = spec.betaEnd;
+  } else {
+    throw new PersonaLiveError('INTERNAL', `'betaSchedule' ${JSON.stringify(spec.betaSchedule)} is not one of scaled_linear, linear`);
+  }
+  const out = new Float64Array(n);
+  const step = (hi - lo) / (n - 1);
+  let prod = 1;
+  for (let t = 0; t < n; t++) {
+    const r = t === n - 1 ? hi : lo + step * t;
+    const beta = squared ? r * r : r;
+    prod *= 1 - beta;
+    out[t] = prod;
+  }
+  return out;
+}
+
+/**
+ * alphas_cumprod at timestep t; a negative t is "before the first step" and gives
+ * `finalAlpha` (1 with set_alpha_to_one, which PersonaLive uses; pass alphas[0] otherwise).
+ * @throws PersonaLiveError INTERNAL when t is not an integer or t >= alphas.length.
+ */
+export function alphaAt(alphas: Float64Array, t: number, finalAlpha = 1): number {
+  if (t < 0) return finalAlpha;
+  if (!Number.isInteger(t) || t >= alphas.length) {
+    throw new PersonaLiveError('INTERNAL', `timestep 't' = ${t} is not an integer in [0, ${alphas.length})`);
+  }
+  return alphas[t];
+}
+
+function checkWindow(name: string, arr: ArrayLike<number>, layout: WindowLayout, frameTimesteps: ArrayLike<number>): void {
+  const n = layout.channels * layout.frames * layout.plane;
+  if (arr.length !== n) {
+    throw new PersonaLiveError('INTERNAL', `'${name}' has length ${arr.length}, expected channels*frames*plane = ${n}`);
+  }
+  if (frameTimesteps.length !== layout.frames) {
+    throw new PersonaLiveError('INTERNAL', `'frameTimesteps' has length ${frameTimesteps.length}, expected frames = ${layout.frames}`);
+  }
+}
+
+/**
+ * One DDIM step (eta = 0, epsilon prediction) over a whole window, each frame with its own
+ * timestep t = frameTimesteps[f]:
+ *
+ *     a_t = alphas[t];  a_prev = alphaAt(alphas, t - stepLength)   (1 when t - stepLength < 0)
+ *     x0 = (x - sqrt(1 - a_t) * eps) / sqrt(a_t)
+ *     x_prev = sqrt(a_prev) * x0 + sqrt(1 - a_prev) * eps
+ *
+ * A frame at t < stepLength lands on a_prev = 1, so its x_prev is exactly its x0.
+ * All arrays have the [1, C, F, h, w] layout of `layout`. `outPrev` may alias `sample` or
+ * `eps` (each element is read before it is written); `outX0` is optional (null to skip)
+ * and may alias too, but not `outPrev`. Allocates nothing.
+ * @throws PersonaLiveError INTERNAL on a length mismatch or a timestep outside [0, N).
+ */
+export function ddimStepWindow(
+  sample: Float32Array,
+  eps: Float32Array,
+  frameTimesteps: ArrayLike<number>,
+  layout: WindowLayout,
+  alphas: Float64Array,
+  stepLength: number,
+  outPrev: Float32Array,
+  outX0: Float32Array | null = null,
+): void {
+  checkWindow('sample', sample, layout, frameTimesteps);
+  checkWindow('eps', eps, layout, frameTimesteps);
+  checkWindow('outPrev', outPrev, layout, frameTimesteps);
+  if (outX0 !== null) checkWindow('outX0', outX0, layout, frameTimesteps);
+  const { channels, frames, plane } = layout;
+  for (let f = 0; f < frames; f++) {
+    const t = frameTimesteps[f];
+    alphaAt(alphas, t); // validates
+    alphaAt(alphas, t - stepLength);
+  }
+  let base = 0;
+  for (let c = 0; c < channels; c++) {
+    for (let f = 0; f < frames; f++) {
+      const t = frameTimesteps[f];
+      const aT = alphas[t];
+      const aPrev = t - stepLength < 0 ? 1 : alphas[t - stepLength];
+      const invSqrtAT = 1 / Math.sqrt(aT);
+      const sqrtOneMinusAT = Math.sqrt(1 - aT);
+      const sqrtAPrev = Math.sqrt(aPrev);
+      const sqrtOneMinusAPrev = Math.sqrt(1 - aPrev);
+      const end = base + plane;
+      if (outX0 === null) {
+        for (let i = base; i < end; i++) {
+          const e = eps[i];
+          const x0 = (sample[i] - sqrtOneMinusAT * e) * invSqrtAT;
+          outPrev[i] = sqrtAPrev * x0 + sqrtOneMinusAPrev * e;
+        }
+      } else {
+        for (let i = base; i < end; i++) {
+          const e = eps[i];
+          const x0 = (sample[i] - sqrtOneMinusAT * e) * invSqrtAT;
+          outX0[i] = x0;
+          outPrev[i] = sqrtAPrev * x0 + sqrtOneMinusAPrev * e;
+        }
+      }
+      base = end;
+    }
+  }
+}
+
+/**
+ * Forward diffusion per frame: out = sqrt(a_t) * x0 + sqrt(1 - a_t) * noise with
+ * a_t = alphaAt(alphas, frameTimesteps[f]). Same [1, C, F, h, w] layout for all arrays;
+ * `out` may alias `x0` or `noise`. Allocates nothing.
+ * @throws PersonaLiveError INTERNAL on a length mismatch or a timestep >= N.
+ */
+export function addNoiseFrames(
+  x0: Float32Array,
+  noise: Float32Array,
+  frameTimesteps: ArrayLike<number>,
+  layout: WindowLayout,
+  alphas: Float64Array,
+  out: Float32Array,
+): void {
+  checkWindow('x0', x0, layout, frameTimesteps);
+  checkWindow('noise', noise, layout, frameTimesteps);
+  checkWindow('out', out, layout, frameTimesteps);
+  const { channels, frames, plane } = layout;
+  for (let f = 0; f < frames; f++) alphaAt(alphas, frameTimesteps[f]);
+  let base = 0;
+  for (let c = 0; c < channels; c++) {
+    for (let f = 0; f < frames; f++) {
+      const a = alphaAt(alphas, frameTimesteps[f]);
+      const sa = Math.sqrt(a);
+      const sb = Math.sqrt(1 - a);
+      const end = base + plane;
+      for (let i = base; i < end; i++) out[i] = sa * x0[i] + sb * noise[i];
+      base = end;
+    }
+  }
+}
+
+/**
+ * Forward diffusion at one timestep for any layout: out = sqrt(a_t) x0 + sqrt(1 - a_t) noise.
+ * `out` may alias an input. Allocates nothing.
+ * @throws PersonaLiveError INTERNAL on a length mismatch or a timestep >= N.
+ */
+export function addNoise(x0: Float32Array, noise: Float32Array, t: number, alphas: Float64Array, out: Float32Array): void {
+  const n = x0.length;
+  if (noise.length !== n || out.length !== n) {
+    throw new PersonaLiveError('INTERNAL', `'x0', 'noise' and 'out' lengths differ: ${n}, ${noise.length}, ${out.length}`);
+  }
+  const a = alphaAt(alphas, t);
+  const sa = Math.sqrt(a);
+  const sb = Math.sqrt(1 - a);
+  for (let i = 0; i < n; i++) out[i] = sa * x0[i] + sb * noise[i];
+}
+
+const TWO_POW_M31 = 1 / 2147483648;
+
+/**
+ * Seedable deterministic standard-normal generator: xoshiro128** (seeded through
+ * splitmix32) feeding Marsaglia's polar method, which yields normals in pairs without
+ * trigonometry. The same seed always gives the same stream on every platform (integer
+ * maths via Math.imul, IEEE doubles); it is NOT torch's stream, so outputs match the
+ * upstream implementation in distribution only.
+ */
+export class GaussianRng {
+  private s0 = 0;
+  private s1 = 0;
+  private s2 = 0;
+  private s3 = 0;
+  private spare = 0;
+  private hasSpare = false;
+
+  constructor(seed = 0) {
+    this.reseed(seed);
+  }
+
+  /** Restarts the stream from `seed` (any number; its low 32 bits and high bits are mixed in). */
+  reseed(seed: number): void {
+    let x = (seed >>> 0) ^ Math.floor(seed / 4294967296);
+    const next = (): number => {
+      x = (x + 0x9e3779b9) | 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+      return (z ^ (z >>> 16)) | 0;
+    };
+    this.s0 = next();
+    this.s1 = next();
+    this.s2 = next();
+    this.s3 = next();
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+    this.hasSpare = false;
+  }
+
+  /** Next raw 32-bit output as a signed int32. */
+  nextInt32(): number {
+    const s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
+    const m = Math.imul(s1, 5);
+    const result = Math.imul((m << 7) | (m >>> 25), 9);
+    const t = s1 << 9;
+    let n2 = s2 ^ s0;
+    let n3 = s3 ^ s1;
+    this.s1 = s1 ^ n2;
+    this.s0 = s0 ^ n3;
+    n2 ^= t;
+    n3 = (n3 << 11) | (n3 >>> 21);
+    this.s2 = n2;
+    this.s3 = n3;
+    return result;
+  }
+
+  /** One standard normal value. */
+  next(): number {
+    if (this.hasSpare) {
+      this.hasSpare = false;
+      return this.spare;
+    }
+    for (;;) {
+      const u = this.nextInt32() * TWO_POW_M31;
+      const v = this.nextInt32() * TWO_POW_M31;
+      const s = u * u + v * v;
+      if (s >= 1 || s === 0) continue;
+      const k = Math.sqrt((-2 * Math.log(s)) / s);
+      this.spare = v * k;
+      this.hasSpare = true;
+      return u * k;
+    }
+  }
+
+  /** Fills `out` with standard normal values (continues the stream). Allocates nothing. */
+  fill(out: Float32Array): void {
+    const n = out.length;
+    let i = 0;
+    if (this.hasSpare && n > 0) {
+      out[i++] = this.spare;
+      this.hasSpare = false;
+    }
+    // Inlined xoshiro128** state in locals: this is the hot loop.
+    let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
+    while (i < n) {
+      let m = Math.imul(s1, 5);
+      const ru = Math.imul((m << 7) | (m >>> 25), 9);
+      let t = s1 << 9;
+      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = (s3 << 11) | (s3 >>> 21);
+      m = Math.imul(s1, 5);
+      const rv = Math.imul((m << 7) | (m >>> 25), 9);
+      t = s1 << 9;
+      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = (s3 << 11) | (s3 >>> 21);
+      const u = ru * TWO_POW_M31;
+      const v = rv * TWO_POW_M31;
+      const s = u * u + v * v;
+      if (s >= 1 || s === 0) continue;
+      const k = Math.sqrt((-2 * Math.log(s)) / s);
+      out[i++] = u * k;
+      if (i < n) {
+        out[i++] = v * k;
+      } else {
+        this.spare = v * k;
+        this.hasSpare = true;
+      }
+    }
+    this.s0 = s0; this.s1 = s1; this.s2 = s2; this.s3 = s3;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The one error catalogue. Every failure the product reports to a user carries one of
+ * these codes; docs/errors.md documents each (a test checks that every code is there).
+ *
+ * exitCode: 2 for bad input or usage (the user can fix it), 1 for runtime failures.
+ */
+export const ERROR_CATALOGUE = {
+  USAGE: { exitCode: 2, summary: 'Invalid command-line usage or argument value.' },
+  PACK_MANIFEST_MISSING: { exitCode: 2, summary: 'The model pack folder has no manifest.json.' },
+  PACK_MANIFEST_INVALID: { exitCode: 2, summary: 'manifest.json is not valid JSON or breaks the manifest schema.' },
+  PACK_FILE_MISSING: { exitCode: 2, summary: 'A file named by the manifest is not in the pack.' },
+  PACK_CHECKSUM_MISMATCH: { exitCode: 2, summary: "A pack file's sha256 differs from the manifest." },
+  PACK_GRAPH_INVALID: { exitCode: 2, summary: 'An ONNX graph cannot be loaded by ONNX Runtime.' },
+  PACK_GRAPH_MISMATCH: { exitCode: 2, summary: "A graph's real inputs/outputs differ from the manifest (name, dtype or shape)." },
+  DEVICE_UNKNOWN: { exitCode: 2, summary: 'The requested device is not one of cpu, cuda, tensorrt.' },
+  DEVICE_UNAVAILABLE: { exitCode: 2, summary: 'The requested execution provider is not available in this ONNX Runtime build or on this machine.' },
+  DECODER_UNAVAILABLE: { exitCode: 2, summary: 'The requested decoder (vae or tiny) is not in the pack.' },
+  GENERATOR_UNKNOWN: { exitCode: 2, summary: 'The requested generator is not registered.' },
+  GENERATOR_NEEDS_PACK: { exitCode: 2, summary: 'The PersonaLive generator was chosen without a model pack.' },
+  IMAGE_NOT_FOUND: { exitCode: 2, summary: 'An image file does not exist or cannot be read.' },
+  IMAGE_UNREADABLE: { exitCode: 2, summary: 'A file is not a decodable PNG, JPEG or WebP image.' },
+  VIDEO_NOT_FOUND: { exitCode: 2, summary: 'A video file does not exist or cannot be read.' },
+  VIDEO_UNREADABLE: { exitCode: 2, summary: 'ffmpeg cannot read the video (no video stream or corrupt).' },
+  VIDEO_NO_FRAMES: { exitCode: 2, summary: 'The video decodes to zero frames.' },
+  FFMPEG_MISSING: { exitCode: 1, summary: 'The ffmpeg/ffprobe binaries are not on PATH.' },
+  FFMPEG_FAILED: { exitCode: 1, summary: 'ffmpeg exited with an error while decoding or encoding.' },
+  OUTPUT_NOT_WRITABLE: { exitCode: 2, summary: 'The output folder does not exist or is not writable.' },
+  ENGINE_FAILED: { exitCode: 1, summary: 'Inference failed inside the generator.' },
+  ENGINE_CLOSED: { exitCode: 1, summary: 'The generator was used after close().' },
+  NO_REFERENCE: { exitCode: 1, summary: 'Driving frames were pushed before a reference was fused.' },
+  INTERNAL: { exitCode: 1, summary: 'An unexpected internal error (a bug: please report it).' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** An error a user can act on: a stable code, a specific message, optional structured details. */
+export class PersonaLiveError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PersonaLiveError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get exitCode(): number {
+    return ERROR_CATALOGUE[this.code].exitCode;
+  }
+
+  /** Plain-object form that survives postMessage / JSON across threads and processes. */
+  toJSON(): { code: ErrorCode; message: string; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+
+  static fromJSON(value: { code: ErrorCode; message: string; details?: Record<string, unknown> }): PersonaLiveError {
+    return new PersonaLiveError(value.code in ERROR_CATALOGUE ? value.code : 'INTERNAL', value.message, value.details ?? {});
+  }
+}
+
+/** Wraps anything thrown into a PersonaLiveError (keeping one that already is). */
+export function asPersonaLiveError(error: unknown, fallback: ErrorCode = 'INTERNAL'): PersonaLiveError {
+  if (error instanceof PersonaLiveError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new PersonaLiveError(fallback, message, {}, { cause: error });
+}

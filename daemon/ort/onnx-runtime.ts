@@ -1,0 +1,184 @@
+/**
+ * The one module that imports onnxruntime-node. Everything else sees GraphSession: named
+ * float32 tensors in, named float32 tensors out, and the execution providers that really
+ * back the session. float16 graphs are converted at this boundary.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { PersonaLiveError } from '../errors.js';
+import { float16ToFloat32, float32ToFloat16 } from '../engine/float16.js';
+import type { Dim, TensorDType } from '../../models/contract.js';
+
+/** The devices a user can ask for, and the ONNX Runtime providers each one means, in priority order. */
+export const DEVICE_PROVIDERS = {
+  cpu: ['cpu'],
+  // Nodes the GPU provider cannot run are placed on the CPU provider by ONNX Runtime itself;
+  // that is per-node placement, not a silent fallback of the session (which fails loudly).
+  cuda: ['cuda', 'cpu'],
+  tensorrt: ['tensorrt', 'cuda', 'cpu'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type Device = keyof typeof DEVICE_PROVIDERS;
+export const DEVICES = Object.keys(DEVICE_PROVIDERS) as Device[];
+
+/**
+ * @throws PersonaLiveError DEVICE_UNKNOWN listing the valid devices.
+ */
+export function resolveDevice(value: string): Device {
+  if ((DEVICES as string[]).includes(value)) return value as Device;
+  throw new PersonaLiveError('DEVICE_UNKNOWN', `unknown device "${value}": expected one of ${DEVICES.join(', ')}`, { device: value, valid: DEVICES });
+}
+
+export interface DeviceAvailability {
+  device: Device;
+  available: boolean;
+  /** Why not, when not available. */
+  reason?: string;
+}
+
+function bindingFolder(): string {
+  const require = createRequire(import.meta.url);
+  const packageRoot = dirname(require.resolve('onnxruntime-node/package.json'));
+  return join(packageRoot, 'bin', `napi-v6`, process.platform, process.arch);
+}
+
+function nvidiaDriverPresent(): boolean {
+  if (process.platform === 'linux') return existsSync('/proc/driver/nvidia/version');
+  if (process.platform === 'win32') return existsSync('C:\\Windows\\System32\\nvcuda.dll');
+  return false;
+}
+
+/**
+ * Which devices this ONNX Runtime build can offer on this machine, with the reason for each
+ * one that cannot. The final proof is opening a session (openGraph fails loudly).
+ */
+export function deviceAvailability(): DeviceAvailability[] {
+  const backends = new Set(ort.listSupportedBackends().map((b) => b.name));
+  const folder = bindingFolder();
+  const library = (name: string): string => join(folder, process.platform === 'win32' ? `onnxruntime_providers_${name}.dll` : `libonnxruntime_providers_${name}.so`);
+  return DEVICES.map((device): DeviceAvailability => {
+    if (device === 'cpu') return { device, available: true };
+    if (!backends.has(device)) return { device, available: false, reason: `this onnxruntime-node build has no ${device} backend on ${process.platform}-${process.arch}` };
+    if (!existsSync(library(device))) {
+      return { device, available: false, reason: `the ${device} provider library is not installed (${library(device)}); run the installer's GPU step (npm rebuild onnxruntime-node with --onnxruntime-node-install=cuda12)` };
+    }
+    if (!nvidiaDriverPresent()) return { device, available: false, reason: 'no NVIDIA driver found on this machine' };
+    return { device, available: true };
+  });
+}
+
+/** A named float32 tensor as the engine sees it. */
+export interface FloatTensor {
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+export interface TensorInfo {
+  name: string;
+  dtype: TensorDType | 'other';
+  shape: Dim[];
+}
+
+export interface GraphSession {
+  readonly name: string;
+  readonly file: string;
+  readonly device: Device;
+  /** Providers the session was created with, in priority order (ONNX Runtime refuses to create it otherwise). */
+  readonly providers: readonly string[];
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  /** Runs the graph. Synchronous on the calling thread inside onnxruntime-node: call it from a worker. */
+  run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>>;
+  release(): Promise<void>;
+}
+
+const ORT_TYPES: Record<string, TensorDType> = { float32: 'float32', float16: 'float16', int64: 'int64', int32: 'int32' };
+
+function describeValues(list: readonly ort.InferenceSession.ValueMetadata[]): TensorInfo[] {
+  return list.map((meta) =>
+    meta.isTensor
+      ? { name: meta.name, dtype: ORT_TYPES[meta.type] ?? 'other', shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))) }
+      : { name: meta.name, dtype: 'other', shape: [] },
+  );
+}
+
+/**
+ * Opens one ONNX graph on one device.
+ * @throws PersonaLiveError DEVICE_UNAVAILABLE (with the available devices) or PACK_GRAPH_INVALID.
+ */
+export async function openGraph(name: string, file: string, device: Device, options: { threads?: number } = {}): Promise<GraphSession> {
+  if (device !== 'cpu') {
+    const availability = deviceAvailability();
+    const mine = availability.find((a) => a.device === device);
+    if (!mine?.available) {
+      const available = availability.filter((a) => a.available).map((a) => a.device);
+      throw new PersonaLiveError('DEVICE_UNAVAILABLE', `device "${device}" is not available: ${mine?.reason ?? 'unknown reason'}. Available devices: ${available.join(', ')}`, {
+        device,
+        available,
+      });
+    }
+  }
+  const providers = DEVICE_PROVIDERS[device];
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(file, {
+      executionProviders: [...providers],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: options.threads ?? 0,
+      logSeverityLevel: 3,
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (device !== 'cpu' && /provider|cuda|tensorrt|library/i.test(message)) {
+      throw new PersonaLiveError('DEVICE_UNAVAILABLE', `${file}: ONNX Runtime could not start the ${device} provider: ${message}`, { device, file });
+    }
+    throw new PersonaLiveError('PACK_GRAPH_INVALID', `${file}: ONNX Runtime cannot load this graph: ${message}`, { file, component: name });
+  }
+  const inputs = describeValues(session.inputMetadata);
+  const outputs = describeValues(session.outputMetadata);
+  const halfInputs = new Set(inputs.filter((i) => i.dtype === 'float16').map((i) => i.name));
+  const halfBuffers = new Map<string, Uint16Array>();
+
+  return {
+    name,
+    file,
+    device,
+    providers,
+    inputs,
+    outputs,
+    async run(feeds) {
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [key, tensor] of Object.entries(feeds)) {
+        if (halfInputs.has(key)) {
+          let buffer = halfBuffers.get(key);
+          if (!buffer || buffer.length !== tensor.data.length) {
+            buffer = new Uint16Array(tensor.data.length);
+            halfBuffers.set(key, buffer);
+          }
+          float32ToFloat16(tensor.data, buffer);
+          ortFeeds[key] = new ort.Tensor('float16', buffer, tensor.dims);
+        } else {
+          ortFeeds[key] = new ort.Tensor('float32', tensor.data, tensor.dims);
+        }
+      }
+      const results = await session.run(ortFeeds);
+      const out: Record<string, FloatTensor> = {};
+      for (const [key, value] of Object.entries(results)) {
+        if (value.type === 'float32') out[key] = { data: value.data as Float32Array, dims: value.dims };
+        else if (value.type === 'float16') {
+          const data = new Float32Array(value.size);
+          float16ToFloat32(value.data as Uint16Array, data);
+          out[key] = { data, dims: value.dims };
+        } else {
+          throw new PersonaLiveError('PACK_GRAPH_MISMATCH', `${file}: output "${key}" has type ${value.type}, expected float32 or float16`, { file, output: key });
+        }
+      }
+      return out;
+    },
+    async release() {
+      await session.release();
+    },
+  };
+}
