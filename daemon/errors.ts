@@ -28,6 +28,7 @@ export const ERROR_CATALOGUE = {
   ENGINE_FAILED: { exitCode: 1, summary: 'Inference failed inside the generator.' },
   ENGINE_CLOSED: { exitCode: 1, summary: 'The generator was used after close().' },
   NO_REFERENCE: { exitCode: 1, summary: 'Driving frames were pushed before a reference was fused.' },
+  INTERRUPTED: { exitCode: 130, summary: 'The command was interrupted (SIGINT/SIGTERM); partial output was removed.' },
   INTERNAL: { exitCode: 1, summary: 'An unexpected internal error (a bug: please report it).' },
 } as const;
 

@@ -23,6 +23,8 @@ export interface AnimateOptions {
   maxFrames?: number;
   seed?: number;
   progress: boolean;
+  /** Aborts the render (Ctrl+C): the temporary output is removed. */
+  signal?: AbortSignal;
 }
 
 export interface AnimateSummary {
@@ -48,9 +50,9 @@ export interface AnimateSummary {
 export async function animate(options: AnimateOptions): Promise<AnimateSummary> {
   const started = performance.now();
   const entry = generatorEntry(options.generator);
-  await assertWritableOutput(options.out);
-  const video = await probeVideo(options.driving);
-  const reference = await loadImageRgb(options.reference);
+  assertWritableOutput(options.out, '--out');
+  const video = await probeVideo(options.driving, process.env, { argument: '--driving' });
+  const reference = await loadImageRgb(options.reference, { argument: '--reference' });
 
   const generator: Generator = await entry.create({ packDir: options.packDir, device: options.device, decoder: options.decoder, seed: options.seed });
   let writer: Mp4Writer | null = null;
@@ -80,8 +82,9 @@ export async function animate(options: AnimateOptions): Promise<AnimateSummary> 
 
     let drivingFrames = 0;
     let t0 = performance.now();
-    for await (const frame of decodeVideoFrames(options.driving, { width: size, height: size, maxFrames: options.maxFrames })) {
+    for await (const frame of decodeVideoFrames(options.driving, { width: size, height: size, maxFrames: options.maxFrames, info: video })) {
       timings.decodeMs += performance.now() - t0;
+      if (options.signal?.aborted) throw new PersonaLiveError('INTERRUPTED', `interrupted after ${drivingFrames} frames; ${options.out} was not written`);
       drivingFrames++;
       await write(await generator.push({ data: frame.data, width: size, height: size, index: frame.index, timestampMs: frame.timestampMs }));
       t0 = performance.now();

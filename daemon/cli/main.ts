@@ -74,7 +74,12 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
   const packDir = (values.pack as string | undefined) ?? process.env.PERSONALIVE_PACK ?? null;
   const generator = (values.generator as string | undefined) ?? 'personalive';
   generatorEntry(generator);
+  const interrupt = new AbortController();
+  const onSignal = (): void => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const summary = await animate({
+    signal: interrupt.signal,
     reference: requireString(values, 'reference'),
     driving: requireString(values, 'driving'),
     out: requireString(values, 'out'),
@@ -85,6 +90,9 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
     maxFrames: positiveInt(values['max-frames'], 'max-frames'),
     seed: values.seed === undefined ? undefined : Number(values.seed),
     progress: io.stderrIsTty,
+  }).finally(() => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   });
   if (values.json) io.stdout(JSON.stringify(summary));
   else io.stdout(`wrote ${summary.out}: ${summary.frames} frames in ${(summary.wallMs / 1000).toFixed(1)} s (${summary.fps} fps), generator ${summary.generator}, device ${summary.device}`);

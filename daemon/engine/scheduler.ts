@@ -190,112 +190,155 @@ export function addNoise(x0: Float32Array, noise: Float32Array, t: number, alpha
   for (let i = 0; i < n; i++) out[i] = sa * x0[i] + sb * noise[i];
 }
 
-const TWO_POW_M31 = 1 / 2147483648;
+// Ziggurat (Marsaglia & Tsang 2000) with 256 layers. A 32-bit draw h is split into
+// disjoint fields: idx = h & 511 (layer = idx & 255, sign = idx >> 8) and a 23-bit
+// magnitude u = h >>> 9. The draw is accepted at once (about 99% of the time) when
+// u < ZIG_K[idx], giving u * ZIG_W[idx] (ZIG_W carries the sign): no branch depends on
+// the sign, so the hot loop has one well-predicted branch.
+const ZIG_LAYERS = 256;
+const ZIG_R = 3.6541528853610088;
+const ZIG_V = 0.00492867323399;
+const ZIG_M = 8388608; // 2^23
+const ZIG_K = new Int32Array(2 * ZIG_LAYERS);
+const ZIG_W = new Float64Array(2 * ZIG_LAYERS);
+const ZIG_X = new Float64Array(ZIG_LAYERS); // unsigned width per layer (W / sign)
+const ZIG_F = new Float64Array(ZIG_LAYERS);
+{
+  const k = new Float64Array(ZIG_LAYERS);
+  let dn = ZIG_R;
+  let tn = dn;
+  const q = ZIG_V / Math.exp(-0.5 * dn * dn);
+  k[0] = Math.floor((dn / q) * ZIG_M);
+  k[1] = 0;
+  ZIG_X[0] = q / ZIG_M;
+  ZIG_X[ZIG_LAYERS - 1] = dn / ZIG_M;
+  ZIG_F[0] = 1;
+  ZIG_F[ZIG_LAYERS - 1] = Math.exp(-0.5 * dn * dn);
+  for (let i = ZIG_LAYERS - 2; i >= 1; i--) {
+    dn = Math.sqrt(-2 * Math.log(ZIG_V / dn + Math.exp(-0.5 * dn * dn)));
+    k[i + 1] = Math.floor((dn / tn) * ZIG_M);
+    tn = dn;
+    ZIG_F[i] = Math.exp(-0.5 * dn * dn);
+    ZIG_X[i] = dn / ZIG_M;
+  }
+  for (let idx = 0; idx < 2 * ZIG_LAYERS; idx++) {
+    const layer = idx & (ZIG_LAYERS - 1);
+    ZIG_K[idx] = k[layer];
+    ZIG_W[idx] = idx >= ZIG_LAYERS ? -ZIG_X[layer] : ZIG_X[layer];
+  }
+}
+const TWO_POW_M32 = 1 / 4294967296;
+
+/** One xoshiro128** step on state `st`; returns the output as int32. */
+function xoshiroNext(st: Int32Array): number {
+  const s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3];
+  const m = Math.imul(s1, 5);
+  const result = Math.imul((m << 7) | (m >>> 25), 9);
+  const t = s1 << 9;
+  const n2 = s2 ^ s0;
+  const n3 = s3 ^ s1;
+  st[1] = s1 ^ n2;
+  st[0] = s0 ^ n3;
+  st[2] = n2 ^ t;
+  st[3] = (n3 << 11) | (n3 >>> 21);
+  return result;
+}
+
+/** Uniform in (0, 1) from one xoshiro step. */
+function uniformOpen(st: Int32Array): number {
+  return ((xoshiroNext(st) >>> 0) + 0.5) * TWO_POW_M32;
+}
+
+/** The ziggurat's rare path, for a draw (idx, u) that missed its layer's rectangle. */
+function zigguratSlow(st: Int32Array, idx: number, u: number): number {
+  for (;;) {
+    const layer = idx & (ZIG_LAYERS - 1);
+    const negative = idx >= ZIG_LAYERS;
+    if (layer === 0) {
+      let x: number;
+      let y: number;
+      do {
+        x = -Math.log(uniformOpen(st)) / ZIG_R;
+        y = -Math.log(uniformOpen(st));
+      } while (y + y < x * x);
+      return negative ? -ZIG_R - x : ZIG_R + x;
+    }
+    const x = u * ZIG_X[layer];
+    if (ZIG_F[layer] + uniformOpen(st) * (ZIG_F[layer - 1] - ZIG_F[layer]) < Math.exp(-0.5 * x * x)) return negative ? -x : x;
+    const h = xoshiroNext(st);
+    idx = h & (2 * ZIG_LAYERS - 1);
+    u = h >>> 9;
+    if (u < ZIG_K[idx]) return u * ZIG_W[idx];
+  }
+}
 
 /**
- * Seedable deterministic standard-normal generator: xoshiro128** (seeded through
- * splitmix32) feeding Marsaglia's polar method, which yields normals in pairs without
- * trigonometry. The same seed always gives the same stream on every platform (integer
- * maths via Math.imul, IEEE doubles); it is NOT torch's stream, so outputs match the
- * upstream implementation in distribution only.
+ * Seedable deterministic standard-normal generator: xoshiro128** (seeded through a
+ * splitmix32-style mixer) feeding a 256-layer ziggurat. The same seed always gives the
+ * same stream on every platform (integer maths via Math.imul, IEEE doubles); it is NOT
+ * torch's stream, so outputs match the upstream implementation in distribution only.
+ * fill() and next() draw from the same stream (fill(n) equals n calls of next()).
  */
 export class GaussianRng {
-  private s0 = 0;
-  private s1 = 0;
-  private s2 = 0;
-  private s3 = 0;
-  private spare = 0;
-  private hasSpare = false;
+  /** xoshiro128** state words. */
+  private readonly s = new Int32Array(4);
 
   constructor(seed = 0) {
     this.reseed(seed);
   }
 
-  /** Restarts the stream from `seed` (any number; its low 32 bits and high bits are mixed in). */
+  /** Restarts the stream from `seed` (any number; its low and high 32 bits are mixed in). */
   reseed(seed: number): void {
-    let x = (seed >>> 0) ^ Math.floor(seed / 4294967296);
-    const next = (): number => {
+    let x = ((seed >>> 0) ^ Math.floor(seed / 4294967296)) | 0;
+    let any = 0;
+    for (let k = 0; k < 4; k++) {
       x = (x + 0x9e3779b9) | 0;
       let z = x;
       z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) | 0;
-    };
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next();
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
-    this.hasSpare = false;
+      this.s[k] = z ^ (z >>> 16);
+      any |= this.s[k];
+    }
+    if (any === 0) this.s[0] = 1;
   }
 
   /** Next raw 32-bit output as a signed int32. */
   nextInt32(): number {
-    const s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
-    const m = Math.imul(s1, 5);
-    const result = Math.imul((m << 7) | (m >>> 25), 9);
-    const t = s1 << 9;
-    let n2 = s2 ^ s0;
-    let n3 = s3 ^ s1;
-    this.s1 = s1 ^ n2;
-    this.s0 = s0 ^ n3;
-    n2 ^= t;
-    n3 = (n3 << 11) | (n3 >>> 21);
-    this.s2 = n2;
-    this.s3 = n3;
-    return result;
+    return xoshiroNext(this.s);
   }
 
   /** One standard normal value. */
   next(): number {
-    if (this.hasSpare) {
-      this.hasSpare = false;
-      return this.spare;
-    }
-    for (;;) {
-      const u = this.nextInt32() * TWO_POW_M31;
-      const v = this.nextInt32() * TWO_POW_M31;
-      const s = u * u + v * v;
-      if (s >= 1 || s === 0) continue;
-      const k = Math.sqrt((-2 * Math.log(s)) / s);
-      this.spare = v * k;
-      this.hasSpare = true;
-      return u * k;
-    }
+    const h = xoshiroNext(this.s);
+    const idx = h & (2 * ZIG_LAYERS - 1);
+    const u = h >>> 9;
+    if (u < ZIG_K[idx]) return u * ZIG_W[idx];
+    return zigguratSlow(this.s, idx, u);
   }
 
   /** Fills `out` with standard normal values (continues the stream). Allocates nothing. */
   fill(out: Float32Array): void {
     const n = out.length;
-    let i = 0;
-    if (this.hasSpare && n > 0) {
-      out[i++] = this.spare;
-      this.hasSpare = false;
-    }
-    // Inlined xoshiro128** state in locals: this is the hot loop.
-    let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
-    while (i < n) {
-      let m = Math.imul(s1, 5);
-      const ru = Math.imul((m << 7) | (m >>> 25), 9);
-      let t = s1 << 9;
+    const st = this.s;
+    const K = ZIG_K;
+    const W = ZIG_W;
+    // xoshiro128** state in locals: this is the hot loop.
+    let s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3];
+    for (let i = 0; i < n; i++) {
+      const m = Math.imul(s1, 5);
+      const h = Math.imul((m << 7) | (m >>> 25), 9);
+      const t = s1 << 9;
       s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = (s3 << 11) | (s3 >>> 21);
-      m = Math.imul(s1, 5);
-      const rv = Math.imul((m << 7) | (m >>> 25), 9);
-      t = s1 << 9;
-      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = (s3 << 11) | (s3 >>> 21);
-      const u = ru * TWO_POW_M31;
-      const v = rv * TWO_POW_M31;
-      const s = u * u + v * v;
-      if (s >= 1 || s === 0) continue;
-      const k = Math.sqrt((-2 * Math.log(s)) / s);
-      out[i++] = u * k;
-      if (i < n) {
-        out[i++] = v * k;
+      const idx = h & 511;
+      const u = h >>> 9;
+      if (u < K[idx]) {
+        out[i] = u * W[idx];
       } else {
-        this.spare = v * k;
-        this.hasSpare = true;
+        st[0] = s0; st[1] = s1; st[2] = s2; st[3] = s3;
+        out[i] = zigguratSlow(st, idx, u);
+        s0 = st[0]; s1 = st[1]; s2 = st[2]; s3 = st[3];
       }
     }
-    this.s0 = s0; this.s1 = s1; this.s2 = s2; this.s3 = s3;
+    st[0] = s0; st[1] = s1; st[2] = s2; st[3] = s3;
   }
 }

@@ -47,6 +47,8 @@ export interface DecodeOptions {
   env?: NodeJS.ProcessEnv;
   /** How the caller names this input in messages, e.g. '--driving'. */
   argument?: string;
+  /** This file's probeVideo result when the caller already has it (saves one ffprobe run). */
+  info?: VideoInfo;
 }
 
 export interface Mp4WriterOptions {
@@ -103,7 +105,7 @@ export function findFfmpeg(env: NodeJS.ProcessEnv = process.env): FfmpegBinaries
     'FFMPEG_MISSING',
     `${missing} not found on PATH (searched: ${searched}). PersonaLive needs both ffmpeg and ffprobe to read ` +
       'the driving video and write the MP4. Install ffmpeg (Debian/Ubuntu: sudo apt-get install ffmpeg; ' +
-      'macOS: brew install ffmpeg; Windows: winget install ffmpeg) and make sure its folder is on PATH.',
+      'macOS: brew install ffmpeg; Windows: winget install Gyan.FFmpeg) and make sure its folder is on PATH.',
     { missing: missing.split(' and '), path: pathValue },
   );
 }
@@ -291,7 +293,7 @@ function assertReadableFile(path: string, name: string): void {
   } catch (error) {
     throw new PersonaLiveError(
       'VIDEO_NOT_FOUND',
-      `${name} does not exist (${errnoText(error)}). Expected the path of a video file such as an MP4.`,
+      `${name} ${missingText(error)}. Expected the path of a video file such as an MP4.`,
       { path },
       { cause: error },
     );
@@ -332,7 +334,7 @@ export async function* decodeVideoFrames(path: string, options: DecodeOptions): 
     throw new PersonaLiveError('USAGE', `decodeVideoFrames: 'maxFrames' must be a non-negative integer, got ${String(maxFrames)}.`);
   }
   const name = describeInput('Video', path, options.argument);
-  const info = await probeVideo(path, env, { argument: options.argument });
+  const info = options.info ?? (await probeVideo(path, env, { argument: options.argument }));
   if (maxFrames === 0) return;
   const { ffmpeg } = findFfmpeg(env);
   const absolute = nodePath.resolve(path);
@@ -431,7 +433,7 @@ export function assertWritableOutput(outPath: string, argument = 'output'): void
   } catch (error) {
     throw new PersonaLiveError(
       'OUTPUT_NOT_WRITABLE',
-      `The folder "${folder}" for ${argument} "${outPath}" does not exist (${errnoText(error)}). Create it first or ` +
+      `The folder "${folder}" for ${argument} "${outPath}" ${missingText(error)}. Create it first or ` +
         'choose a path in an existing folder.',
       details,
       { cause: error },
@@ -719,7 +721,7 @@ function spawnFailure(name: string, binary: string, error: Error): PersonaLiveEr
     return new PersonaLiveError(
       'FFMPEG_MISSING',
       `${name} at "${binary}" could not be started (${code}). Install ffmpeg (apt-get install ffmpeg, brew install ffmpeg, ` +
-        'winget install ffmpeg) and make sure it is on PATH.',
+        'winget install Gyan.FFmpeg) and make sure it is on PATH.',
       { binary },
       { cause: error },
     );
@@ -736,6 +738,12 @@ function shortenStderr(stderr: string, absolutePath: string, maxChars = 400): st
   let text = lines.slice(-4).join(' | ');
   if (text.length > maxChars) text = `...${text.slice(-(maxChars - 3))}`;
   return text;
+}
+
+/** 'does not exist' for ENOENT, otherwise 'cannot be accessed (<reason>)'. */
+function missingText(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' ? 'does not exist' : `cannot be accessed (${errnoText(error)})`;
 }
 
 function errnoText(error: unknown): string {

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Whether a system binary (ffmpeg, obs, chromium...) is on PATH. Under CI=true a missing
@@ -21,4 +23,15 @@ export function requireBinary(name: string): { skip: boolean } {
     throw new Error(`${name} is required by this test suite under CI=true but is not on PATH (.ci/run must install it)`);
   }
   return { skip: !present };
+}
+
+/**
+ * The shared demo data (reference portrait, driving video, presets): `../shared/data` beside
+ * the repository, as on developers' machines and in CI. Under CI=true its absence is a failure.
+ */
+export function demoDataDir(): { dir: string; skip: boolean } {
+  const dir = process.env.PERSONALIVE_DEMO_DATA ?? fileURLToPath(new URL('../../../shared/data', import.meta.url));
+  const present = existsSync(`${dir}/driving.mp4`) && existsSync(`${dir}/reference.png`);
+  if (!present && process.env.CI === 'true') throw new Error(`demo data not found at ${dir} (CI=true requires ../shared/data beside the repository)`);
+  return { dir, skip: !present };
 }

@@ -16,10 +16,10 @@ import {
   probeVideo,
   type DecodedFrame,
 } from '../../daemon/media/ffmpeg.js';
-import { requireBinary } from '../helpers/system.js';
+import { requireBinary, demoDataDir } from '../helpers/system.js';
 
 const { skip } = requireBinary('ffmpeg');
-const DEMO = process.env.PERSONALIVE_DEMO_DATA ?? '/work/shared/data';
+const { dir: DEMO, skip: noDemoData } = demoDataDir();
 const DRIVING = path.join(DEMO, 'driving.mp4');
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -114,7 +114,7 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
     ffmpeg('-f', 'lavfi', '-i', 'testsrc2=s=320x240:r=10:d=2', ...x264, f('v.mp4'));
     ffmpeg('-f', 'lavfi', '-i', 'sine=f=440:d=1', '-c:a', 'aac', f('audio-only.m4a'));
     ffmpeg('-f', 'lavfi', '-i', 'testsrc2=s=320x240:r=10:d=2', '-f', 'lavfi', '-i', 'sine=f=440:d=2', ...x264, '-c:a', 'flac', '-shortest', f('flac.mkv'));
-    ffmpeg('-f', 'lavfi', '-i', 'testsrc2=s=320x240:r=25:d=20', ...x264, f('long.mp4'));
+    ffmpeg('-f', 'lavfi', '-i', 'testsrc2=s=320x240:r=25:d=10', ...x264, f('long.mp4'));
     // Green with a red band (x < 30) and a blue band (x >= 290): a 4:3 -> 1:1 centre crop keeps x 40..280 only.
     ffmpeg(
       '-f', 'lavfi', '-i',
@@ -199,7 +199,7 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
       expect(info.width).toBe(320);
     });
 
-    it.skipIf(!existsSync(DRIVING))('reads the demo driving.mp4 as 512x512 at 25/1 without audio', async () => {
+    it.skipIf(noDemoData)('reads the demo driving.mp4 as 512x512 at 25/1 without audio', async () => {
       const info = await probeVideo(DRIVING);
       expect(info).toMatchObject({ width: 512, height: 512, fps: 25, fpsRational: '25/1', hasAudio: false, audioCodec: null });
       expect(info.durationSec).toBeCloseTo(61.27, 1);
@@ -259,6 +259,15 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
       expect(frames.map((frame) => frame.index)).toEqual([0, 1, 2, 3, 4]);
     });
 
+    it('uses a probe result passed in (timestamps follow its rate)', async () => {
+      const info = { ...(await probeVideo(f('v.mp4'))), fps: 20, fpsRational: '20/1' };
+      const frames = await collect(decodeVideoFrames(f('v.mp4'), { width: 32, height: 32, info }));
+      // Resampled to 20 fps: about twice the frames (the last may fall past the end), 50 ms apart.
+      expect(frames.length).toBeGreaterThanOrEqual(39);
+      expect(frames.length).toBeLessThanOrEqual(40);
+      expect(frames[1].timestampMs).toBe(50);
+    });
+
     it('centre-crops a 4:3 video to a square target (the side bands are cut away)', async () => {
       const [frame] = await collect(decodeVideoFrames(f('bands.mp4'), { width: 64, height: 64, maxFrames: 1 }));
       for (const x of [3, 16, 32, 48, 60]) {
@@ -280,7 +289,7 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
       for (const frame of frames.slice(5)) expectColour(pixel(frame, 32, 16, 16), [0x33, 0x66, 0xcc], 8);
     });
 
-    it.skipIf(!existsSync(DRIVING))('decodes the demo driving.mp4 at 512x512', async () => {
+    it.skipIf(noDemoData)('decodes the demo driving.mp4 at 512x512', async () => {
       const frames = await collect(decodeVideoFrames(DRIVING, { width: 512, height: 512, maxFrames: 3 }));
       expect(frames.map((frame) => [frame.index, frame.timestampMs])).toEqual([[0, 0], [1, 40], [2, 80]]);
     });

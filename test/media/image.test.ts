@@ -4,13 +4,14 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { demoDataDir } from '../helpers/system.js';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PersonaLiveError } from '../../daemon/errors.js';
 import { decodeImageBuffer, fitSquare, loadImageRgb, sniffImageBytes, writePng, type RgbImage } from '../../daemon/media/image.js';
 
-const DEMO = process.env.PERSONALIVE_DEMO_DATA ?? '/work/shared/data';
+const { dir: DEMO, skip: noDemoData } = demoDataDir();
 const REFERENCE = path.join(DEMO, 'reference.png');
 const PRESETS = path.join(DEMO, 'presets');
 
@@ -45,7 +46,7 @@ function halves(width: number, height: number, left: number[], right: number[]):
   return { data, width, height };
 }
 
-function raw(image: RgbImage): sharp.Sharp {
+function raw(image: RgbImage): ReturnType<typeof sharp> {
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
 }
 
@@ -146,7 +147,7 @@ describe('image adapter', () => {
       expect(near(px(image, 10, 34), BLUE, 16)).toBe(true);
     });
 
-    it.skipIf(!existsSync(REFERENCE))('loads the demo reference.png and the preset portraits', async () => {
+    it.skipIf(noDemoData)('loads the demo reference.png and the preset portraits', async () => {
       const reference = await loadImageRgb(REFERENCE);
       expect([reference.width, reference.height]).toEqual([512, 512]);
       for (const name of readdirSync(PRESETS).filter((entry) => entry.endsWith('.jpg'))) {
@@ -214,7 +215,7 @@ describe('image adapter', () => {
 
   describe('decodeImageBuffer', () => {
     it('decodes in-memory bytes with the same rules', async () => {
-      const image = await decodeImageBuffer(readFileSync(f('rotated.jpg')), 'Uploaded image "me.jpg"');
+      const image = await decodeImageBuffer(new Uint8Array(readFileSync(f('rotated.jpg'))), 'Uploaded image "me.jpg"');
       expect([image.width, image.height]).toEqual([20, 40]);
     });
 
