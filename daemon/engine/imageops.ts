@@ -16,17 +16,19 @@ import { PersonaLiveError } from '../errors.js';
 
 export type Rgb = readonly [number, number, number] | ArrayLike<number>;
 
-/** Source taps and weights of one axis: destination d reads i0[d] (weight w0[d]) and i1[d] (w1[d]). */
+/**
+ * Source taps and weights of one axis, interleaved: destination d reads source index
+ * idx[2d] with weight wt[2d] and idx[2d+1] with weight wt[2d+1] (indices already
+ * multiplied by the axis stride and offset by the crop start).
+ */
 export interface AxisTable {
   size: number;
-  i0: Int32Array;
-  i1: Int32Array;
-  w0: Float64Array;
-  w1: Float64Array;
+  idx: Int32Array;
+  wt: Float64Array;
 }
 
 function newAxisTable(capacity: number): AxisTable {
-  return { size: 0, i0: new Int32Array(capacity), i1: new Int32Array(capacity), w0: new Float64Array(capacity), w1: new Float64Array(capacity) };
+  return { size: 0, idx: new Int32Array(2 * capacity), wt: new Float64Array(2 * capacity) };
 }
 
 /**
@@ -43,10 +45,10 @@ export function fillAxisTable(table: AxisTable, inSize: number, outSize: number,
     let l1 = f(s - i0);
     if (l1 > 1) l1 = 1;
     const i1 = i0 < inSize - 1 ? i0 + 1 : i0;
-    table.i0[d] = (start + i0) * stride;
-    table.i1[d] = (start + i1) * stride;
-    table.w0[d] = f(1 - l1);
-    table.w1[d] = l1;
+    table.idx[2 * d] = (start + i0) * stride;
+    table.idx[2 * d + 1] = (start + i1) * stride;
+    table.wt[2 * d] = f(1 - l1);
+    table.wt[2 * d + 1] = l1;
   }
   table.size = outSize;
   return table;
@@ -62,9 +64,11 @@ const CACHE_LIMIT = 64;
  */
 export class BilinearResizer {
   private readonly rgbX = new Map<number, AxisTable>();
-  private readonly planarY = new Map<number, AxisTable>();
+  private readonly rows = new Map<number, AxisTable>();
   private cropX = newAxisTable(0);
   private cropY = newAxisTable(0);
+  /** Per-channel byte -> value map for the identity resize. */
+  private readonly lut = new Float32Array(768);
 
   private cached(cache: Map<number, AxisTable>, inSize: number, outSize: number, stride: number): AxisTable {
     const key = inSize * 65536 + outSize;
@@ -102,29 +106,61 @@ export class BilinearResizer {
       throw new PersonaLiveError('INTERNAL', `'src' has length ${src.length}, expected ${srcW}x${srcH}x3 = ${srcW * srcH * 3}`);
     }
     checkPlanar('out', out, offset, channelStride, dstW, dstH);
-    const tx = this.cached(this.rgbX, srcW, dstW, 3);
-    const ty = this.cached(this.planarY, srcH, dstH, 1);
     const k0 = scale[0] / 255, k1 = scale[1] / 255, k2 = scale[2] / 255;
     const b0 = bias[0], b1 = bias[1], b2 = bias[2];
-    const xi0 = tx.i0, xi1 = tx.i1, xw0 = tx.w0, xw1 = tx.w1;
+    const o1 = offset + channelStride, o2 = offset + 2 * channelStride;
+    if (srcW === dstW && srcH === dstH) {
+      // Identity: torch's weights are exactly (1, 0), so this is a per-byte map.
+      const lut = this.lut;
+      for (let v = 0; v < 256; v++) {
+        lut[v] = v * k0 + b0;
+        lut[256 + v] = v * k1 + b1;
+        lut[512 + v] = v * k2 + b2;
+      }
+      const n = dstW * dstH;
+      for (let p = 0, q = 0; p < n; p++, q += 3) {
+        out[offset + p] = lut[src[q]];
+        out[o1 + p] = lut[256 + src[q + 1]];
+        out[o2 + p] = lut[512 + src[q + 2]];
+      }
+      return;
+    }
     const rowBytes = srcW * 3;
+    if (srcW === 2 * dstW && srcH === 2 * dstH) {
+      // Exact halving: every tap weight is exactly 0.5, so this is the 2x2 mean (bit-identical).
+      const q0 = k0 * 0.25, q1 = k1 * 0.25, q2 = k2 * 0.25;
+      for (let y = 0; y < dstH; y++) {
+        let r0 = 2 * y * rowBytes;
+        let r1 = r0 + rowBytes;
+        let o = y * dstW;
+        const end = o + dstW;
+        for (; o < end; o++, r0 += 6, r1 += 6) {
+          out[offset + o] = (src[r0] + src[r0 + 3] + src[r1] + src[r1 + 3]) * q0 + b0;
+          out[o1 + o] = (src[r0 + 1] + src[r0 + 4] + src[r1 + 1] + src[r1 + 4]) * q1 + b1;
+          out[o2 + o] = (src[r0 + 2] + src[r0 + 5] + src[r1 + 2] + src[r1 + 5]) * q2 + b2;
+        }
+      }
+      return;
+    }
+    const tx = this.cached(this.rgbX, srcW, dstW, 3);
+    const ty = this.cached(this.rows, srcH, dstH, 1);
+    const xi = tx.idx, xw = tx.wt;
     for (let y = 0; y < dstH; y++) {
-      const r0 = ty.i0[y] * rowBytes;
-      const r1 = ty.i1[y] * rowBytes;
-      const h0 = ty.w0[y];
-      const h1 = ty.w1[y];
-      let o = offset + y * dstW;
-      const end = o + dstW;
-      for (let x = 0; o < end; x++, o++) {
-        const a = xi0[x], b = xi1[x];
-        const w0 = xw0[x], w1 = xw1[x];
+      const r0 = ty.idx[2 * y] * rowBytes;
+      const r1 = ty.idx[2 * y + 1] * rowBytes;
+      const h0 = ty.wt[2 * y];
+      const h1 = ty.wt[2 * y + 1];
+      let o = y * dstW;
+      for (let x = 0; x < 2 * dstW; x += 2, o++) {
+        const a = xi[x], b = xi[x + 1];
+        const w0 = xw[x], w1 = xw[x + 1];
         const p00 = r0 + a, p01 = r0 + b, p10 = r1 + a, p11 = r1 + b;
         const v0 = h0 * (w0 * src[p00] + w1 * src[p01]) + h1 * (w0 * src[p10] + w1 * src[p11]);
         const v1 = h0 * (w0 * src[p00 + 1] + w1 * src[p01 + 1]) + h1 * (w0 * src[p10 + 1] + w1 * src[p11 + 1]);
         const v2 = h0 * (w0 * src[p00 + 2] + w1 * src[p01 + 2]) + h1 * (w0 * src[p10 + 2] + w1 * src[p11 + 2]);
-        out[o] = v0 * k0 + b0;
-        out[o + channelStride] = v1 * k1 + b1;
-        out[o + 2 * channelStride] = v2 * k2 + b2;
+        out[offset + o] = v0 * k0 + b0;
+        out[o1 + o] = v1 * k1 + b1;
+        out[o2 + o] = v2 * k2 + b2;
       }
     }
   }
@@ -166,27 +202,31 @@ export class BilinearResizer {
       }
       return;
     }
-    if (this.cropX.i0.length < dstSize) {
+    if (this.cropX.idx.length < 2 * dstSize) {
       this.cropX = newAxisTable(dstSize);
       this.cropY = newAxisTable(dstSize);
     }
     const tx = fillAxisTable(this.cropX, x2 - x1, dstSize, x1, 1);
     const ty = fillAxisTable(this.cropY, y2 - y1, dstSize, y1, srcW);
-    const xi0 = tx.i0, xi1 = tx.i1, xw0 = tx.w0, xw1 = tx.w1;
-    for (let c = 0; c < 3; c++) {
-      const sBase = srcOffset + c * srcChannelStride;
-      const oBase = outOffset + c * outChannelStride;
-      for (let y = 0; y < dstSize; y++) {
-        const r0 = sBase + ty.i0[y];
-        const r1 = sBase + ty.i1[y];
-        const h0 = ty.w0[y];
-        const h1 = ty.w1[y];
-        const o = oBase + y * dstSize;
-        for (let x = 0; x < dstSize; x++) {
-          const a = xi0[x], b = xi1[x];
-          const w0 = xw0[x], w1 = xw1[x];
-          out[o + x] = h0 * (w0 * src[r0 + a] + w1 * src[r0 + b]) + h1 * (w0 * src[r1 + a] + w1 * src[r1 + b]);
-        }
+    const xi = tx.idx, xw = tx.wt;
+    const g = srcOffset + srcChannelStride, bl = srcOffset + 2 * srcChannelStride;
+    const og = outOffset + outChannelStride, ob = outOffset + 2 * outChannelStride;
+    // All three channels per output pixel, so each tap/weight load serves three outputs.
+    for (let y = 0; y < dstSize; y++) {
+      const r0 = ty.idx[2 * y];
+      const r1 = ty.idx[2 * y + 1];
+      const h0 = ty.wt[2 * y];
+      const h1 = ty.wt[2 * y + 1];
+      const rr0 = srcOffset + r0, rr1 = srcOffset + r1;
+      const gr0 = g + r0, gr1 = g + r1;
+      const br0 = bl + r0, br1 = bl + r1;
+      let o = y * dstSize;
+      for (let x = 0; x < 2 * dstSize; x += 2, o++) {
+        const a = xi[x], b = xi[x + 1];
+        const w0 = xw[x], w1 = xw[x + 1];
+        out[outOffset + o] = h0 * (w0 * src[rr0 + a] + w1 * src[rr0 + b]) + h1 * (w0 * src[rr1 + a] + w1 * src[rr1 + b]);
+        out[og + o] = h0 * (w0 * src[gr0 + a] + w1 * src[gr0 + b]) + h1 * (w0 * src[gr1 + a] + w1 * src[gr1 + b]);
+        out[ob + o] = h0 * (w0 * src[br0 + a] + w1 * src[br0 + b]) + h1 * (w0 * src[br1 + a] + w1 * src[br1 + b]);
       }
     }
   }
@@ -256,14 +296,13 @@ export function rgbU8ToPlanar(
   }
 }
 
-const clampedViews = new WeakMap<Uint8Array, Uint8ClampedArray>();
-
 /**
  * One decoded frame to interleaved RGB bytes. `src` is a batch of 3-channel frames:
  * 'NCHW' [N, 3, H, W] or 'NHWC' [N, H, W, 3]; frame `index` is converted. 'zero1' maps
- * [0,1] to v*255; 'minus1to1' maps [-1,1] to (v*0.5+0.5)*255. Values are rounded half to
- * even (numpy's round) and clamped to 0..255; NaN gives 0. Allocates nothing after the
- * first call with a given `out`.
+ * [0,1] to v*255; 'minus1to1' maps [-1,1] to (v*0.5+0.5)*255. Values are rounded to
+ * nearest and clamped to 0..255; NaN gives 0. (Ties round up; for float32 inputs the only
+ * exact ties are v = 0.5 resp. v = 0, where numpy's half-to-even agrees: 128.)
+ * Allocates nothing.
  * @throws PersonaLiveError INTERNAL when `src` has no frame `index` or `out` is too small.
  */
 export function planarToRgbU8(
@@ -281,30 +320,30 @@ export function planarToRgbU8(
     throw new PersonaLiveError('INTERNAL', `'src' of length ${src.length} has no ${width}x${height}x3 frame ${index}`);
   }
   if (out.length < 3 * n) throw new PersonaLiveError('INTERNAL', `'out' has length ${out.length}, expected ${3 * n}`);
-  let dst: Uint8ClampedArray;
-  if (out instanceof Uint8ClampedArray) {
-    dst = out;
-  } else {
-    let view = clampedViews.get(out);
-    if (view === undefined) {
-      view = new Uint8ClampedArray(out.buffer, out.byteOffset, out.length);
-      clampedViews.set(out, view);
-    }
-    dst = view;
-  }
-  // v -> v*k + b in bytes; the clamped store rounds half to even and saturates.
+  // byte = round(v * k + b) = trunc(v * k + b + 0.5) for the in-range values; the two
+  // predictable branches catch the rest (t | 0 is 0 for NaN and wraps for |t| >= 2^31).
   const k = range === 'zero1' ? 255 : 127.5;
-  const b = range === 'zero1' ? 0 : 127.5;
+  const b = (range === 'zero1' ? 0 : 127.5) + 0.5;
   const base = index * 3 * n;
   if (layout === 'NHWC') {
     const end = 3 * n;
-    for (let i = 0; i < end; i++) dst[i] = src[base + i] * k + b;
+    for (let i = 0; i < end; i++) {
+      const t = src[base + i] * k + b;
+      let x = t | 0;
+      if (t >= 256) x = 255;
+      else if (x < 0) x = 0;
+      out[i] = x;
+    }
   } else {
-    const g = base + n, bl = base + 2 * n;
-    for (let p = 0, o = 0; p < n; p++, o += 3) {
-      dst[o] = src[base + p] * k + b;
-      dst[o + 1] = src[g + p] * k + b;
-      dst[o + 2] = src[bl + p] * k + b;
+    for (let c = 0; c < 3; c++) {
+      const plane = base + c * n;
+      for (let p = 0, o = c; p < n; p++, o += 3) {
+        const t = src[plane + p] * k + b;
+        let x = t | 0;
+        if (t >= 256) x = 255;
+        else if (x < 0) x = 0;
+        out[o] = x;
+      }
     }
   }
 }

@@ -272,16 +272,21 @@ function zigguratSlow(st: Int32Array, idx: number, u: number): number {
   }
 }
 
+const FILL_CHUNK = 4096;
+
 /**
  * Seedable deterministic standard-normal generator: xoshiro128** (seeded through a
- * splitmix32-style mixer) feeding a 256-layer ziggurat. The same seed always gives the
- * same stream on every platform (integer maths via Math.imul, IEEE doubles); it is NOT
- * torch's stream, so outputs match the upstream implementation in distribution only.
- * fill() and next() draw from the same stream (fill(n) equals n calls of next()).
+ * splitmix32-style mixer) feeding a 256-layer ziggurat. The same seed and the same
+ * sequence of calls always give the same values on every platform (integer maths via
+ * Math.imul, IEEE doubles). It is NOT torch's stream, so outputs match the upstream
+ * implementation in distribution only.
  */
 export class GaussianRng {
   /** xoshiro128** state words. */
   private readonly s = new Int32Array(4);
+  /** fill(): positions and raw draws of the current chunk's ziggurat misses (~1%). */
+  private readonly missAt = new Int32Array(FILL_CHUNK);
+  private readonly missDraw = new Int32Array(FILL_CHUNK);
 
   constructor(seed = 0) {
     this.reseed(seed);
@@ -316,29 +321,44 @@ export class GaussianRng {
     return zigguratSlow(this.s, idx, u);
   }
 
-  /** Fills `out` with standard normal values (continues the stream). Allocates nothing. */
+  /**
+   * Fills `out` with standard normal values, continuing the stream. Works in chunks of
+   * 4096: one tight pass draws every value and keeps the ziggurat's fast path, then the
+   * chunk's few misses are resolved with further draws (so fill(a) then fill(b) is not
+   * the same as fill(a + b), but every call sequence is reproducible). Allocates nothing.
+   */
   fill(out: Float32Array): void {
     const n = out.length;
     const st = this.s;
     const K = ZIG_K;
     const W = ZIG_W;
-    // xoshiro128** state in locals: this is the hot loop.
-    let s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3];
-    for (let i = 0; i < n; i++) {
-      const m = Math.imul(s1, 5);
-      const h = Math.imul((m << 7) | (m >>> 25), 9);
-      const t = s1 << 9;
-      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = (s3 << 11) | (s3 >>> 21);
-      const idx = h & 511;
-      const u = h >>> 9;
-      if (u < K[idx]) {
-        out[i] = u * W[idx];
-      } else {
-        st[0] = s0; st[1] = s1; st[2] = s2; st[3] = s3;
-        out[i] = zigguratSlow(st, idx, u);
-        s0 = st[0]; s1 = st[1]; s2 = st[2]; s3 = st[3];
+    const missAt = this.missAt;
+    const missDraw = this.missDraw;
+    for (let base = 0; base < n; base += FILL_CHUNK) {
+      const end = base + FILL_CHUNK < n ? base + FILL_CHUNK : n;
+      // No calls in this loop, so the xoshiro128** state stays in registers.
+      let s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3];
+      let misses = 0;
+      for (let i = base; i < end; i++) {
+        const m = Math.imul(s1, 5);
+        const h = Math.imul((m << 7) | (m >>> 25), 9);
+        const t = s1 << 9;
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = (s3 << 11) | (s3 >>> 21);
+        const idx = h & 511;
+        const u = h >>> 9;
+        if (u < K[idx]) {
+          out[i] = u * W[idx];
+        } else {
+          missAt[misses] = i;
+          missDraw[misses] = h;
+          misses++;
+        }
+      }
+      st[0] = s0; st[1] = s1; st[2] = s2; st[3] = s3;
+      for (let k = 0; k < misses; k++) {
+        const h = missDraw[k];
+        out[missAt[k]] = zigguratSlow(st, h & 511, h >>> 9);
       }
     }
-    st[0] = s0; st[1] = s1; st[2] = s2; st[3] = s3;
   }
 }
