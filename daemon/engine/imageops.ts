@@ -5,9 +5,11 @@
  * Resampling is bilinear with align_corners=False semantics, as torch's
  * F.interpolate(mode="bilinear", align_corners=False, antialias=False) computes it: output
  * pixel d samples source coordinate s = (d + 0.5) * (in / out) - 0.5, clamped below at 0;
- * i0 = floor(s), i1 = min(i0 + 1, in - 1), weights (1 - frac, frac). The index maths is
- * done in float32 like torch's kernels, so tap positions and weights match bit for bit.
- * Downscaling by large factors therefore aliases (no antialias), as upstream does.
+ * i0 = floor(s), i1 = min(i0 + 1, in - 1), weights (1 - frac, frac). The index and weight
+ * maths is done in float32 like torch's kernels (Math.fround), so the taps are torch's;
+ * the weighted sum is computed in float64 and rounded once, so a value can differ from
+ * torch's float32 sum in the last bit. Downscaling by large factors aliases (no
+ * antialias), as upstream does.
  *
  * Planar layout: channel c of an image region is the width*height plane starting at
  * offset + c * channelStride, rows of `width` values.
@@ -85,7 +87,9 @@ export class BilinearResizer {
    * Resizes an interleaved RGB byte image (row-major, 3 bytes per pixel) to dstW x dstH
    * and writes planar float32: out[offset + c*channelStride + y*dstW + x] =
    * (bilinear(v) / 255) * scale[c] + bias[c]. (E.g. [0,1]: scale 1, bias 0; [-1,1]:
-   * scale 2, bias -1; CLIP: scale 1/std, bias -mean/std.)
+   * scale 2, bias -1; CLIP: scale 1/std, bias -mean/std.) Interpolating the bytes and
+   * then mapping equals mapping then interpolating (the weights sum to 1) up to rounding.
+   * Same size and exact halving take fast paths with identical results.
    * @throws PersonaLiveError INTERNAL when a size is not a positive integer or the buffers are too small.
    */
   resizeRgbToPlanar(
@@ -321,7 +325,7 @@ export function planarToRgbU8(
   }
   if (out.length < 3 * n) throw new PersonaLiveError('INTERNAL', `'out' has length ${out.length}, expected ${3 * n}`);
   // byte = round(v * k + b) = trunc(v * k + b + 0.5) for the in-range values; the two
-  // predictable branches catch the rest (t | 0 is 0 for NaN and wraps for |t| >= 2^31).
+  // predictable branches catch the rest (t | 0 is 0 for NaN but wraps for |t| >= 2^31).
   const k = range === 'zero1' ? 255 : 127.5;
   const b = (range === 'zero1' ? 0 : 127.5) + 0.5;
   const base = index * 3 * n;
@@ -331,19 +335,27 @@ export function planarToRgbU8(
       const t = src[base + i] * k + b;
       let x = t | 0;
       if (t >= 256) x = 255;
-      else if (x < 0) x = 0;
+      else if (t < 0) x = 0;
       out[i] = x;
     }
   } else {
-    for (let c = 0; c < 3; c++) {
-      const plane = base + c * n;
-      for (let p = 0, o = c; p < n; p++, o += 3) {
-        const t = src[plane + p] * k + b;
-        let x = t | 0;
-        if (t >= 256) x = 255;
-        else if (x < 0) x = 0;
-        out[o] = x;
-      }
+    const g = base + n, bl = base + 2 * n;
+    for (let p = 0, o = 0; p < n; p++, o += 3) {
+      let t = src[base + p] * k + b;
+      let x = t | 0;
+      if (t >= 256) x = 255;
+      else if (t < 0) x = 0;
+      out[o] = x;
+      t = src[g + p] * k + b;
+      x = t | 0;
+      if (t >= 256) x = 255;
+      else if (t < 0) x = 0;
+      out[o + 1] = x;
+      t = src[bl + p] * k + b;
+      x = t | 0;
+      if (t >= 256) x = 255;
+      else if (t < 0) x = 0;
+      out[o + 2] = x;
     }
   }
 }

@@ -4,7 +4,7 @@
  * interpolation, keypoint maps for the pose guider, the face box for the motion encoder
  * and the keyframe distance.
  *
- * Method: ../../../shared/design/streaming-generator.md ("Motion: from driving frame to
+ * Method: shared/design/streaming-generator.md ("Motion: from driving frame to
  * conditions"). Keypoints are 21 implicit 3D points stored as 63 floats, row-major
  * [21, 3] (x, y, z), x and y in [-1, 1] image coordinates (x right, y down).
  *
@@ -12,6 +12,9 @@
  * rounded to float32 (Math.fround) where torch would, and .long() truncates toward zero.
  */
 import { PersonaLiveError } from '../errors.js';
+import { halfFromFloat, halfValueTable } from './float16.js';
+
+const HALF_ONE = 0x3c00;
 
 export const HEADPOSE_BINS = 66;
 export const NUM_KEYPOINTS = 21;
@@ -284,6 +287,13 @@ export function keypointPixel(v: number, size: number): number {
   return Number.isFinite(p) ? p : -0x40000000;
 }
 
+/**
+ * A keypoint-map buffer: float32 values, or float16 bit patterns (Uint16Array) so that a
+ * float16 pose-guider input can be drawn directly, without converting 3 x 512 x 512
+ * values per frame.
+ */
+export type MapBuffer = Float32Array | Uint16Array;
+
 interface RegionState {
   width: number;
   height: number;
@@ -306,17 +316,20 @@ interface RegionState {
  * before the next draw. Contract: between draws, nothing else writes a tracked region.
  * The first draw into an unseen region zeroes the whole region; if something else wrote
  * to a region, call clear() (zeroes it fully) or forget() (the next draw zeroes it fully).
- * Steady-state draws allocate nothing.
+ * Steady-state draws allocate nothing; a draw touches about 7 * 49 pixels per channel.
+ *
+ * `out` may be a Float32Array or a Uint16Array of float16 bit patterns (for a float16
+ * pose-guider input); the float16 map equals the float32 map converted to half.
  */
 export class KeypointMapCanvas {
-  private readonly regions = new WeakMap<Float32Array, Map<number, RegionState>>();
+  private readonly regions = new WeakMap<MapBuffer, Map<number, RegionState>>();
 
   /**
    * Replaces the keypoint map in the region with the one for `kps63` (posed keypoints,
    * 63 floats).
    * @throws PersonaLiveError INTERNAL when the region does not fit in `out`.
    */
-  draw(kps63: Float32Array, out: Float32Array, offset: number, channelStride: number, width: number, height: number): void {
+  draw(kps63: Float32Array, out: MapBuffer, offset: number, channelStride: number, width: number, height: number): void {
     checkRegion(out, offset, channelStride, width, height);
     if (kps63.length < KEYPOINT_FLOATS) {
       throw new PersonaLiveError('INTERNAL', `'kps63' has length ${kps63.length}, expected ${KEYPOINT_FLOATS}`);
@@ -324,8 +337,6 @@ export class KeypointMapCanvas {
     const state = this.state(out, offset, channelStride, width, height, false);
     const rects = state.rects;
     const r = KEYPOINT_MAP_RADIUS;
-    const plane1 = offset + channelStride;
-    const plane2 = offset + 2 * channelStride;
     for (let k = 0; k < NUM_MAP_POINTS; k++) {
       const j = MAP_INDEX[k] * 3;
       const px = keypointPixel(kps63[j], width);
@@ -346,46 +357,29 @@ export class KeypointMapCanvas {
       rects[q + 1] = ya;
       rects[q + 2] = xb;
       rects[q + 3] = yb;
-      const c0 = MAP_COLOR[k];
-      const c1 = MAP_COLOR[NUM_MAP_POINTS + k];
-      const c2 = MAP_COLOR[2 * NUM_MAP_POINTS + k];
-      for (let y = ya; y <= yb; y++) {
-        const h = DISC_HALF[y - py + r];
-        const x0 = px - h < 0 ? 0 : px - h;
-        const x1 = px + h > width - 1 ? width - 1 : px + h;
-        const row = y * width;
-        for (let x = x0; x <= x1; x++) {
-          const p = row + x;
-          if (c0 !== 0) {
-            const v = out[offset + p] + c0;
-            out[offset + p] = v > 1 ? 1 : v;
-          }
-          if (c1 !== 0) {
-            const v = out[plane1 + p] + c1;
-            out[plane1 + p] = v > 1 ? 1 : v;
-          }
-          if (c2 !== 0) {
-            const v = out[plane2 + p] + c2;
-            out[plane2 + p] = v > 1 ? 1 : v;
-          }
-        }
+      for (let c = 0; c < 3; c++) {
+        const color = MAP_COLOR[c * NUM_MAP_POINTS + k];
+        if (color === 0) continue; // adding 0 changes nothing (values are already <= 1)
+        const base = offset + c * channelStride;
+        if (out instanceof Float32Array) addDiscF32(out, base, width, px, py, xa, xb, ya, yb, color);
+        else addDiscF16(out, base, width, px, py, xa, xb, ya, yb, color);
       }
     }
   }
 
   /** Zeroes the whole region (3 planes) and tracks it as empty. */
-  clear(out: Float32Array, offset: number, channelStride: number, width: number, height: number): void {
+  clear(out: MapBuffer, offset: number, channelStride: number, width: number, height: number): void {
     checkRegion(out, offset, channelStride, width, height);
     this.state(out, offset, channelStride, width, height, true);
   }
 
   /** Stops tracking every region of `out` (the next draw into one zeroes it fully). */
-  forget(out: Float32Array): void {
+  forget(out: MapBuffer): void {
     this.regions.delete(out);
   }
 
   /** Returns the region's state with its previous discs (or everything) zeroed. */
-  private state(out: Float32Array, offset: number, channelStride: number, width: number, height: number, full: boolean): RegionState {
+  private state(out: MapBuffer, offset: number, channelStride: number, width: number, height: number, full: boolean): RegionState {
     let byOffset = this.regions.get(out);
     if (byOffset === undefined) {
       byOffset = new Map();
@@ -412,6 +406,35 @@ export class KeypointMapCanvas {
   }
 }
 
+/** Adds `color` (clamped to 1) over the disc's rows ya..yb clipped to columns xa..xb, float32 plane. */
+function addDiscF32(out: Float32Array, base: number, width: number, px: number, py: number, xa: number, xb: number, ya: number, yb: number, color: number): void {
+  for (let y = ya; y <= yb; y++) {
+    const h = DISC_HALF[y - py + KEYPOINT_MAP_RADIUS];
+    const x0 = px - h < xa ? xa : px - h;
+    const x1 = px + h > xb ? xb : px + h;
+    const row = base + y * width;
+    for (let p = row + x0; p <= row + x1; p++) {
+      const v = out[p] + color;
+      out[p] = v > 1 ? 1 : v;
+    }
+  }
+}
+
+/** The same on a float16 plane (bit patterns): torch's float32 result, then rounded to half. */
+function addDiscF16(out: Uint16Array, base: number, width: number, px: number, py: number, xa: number, xb: number, ya: number, yb: number, color: number): void {
+  const value = halfValueTable();
+  for (let y = ya; y <= yb; y++) {
+    const h = DISC_HALF[y - py + KEYPOINT_MAP_RADIUS];
+    const x0 = px - h < xa ? xa : px - h;
+    const x1 = px + h > xb ? xb : px + h;
+    const row = base + y * width;
+    for (let p = row + x0; p <= row + x1; p++) {
+      const v = value[out[p]] + color;
+      out[p] = v >= 1 ? HALF_ONE : halfFromFloat(v);
+    }
+  }
+}
+
 function emptyRects(rects: Int32Array): void {
   for (let q = 0; q < rects.length; q += 4) {
     rects[q] = 1;
@@ -421,7 +444,7 @@ function emptyRects(rects: Int32Array): void {
   }
 }
 
-function clearRects(out: Float32Array, offset: number, s: RegionState): void {
+function clearRects(out: MapBuffer, offset: number, s: RegionState): void {
   const rects = s.rects;
   for (let q = 0; q < rects.length; q += 4) {
     const xa = rects[q], ya = rects[q + 1], xb = rects[q + 2], yb = rects[q + 3];
@@ -430,13 +453,13 @@ function clearRects(out: Float32Array, offset: number, s: RegionState): void {
       const base = offset + c * s.channelStride;
       for (let y = ya; y <= yb; y++) {
         const row = base + y * s.width;
-        out.fill(0, row + xa, row + xb + 1);
+        for (let p = row + xa; p <= row + xb; p++) out[p] = 0; // spans of <= 9: cheaper than fill()
       }
     }
   }
 }
 
-function checkRegion(out: Float32Array, offset: number, channelStride: number, width: number, height: number): void {
+function checkRegion(out: MapBuffer, offset: number, channelStride: number, width: number, height: number): void {
   if (!(width > 0 && height > 0 && Number.isInteger(width) && Number.isInteger(height))) {
     throw new PersonaLiveError('INTERNAL', `canvas size ${width}x${height} is not a positive integer size`);
   }

@@ -3,7 +3,7 @@
  * and the noise source. Pure functions over typed arrays; the hot ones write into
  * caller-owned buffers and allocate nothing.
  *
- * Method: ../../../shared/design/streaming-generator.md ("One DDIM step").
+ * Method: shared/design/streaming-generator.md ("One DDIM step").
  *
  * Tensor layout used throughout: a latent window [1, C, F, h, w] stored contiguously,
  * channel-major, then frame, then the h*w plane. Element i belongs to frame

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { float16ToFloat32, float32ToFloat16 } from '../../daemon/engine/float16.js';
+import { float16ToFloat32, float32ToFloat16, floatFromHalf, halfFromFloat } from '../../daemon/engine/float16.js';
 
 /** The value of half bits h, from the IEEE definition (independent of the code under test). */
 function halfValue(h: number): number {
@@ -75,7 +75,12 @@ describe('float32ToFloat16', () => {
     const f = new Float32Array(bits.buffer);
     const dst = new Uint16Array(f.length);
     float32ToFloat16(f, dst);
-    for (let i = 0; i < f.length; i++) expect(dst[i]).toBe(referenceHalf(f[i]));
+    const bad: string[] = [];
+    for (let i = 0; i < f.length; i++) {
+      const want = referenceHalf(f[i]);
+      if (dst[i] !== want) bad.push(`${f[i]}: got 0x${dst[i].toString(16)}, want 0x${want.toString(16)}`);
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
   });
 
   it('throws when dst is too short', () => {
@@ -88,11 +93,13 @@ describe('float16ToFloat32', () => {
     const src = new Uint16Array(65536).map((_, i) => i);
     const dst = new Float32Array(65536);
     float16ToFloat32(src, dst);
+    const bad: number[] = [];
     for (let h = 0; h < 65536; h++) {
       const want = halfValue(h);
-      if (Number.isNaN(want)) expect(Number.isNaN(dst[h])).toBe(true);
-      else expect(Object.is(dst[h], want)).toBe(true);
+      const ok = Number.isNaN(want) ? Number.isNaN(dst[h]) : Object.is(dst[h], want);
+      if (!ok) bad.push(h);
     }
+    expect(bad.slice(0, 5)).toEqual([]);
   });
 
   it('round-trips every non-NaN half through float32 bit for bit', () => {
@@ -101,11 +108,13 @@ describe('float16ToFloat32', () => {
     const back = new Uint16Array(65536);
     float16ToFloat32(src, f);
     float32ToFloat16(f, back);
+    const bad: number[] = [];
     for (let h = 0; h < 65536; h++) {
       const e = (h >> 10) & 0x1f;
-      if (e === 31 && (h & 0x3ff) !== 0) expect((back[h] & 0x7c00) === 0x7c00 && (back[h] & 0x3ff) !== 0).toBe(true);
-      else expect(back[h]).toBe(h);
+      const ok = e === 31 && (h & 0x3ff) !== 0 ? (back[h] & 0x7c00) === 0x7c00 && (back[h] & 0x3ff) !== 0 : back[h] === h;
+      if (!ok) bad.push(h);
     }
+    expect(bad.slice(0, 5)).toEqual([]);
   });
 
   it('handles subarray views with a byte offset', () => {
@@ -116,5 +125,16 @@ describe('float16ToFloat32', () => {
     const h = new Uint16Array(4);
     float32ToFloat16(view, h.subarray(1));
     expect(Array.from(h)).toEqual([0, 0x3c00, 0xc000, 0x0001]);
+  });
+});
+
+describe('halfFromFloat / floatFromHalf (scalars)', () => {
+  it('match the array conversions', () => {
+    expect(halfFromFloat(1)).toBe(0x3c00);
+    expect(halfFromFloat(85 / 255)).toBe(toHalf([85 / 255])[0]);
+    expect(halfFromFloat(65520)).toBe(0x7c00);
+    expect(floatFromHalf(0x3555)).toBe(halfValue(0x3555));
+    expect(floatFromHalf(0x8001)).toBe(-(2 ** -24));
+    expect(Number.isNaN(floatFromHalf(0x7e00))).toBe(true);
   });
 });

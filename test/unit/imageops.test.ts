@@ -94,6 +94,23 @@ describe('resizeRgbToPlanar', () => {
     }
   });
 
+  it('halves exactly (2x2 mean) like the naive reference, and matches 1x and 2x sizes of the general path', () => {
+    const rnd = uniform(5);
+    const src = new Uint8Array(10 * 6 * 3).map(() => Math.floor(rnd() * 256));
+    const out = new Float32Array(3 * 15);
+    resizeRgbToPlanar(src, 10, 6, 5, 3, out, 0, 15, [2, 1, 0.5], [-1, 0, 0.25]);
+    const scale = [2, 1, 0.5], bias = [-1, 0, 0.25];
+    for (let c = 0; c < 3; c++) {
+      const want = naiveBilinear((x, y) => src[(y * 10 + x) * 3 + c], 10, 6, 5, 3);
+      for (let p = 0; p < 15; p++) expect(out[c * 15 + p]).toBe(Math.fround((want[p] / 255) * scale[c] + bias[c]));
+    }
+    // a 2x case in one axis only takes the general path and still agrees
+    const out2 = new Float32Array(3 * 5 * 6);
+    resizeRgbToPlanar(src, 10, 6, 5, 6, out2, 0, 30, [1, 1, 1], [0, 0, 0]);
+    const want2 = naiveBilinear((x, y) => src[(y * 10 + x) * 3], 10, 6, 5, 6);
+    for (let p = 0; p < 30; p++) expect(out2[p]).toBeCloseTo(want2[p] / 255, 6);
+  });
+
   it('gives the identity for equal sizes', () => {
     const rnd = uniform(2);
     const src = new Uint8Array(7 * 5 * 3).map(() => Math.floor(rnd() * 256));
@@ -192,6 +209,16 @@ describe('planarToRgbU8', () => {
     planarToRgbU8(src, 'NHWC', 1, 2, 1, 'minus1to1', out);
     // (v*0.5+0.5)*255: -1 -> 0, 0 -> 127.5 -> 128, 1 -> 255, 0.5 -> 191.25 -> 191, -0.5 -> 63.75 -> 64, 2 -> 255
     expect(Array.from(out)).toEqual([0, 128, 255, 191, 64, 255]);
+  });
+
+  it('saturates huge and infinite values (no int32 wrap-around)', () => {
+    const src = Float32Array.from([1e10, -1e10, Infinity, -Infinity, 3e38, 0.999, 1.0019, -0.0019]);
+    const out = new Uint8Array(8 * 3);
+    // 8 pixels in NHWC needs 24 values: put ours in R of an NCHW frame instead
+    const nchw = new Float32Array(24);
+    nchw.set(src, 0);
+    planarToRgbU8(nchw, 'NCHW', 0, 8, 1, 'zero1', out);
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((p) => out[p * 3])).toEqual([255, 0, 255, 0, 255, 255, 255, 0]);
   });
 
   it('writes into a Uint8Array that is a view into a larger buffer', () => {

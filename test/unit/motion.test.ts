@@ -15,6 +15,7 @@ import {
   warmupPoses,
   type KeypointInfo,
 } from '../../daemon/engine/motion.js';
+import { float32ToFloat16 } from '../../daemon/engine/float16.js';
 
 /** Deterministic uniform numbers for the tests (mulberry32). */
 function uniform(seed: number): () => number {
@@ -360,6 +361,22 @@ describe('KeypointMapCanvas', () => {
     canvas.forget(m);
     canvas.draw(k, m, 0, N, W, H);
     expect(Array.from(m)).toEqual(Array.from(naiveMap(k, W, H)));
+  });
+
+  it('draws float16 maps (Uint16Array) equal to the float32 map converted to half, redraws included', () => {
+    const rnd = uniform(21);
+    const canvas = new KeypointMapCanvas();
+    const F = 2;
+    const half = new Uint16Array(3 * F * N).fill(0x7777); // junk: the first draw must clear it
+    const want = new Uint16Array(3 * N);
+    for (let n = 0; n < 20; n++) {
+      const kps = new Float32Array(63).map(() => rnd() * 2.2 - 1.1);
+      if (n % 3 === 0) kps.set(kps.subarray(3 * KEYPOINT_MAP_INDICES[6], 3 * KEYPOINT_MAP_INDICES[6] + 3), 3 * KEYPOINT_MAP_INDICES[5]); // overlap 85/255 with magenta
+      canvas.draw(kps, half, N, F * N, W, H); // frame 1
+      float32ToFloat16(naiveMap(kps, W, H), want);
+      for (let c = 0; c < 3; c++) for (let p = 0; p < N; p++) expect(half[c * F * N + N + p]).toBe(want[c * N + p]);
+    }
+    for (let c = 0; c < 3; c++) for (let p = 0; p < N; p++) expect(half[c * F * N + p]).toBe(0x7777); // frame 0 untouched
   });
 
   it('rejects a region that does not fit', () => {
