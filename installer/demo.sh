@@ -8,7 +8,7 @@ DATA="${PERSONALIVE_DATA:-../shared/data}"
 PACK="${PERSONALIVE_PACK:-out/test-pack-512}"
 mkdir -p out
 if [ ! -f "$PACK/manifest.json" ]; then
-  node bin/personalive.js pack make-test "$PACK" --resolution 512
+  node bin/personalive.js pack make-test "$PACK" --resolution 512 --decoder-output bytes
 fi
 node bin/personalive.js animate --reference "$DATA/reference.png" --driving "$DATA/driving.mp4" \
   --pack "$PACK" --out out/demo.mp4 "$@"

@@ -8,7 +8,7 @@ export const PACK_FORMAT = 'personalive-pack';
 export const MANIFEST_SCHEMA_VERSION = 1;
 export const MANIFEST_FILE = 'manifest.json';
 
-export type TensorDType = 'float32' | 'float16' | 'int64' | 'int32';
+export type TensorDType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8';
 /** A dimension: a fixed size, or a name for a dynamic axis (e.g. "batch", "len_d00"). */
 export type Dim = number | string;
 
@@ -42,8 +42,12 @@ export interface StepComponentSpec extends ComponentSpec {
 export interface DecoderComponentSpec extends ComponentSpec {
   /** Latents are multiplied by this before decoding (1/0.18215 for the SD VAE, 1 for TAESD). */
   latentMultiplier: number;
-  /** Value range of the decoder's `image` output. */
-  outputRange: 'minus1to1' | 'zero1';
+  /**
+   * The decoder's `image` output: float [N,3,H,W] in [-1,1] ('minus1to1') or [0,1] ('zero1'),
+   * or 'bytes': uint8 RGB [N,H,W,3], the conversion done inside the graph, i.e. on the
+   * inference device rather than on the daemon's CPU.
+   */
+  outputRange: 'minus1to1' | 'zero1' | 'bytes';
 }
 
 export interface SchedulerSpec {

@@ -73,7 +73,7 @@ function validateTensorList(list: Json, path: string, expectedNames: readonly st
   const names = list.map((entry, i) => {
     if (!isObject(entry)) throw new ManifestProblem(`${path}[${i}]`, 'a tensor spec object', entry);
     const name = str(entry, 'name', `${path}[${i}].name`);
-    oneOf(entry, 'dtype', `${path}[${i}].dtype`, ['float32', 'float16', 'int64', 'int32'] as const);
+    oneOf(entry, 'dtype', `${path}[${i}].dtype`, ['float32', 'float16', 'int64', 'int32', 'uint8'] as const);
     const shape = entry.shape;
     if (!Array.isArray(shape)) throw new ManifestProblem(`${path}[${i}].shape`, 'an array of dims', shape);
     shape.forEach((dim, d) => {
@@ -100,7 +100,7 @@ function validateComponent(components: Record<string, Json>, name: ComponentName
   validateTensorList(value.outputs, `${path}.outputs`, COMPONENT_IO[ioKey].outputs);
   if (name === 'vae_decoder' || name === 'tiny_decoder') {
     num(value, 'latentMultiplier', `${path}.latentMultiplier`, (n) => Number.isFinite(n) && n > 0, 'a positive number');
-    oneOf(value, 'outputRange', `${path}.outputRange`, ['minus1to1', 'zero1'] as const);
+    oneOf(value, 'outputRange', `${path}.outputRange`, ['minus1to1', 'zero1', 'bytes'] as const);
   }
 }
 

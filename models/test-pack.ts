@@ -68,6 +68,8 @@ export interface TestPackOptions {
   stepKind?: StepKind;
   /** Separate decoders to include (default both; a denoiser pack needs at least one). */
   decoders?: TestPackDecoder[];
+  /** 'float' (default): decoders output float images; 'bytes': uint8 RGB [N,H,W,3] made in the graph. */
+  decoderOutput?: 'float' | 'bytes';
 }
 
 /** Every size a test pack uses. */
@@ -568,13 +570,26 @@ function buildStep(d: TestPackDims, w: TestPackWeights): BuiltGraph {
   return s.done();
 }
 
-function buildDecoder(d: TestPackDims, w: TestPackWeights, which: TestPackDecoder): BuiltGraph {
+function buildDecoder(d: TestPackDims, w: TestPackWeights, which: TestPackDecoder, output: 'float' | 'bytes'): BuiltGraph {
   const s = new SpecGraph(`${which}_decoder`);
   const latents = s.in('latents', ['batch', d.latentChannels, d.latentSize, d.latentSize]);
-  const image = which === 'tiny'
-    ? decoderOps(s.g, latents, w.tinyDecoderWeight, w.tinyDecoderBias, 0, 1, 'image')
-    : decoderOps(s.g, latents, w.vaeDecoderWeight, w.vaeDecoderBias, -1, 1, 'image');
-  s.out(image, 'image', ['batch', 3, d.resolution, d.resolution]);
+  const tiny = which === 'tiny';
+  const name = output === 'float' ? 'image' : undefined;
+  const image = tiny
+    ? decoderOps(s.g, latents, w.tinyDecoderWeight, w.tinyDecoderBias, 0, 1, name)
+    : decoderOps(s.g, latents, w.vaeDecoderWeight, w.vaeDecoderBias, -1, 1, name);
+  if (output === 'float') {
+    s.out(image, 'image', ['batch', 3, d.resolution, d.resolution]);
+    return s.done();
+  }
+  // Bytes made in the graph: round half up like the engine's planarToRgbU8, then NHWC.
+  const scaled = tiny
+    ? s.g.op('Add', [s.g.op('Mul', [image, s.g.scalar(255)]), s.g.scalar(0.5)])
+    : s.g.op('Add', [s.g.op('Mul', [image, s.g.scalar(127.5)]), s.g.scalar(128)]);
+  const clipped = s.g.op('Clip', [s.g.op('Floor', [scaled]), s.g.scalar(0), s.g.scalar(255)]);
+  const bytes = s.g.op('Cast', [clipped], { to: 2 });
+  const nhwc = s.g.op('Transpose', [bytes], { perm: [0, 2, 3, 1] }, { outputs: ['image'] });
+  s.out(nhwc, 'image', ['batch', d.resolution, d.resolution, 3], 'uint8');
   return s.done();
 }
 
@@ -597,6 +612,7 @@ function sha256(bytes: Uint8Array): string {
 export function buildTestPackInMemory(options: TestPackOptions = {}): InMemoryTestPack {
   const d = testPackDims(options);
   const w = testPackWeights(options);
+  const byteOutput = options.decoderOutput ?? 'float';
   const files = new Map<string, Uint8Array>();
   const component = (file: string, graph: BuiltGraph): ComponentSpec => {
     files.set(file, graph.bytes);
@@ -614,14 +630,14 @@ export function buildTestPackInMemory(options: TestPackOptions = {}): InMemoryTe
   };
   if (d.decoders.includes('vae')) {
     const spec: DecoderComponentSpec = {
-      ...component('vae_decoder.onnx', buildDecoder(d, w, 'vae')),
+      ...component('vae_decoder.onnx', buildDecoder(d, w, 'vae', byteOutput)),
       latentMultiplier: 1 / d.latentScale,
-      outputRange: 'minus1to1',
+      outputRange: byteOutput === 'bytes' ? 'bytes' : 'minus1to1',
     };
     components.vae_decoder = spec;
   }
   if (d.decoders.includes('tiny')) {
-    components.tiny_decoder = { ...component('tiny_decoder.onnx', buildDecoder(d, w, 'tiny')), latentMultiplier: 1, outputRange: 'zero1' };
+    components.tiny_decoder = { ...component('tiny_decoder.onnx', buildDecoder(d, w, 'tiny', byteOutput)), latentMultiplier: 1, outputRange: byteOutput === 'bytes' ? 'bytes' : 'zero1' };
   }
 
   const manifest: PackManifest = {

@@ -19,6 +19,7 @@ Usage:
                       [--max-frames N] [--seed N] [--json]
   personalive pack verify DIR [--device cpu|cuda|tensorrt] [--json]
   personalive pack make-test DIR [--resolution N] [--profile tiny|contract] [--step denoiser|unet_work]
+                             [--decoder-output float|bytes]
   personalive devices [--json]
   personalive help
 
@@ -120,13 +121,16 @@ async function runPack(args: string[], io: Io): Promise<void> {
       resolution: { type: 'string', default: '64' },
       profile: { type: 'string', default: 'tiny' },
       step: { type: 'string', default: 'denoiser' },
+      'decoder-output': { type: 'string', default: 'float' },
     });
     if (positionals.length !== 1) throw new PersonaLiveError('USAGE', `pack make-test takes one output folder\n\n${USAGE}`);
     const profile = values.profile as string;
     const step = values.step as string;
     if (profile !== 'tiny' && profile !== 'contract') throw new PersonaLiveError('USAGE', `--profile must be "tiny" or "contract", got "${profile}"`, { option: 'profile' });
     if (step !== 'denoiser' && step !== 'unet_work') throw new PersonaLiveError('USAGE', `--step must be "denoiser" or "unet_work", got "${step}"`, { option: 'step' });
-    const manifest = await buildTestPack(positionals[0], { resolution: positiveInt(values.resolution, 'resolution'), profile, stepKind: step });
+    const decoderOutput = values['decoder-output'] as string;
+    if (decoderOutput !== 'float' && decoderOutput !== 'bytes') throw new PersonaLiveError('USAGE', `--decoder-output must be "float" or "bytes", got "${decoderOutput}"`, { option: 'decoder-output' });
+    const manifest = await buildTestPack(positionals[0], { resolution: positiveInt(values.resolution, 'resolution'), profile, stepKind: step, decoderOutput });
     io.stdout(`wrote test pack ${manifest.name} to ${positionals[0]} (a generated test pack for tests and plumbing checks: it is NOT a real animation model)`);
     return;
   }

@@ -148,6 +148,65 @@ export class BilinearResizer {
     }
     const tx = this.cached(this.rgbX, srcW, dstW, 3);
     const ty = this.cached(this.rows, srcH, dstH, 1);
+    this.sampleRgb(src, rowBytes, tx, ty, dstW, dstH, out, offset, channelStride, scale, bias);
+  }
+
+  /**
+   * Crops rows y1..y2-1 and columns x1..x2-1 of an interleaved RGB byte image (the box is
+   * clamped to the image; an empty box samples the pixel at (x1, y1)) and resizes the crop
+   * bilinearly (align_corners=False) to dstSize x dstSize, planar float32 with the same
+   * per-channel affine as resizeRgbToPlanar. Reads the bytes directly, so a face crop never
+   * needs the whole frame converted to float first.
+   */
+  cropResizeRgbToPlanar(
+    src: Uint8Array,
+    srcW: number,
+    srcH: number,
+    box: ArrayLike<number>,
+    dstSize: number,
+    out: Float32Array,
+    offset: number,
+    channelStride: number,
+    scale: Rgb,
+    bias: Rgb,
+  ): void {
+    checkSize('src', srcW, srcH);
+    checkSize('dst', dstSize, dstSize);
+    checkPlanar('out', out, offset, channelStride, dstSize, dstSize);
+    let x1 = clampInt(box[0], 0, srcW - 1);
+    let y1 = clampInt(box[1], 0, srcH - 1);
+    let x2 = clampInt(box[2], 0, srcW);
+    let y2 = clampInt(box[3], 0, srcH);
+    if (x2 <= x1 || y2 <= y1) {
+      x2 = x1 + 1;
+      y2 = y1 + 1;
+    }
+    if (this.cropX.idx.length < 2 * dstSize) {
+      this.cropX = newAxisTable(dstSize);
+      this.cropY = newAxisTable(dstSize);
+    }
+    const tx = fillAxisTable(this.cropX, x2 - x1, dstSize, x1, 3);
+    const ty = fillAxisTable(this.cropY, y2 - y1, dstSize, y1, 1);
+    this.sampleRgb(src, srcW * 3, tx, ty, dstSize, dstSize, out, offset, channelStride, scale, bias);
+  }
+
+  /** The bilinear inner loop over prepared axis tables (x indices in bytes, y in rows). */
+  private sampleRgb(
+    src: Uint8Array,
+    rowBytes: number,
+    tx: AxisTable,
+    ty: AxisTable,
+    dstW: number,
+    dstH: number,
+    out: Float32Array,
+    offset: number,
+    channelStride: number,
+    scale: Rgb,
+    bias: Rgb,
+  ): void {
+    const k0 = scale[0] / 255, k1 = scale[1] / 255, k2 = scale[2] / 255;
+    const b0 = bias[0], b1 = bias[1], b2 = bias[2];
+    const o1 = offset + channelStride, o2 = offset + 2 * channelStride;
     const xi = tx.idx, xw = tx.wt;
     for (let y = 0; y < dstH; y++) {
       const r0 = ty.idx[2 * y] * rowBytes;

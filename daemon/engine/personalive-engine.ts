@@ -10,10 +10,11 @@
 import { PersonaLiveError } from '../errors.js';
 import type { PackManifest } from '../../models/contract.js';
 import { REFERENCE_STATE_NAMES } from '../../models/contract.js';
-import type { FloatTensor } from '../ort/onnx-runtime.js';
+import type { FloatTensor, RuntimeTensor } from '../ort/onnx-runtime.js';
 import type { DrivingFrame, GeneratorStats, OutputFrame, RgbImage, StageTiming } from '../generators/generator.js';
-import { alphaAt, alphasCumprod, ddimStepWindow, GaussianRng } from './scheduler.js';
+import { alphasCumprod, GaussianRng } from './scheduler.js';
 import {
+  createKeypointInfo,
   faceBox,
   interpolateFrames,
   KeypointMapCanvas,
@@ -24,12 +25,13 @@ import {
   warmupPoses,
   type KeypointInfo,
 } from './motion.js';
-import { BilinearResizer, cropResizePlanar, planarToRgbU8 } from './imageops.js';
+import { BilinearResizer } from './imageops.js';
+import { createPixelKernels, type PixelKernels } from '../native/kernels.js';
 
 /** The part of an ONNX Runtime session the engine needs. */
 export interface GraphRunner {
   readonly providers: readonly string[];
-  run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>>;
+  run(feeds: Record<string, FloatTensor>): Promise<Record<string, RuntimeTensor>>;
 }
 
 export interface EngineGraphs {
@@ -50,6 +52,8 @@ export interface EngineOptions {
   /** Which decoder the pack's `decoder` graph is (only for "denoiser" step graphs). */
   decoder: DecoderChoice;
   seed?: number;
+  /** Pixel kernels (native addon or TypeScript); defaults to the native addon when built. */
+  kernels?: PixelKernels;
 }
 
 /** Where the frames of one window chunk come from: driving frames, warm-up, or end-of-input padding. */
@@ -68,9 +72,9 @@ interface FusedReference {
 
 /** Named step outputs copied out of ONNX Runtime's result into engine state. */
 interface StepResult {
-  frames: Float32Array;
+  frames: Float32Array | Uint8Array;
   framesLayout: 'NHWC' | 'NCHW';
-  framesRange: 'zero1' | 'minus1to1';
+  framesRange: 'zero1' | 'minus1to1' | 'bytes';
   motionOut: Float32Array;
   latentFirst: Float32Array;
 }
@@ -113,7 +117,6 @@ export class PersonaLiveEngine {
   private motionHidden: Float32Array = new Float32Array(0);
 
   // Per-step scratch, allocated once.
-  private readonly drivingPlanar: Float32Array;
   private readonly extractorInput: Float32Array;
   private readonly poseMaps: Float32Array;
   private readonly motionCrops: Float32Array;
@@ -126,6 +129,9 @@ export class PersonaLiveEngine {
   private readonly ownKeypoints = new Float32Array(63);
   private readonly canvas = new KeypointMapCanvas();
   private readonly resizer = new BilinearResizer();
+  private readonly kernels: PixelKernels;
+  private readonly frameInfos: KeypointInfo[];
+  private readonly transferredInfo = createKeypointInfo();
   private warmPoseMaps: Float32Array | null = null;
 
   private readonly stageTimes: Record<string, StageTiming> = {};
@@ -139,6 +145,7 @@ export class PersonaLiveEngine {
     this.decoderChoice = options.decoder;
     this.alphas = alphasCumprod(manifest.scheduler);
     this.rng = new GaussianRng(options.seed ?? 42);
+    this.kernels = options.kernels ?? createPixelKernels();
     if (manifest.components.step.kind === 'denoiser' && !graphs.decoder) {
       throw new PersonaLiveError('DECODER_UNAVAILABLE', 'a "denoiser" step graph needs a decoder graph (vae_decoder or tiny_decoder)');
     }
@@ -159,7 +166,7 @@ export class PersonaLiveEngine {
     const M = manifest.motionCropSize;
     const windowSize = this.C * this.windowFrames * this.plane;
     this.sample = new Float32Array(windowSize);
-    this.drivingPlanar = new Float32Array(this.chunk * 3 * RR);
+    this.frameInfos = Array.from({ length: this.chunk }, () => createKeypointInfo());
     this.extractorInput = new Float32Array(this.chunk * 3 * P * P);
     this.poseMaps = new Float32Array(3 * this.chunk * RR);
     this.motionCrops = new Float32Array(3 * this.chunk * M * M);
@@ -192,10 +199,19 @@ export class PersonaLiveEngine {
     }
   }
 
-  private async runGraph(stage: keyof EngineGraphs, feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>> {
+  private async runGraph(stage: keyof EngineGraphs, feeds: Record<string, FloatTensor>): Promise<Record<string, RuntimeTensor>> {
     const graph = this.graphs[stage];
     if (!graph) throw new PersonaLiveError('INTERNAL', `graph ${stage} is not loaded`);
     return this.timed(stage, () => graph.run(feeds));
+  }
+
+  /** Float outputs (all but byte-image decoder outputs); a uint8 tensor here is a pack error. */
+  private float(outputs: Record<string, RuntimeTensor>, name: string): Float32Array {
+    const data = outputs[name]?.data;
+    if (!(data instanceof Float32Array)) {
+      throw new PersonaLiveError('PACK_GRAPH_MISMATCH', `graph output "${name}" is ${data ? 'uint8' : 'missing'}, expected float32 or float16`, { output: name });
+    }
+    return data;
   }
 
   /**
@@ -222,12 +238,12 @@ export class PersonaLiveEngine {
     });
 
     const embeds = await this.runGraph('image_encoder', { pixel_values: { data: clipInput, dims: [1, 3, clip, clip] } });
-    const embedding = Float32Array.from(embeds.image_embeds.data);
+    const embedding = Float32Array.from(this.float(embeds, 'image_embeds'));
     const latentOut = await this.runGraph('vae_encoder', { image: { data: vaeInput, dims: [1, 3, R, R] } });
-    const latent = Float32Array.from(latentOut.latent_mean.data, (v) => v * m.latentScale);
+    const latent = Float32Array.from(this.float(latentOut, 'latent_mean'), (v) => v * m.latentScale);
     const states = await this.referenceStates(latent, embedding);
     const kpOut = await this.runGraph('motion_extractor', { image: { data: extractorInput, dims: [1, 3, P, P] } });
-    const keypoints = readExtractorOutputs(kpOut as unknown as Parameters<typeof readExtractorOutputs>[0] extends infer T ? T : never, 0);
+    const keypoints = readExtractorOutputs(kpOut as never, 0);
 
     this.ref = { embedding, latent, states, stateBaseCount: 1, keypoints: cloneKeypoints(keypoints), planar: vaeInput };
     this.resetStream();
@@ -239,7 +255,7 @@ export class PersonaLiveEngine {
       timestep: { data: new Float32Array([0]), dims: [1] },
       encoder_hidden_states: { data: embedding, dims: [1, 1, this.m.embeddingDim] },
     });
-    return REFERENCE_STATE_NAMES.map((name) => out[name].data);
+    return REFERENCE_STATE_NAMES.map((name) => this.float(out, name));
   }
 
   /** Drops the window and history; keeps the fused reference (and its base states). */
@@ -320,19 +336,18 @@ export class PersonaLiveEngine {
     const M = m.motionCropSize;
     const n = this.chunk;
 
-    // 1. Driving frames into model tensors: planar [-1,1] at R (for crops), [0,1] at P (extractor).
+    // 1. Driving frames at the extractor's size, [0,1].
     await this.timed('preprocess', () => {
       for (let f = 0; f < n; f++) {
         const frame = frames[f];
-        this.resizer.resizeRgbToPlanar(frame.data, frame.width, frame.height, R, R, this.drivingPlanar, f * 3 * RR, RR, [2, 2, 2], [-1, -1, -1]);
-        this.resizer.resizeRgbToPlanar(frame.data, frame.width, frame.height, P, P, this.extractorInput, f * 3 * P * P, P * P, [1, 1, 1], [0, 0, 0]);
+        this.kernels.resizeRgbToPlanar(frame.data, frame.width, frame.height, P, P, this.extractorInput, f * 3 * P * P, P * P, ONE, ZERO);
       }
     });
 
     // 2. Implicit keypoints of the 4 frames.
     const kpOut = await this.runGraph('motion_extractor', { image: { data: this.extractorInput, dims: [n, 3, P, P] } });
-    const infos: KeypointInfo[] = [];
-    for (let f = 0; f < n; f++) infos.push(readExtractorOutputs(kpOut as never, f));
+    const infos = this.frameInfos;
+    for (let f = 0; f < n; f++) readExtractorOutputs(kpOut as never, f, infos[f]);
     const firstStep = !this.started;
     if (firstStep) this.firstDriving = cloneKeypoints(infos[0]);
     const first = this.firstDriving!;
@@ -340,12 +355,15 @@ export class PersonaLiveEngine {
     // 3. Keypoint maps of the transferred keypoints; face crops from the driver's own keypoints.
     await this.timed('conditions', () => {
       for (let f = 0; f < n; f++) {
-        const info = transferToReference(ref.keypoints, first, infos[f], m.streaming.translationScale, m.streaming.scaleFactor);
+        const info = transferToReference(ref.keypoints, first, infos[f], m.streaming.translationScale, m.streaming.scaleFactor, this.transferredInfo);
         transformKeypoints(info, this.transferred);
         this.canvas.draw(this.transferred, this.poseMaps, f * RR, n * RR, R, R);
+        // The face box is in model-resolution pixels; crop the frame's own bytes (any size) directly.
         transformKeypoints(infos[f], this.ownKeypoints);
         const box = faceBox(this.ownKeypoints, R, R);
-        cropResizePlanar(this.drivingPlanar, f * 3 * RR, RR, R, R, box, M, this.motionCrops, f * M * M, n * M * M);
+        const frame = frames[f];
+        if (frame.width !== R || frame.height !== R) scaleBox(box, frame.width / R, frame.height / R);
+        this.kernels.cropResizeRgbToPlanar(frame.data, frame.width, frame.height, box, M, this.motionCrops, f * M * M, n * M * M, TWO, MINUS_ONE);
       }
     });
 
@@ -390,14 +408,14 @@ export class PersonaLiveEngine {
       // Motion encoder input [1,3,2,M,M]: the reference's face crop, then the first driving crop.
       transformKeypoints(ref.keypoints, this.ownKeypoints);
       const refBox = faceBox(this.ownKeypoints, R, R);
-      cropResizePlanar(ref.planar, 0, RR, R, R, refBox, M, refCrop, 0, 2 * M * M);
+      this.resizer.cropResizePlanar(ref.planar, 0, RR, R, R, refBox, M, refCrop, 0, 2 * M * M);
       for (let c = 0; c < 3; c++) refCrop.set(this.motionCrops.subarray(c * this.chunk * M * M, c * this.chunk * M * M + M * M), c * 2 * M * M + M * M);
     });
     const poseOut = await this.runGraph('pose_guider', { pose: { data: this.warmPoseMaps, dims: [1, 3, W, R, R] } });
-    this.poseFeatures = poseOut.pose_cond_fea.data;
+    this.poseFeatures = this.float(poseOut, 'pose_cond_fea');
 
     const motionOut = await this.runGraph('motion_encoder', { motion: { data: refCrop, dims: [1, 3, 2, M, M] } });
-    const pair = motionOut.motion_hidden_states.data;
+    const pair = this.float(motionOut, 'motion_hidden_states');
     const refMotion = pair.slice(0, this.motionSize);
     const firstMotion = pair.slice(this.motionSize, 2 * this.motionSize);
     this.motionHidden = new Float32Array(W * this.motionSize);
@@ -472,19 +490,21 @@ export class PersonaLiveEngine {
     if (this.m.components.step.kind === 'unet_work') {
       feeds.new_noise = { data: await this.timed('scheduler', () => this.makeNewNoise()), dims: [1, C, n, this.h, this.h] };
       const out = await this.runGraph('step', feeds);
-      this.sample = out.latents.data;
-      this.poseFeatures = out.pose_cond_fea_out.data;
-      this.motionHidden = out.motion_hidden_states_out.data;
-      return { frames: out.pred_video.data, framesLayout: 'NHWC', framesRange: 'zero1', motionOut: out.motion_out.data, latentFirst: out.latent_first.data };
+      this.sample = this.float(out, 'latents');
+      this.poseFeatures = this.float(out, 'pose_cond_fea_out');
+      this.motionHidden = this.float(out, 'motion_hidden_states_out');
+      const video = out.pred_video?.data;
+      const framesRange = video instanceof Uint8Array ? 'bytes' : 'zero1';
+      return { frames: framesRange === 'bytes' ? video! : this.float(out, 'pred_video'), framesLayout: 'NHWC', framesRange, motionOut: this.float(out, 'motion_out'), latentFirst: this.float(out, 'latent_first') };
     }
 
     const out = await this.runGraph('step', feeds);
-    this.poseFeatures = out.pose_cond_fea_out.data;
-    this.motionHidden = out.motion_hidden_states_out.data;
+    this.poseFeatures = this.float(out, 'pose_cond_fea_out');
+    this.motionHidden = this.float(out, 'motion_hidden_states_out');
     const F = this.windowFrames;
     const latentFirst = new Float32Array(C * plane);
     await this.timed('scheduler', () => {
-      ddimStepWindow(this.sample, out.noise_pred.data, this.frameTimesteps, { channels: C, frames: F, plane }, this.alphas, this.m.scheduler.stepLength, this.xPrev, this.x0);
+      this.kernels.ddimStepWindow(this.sample, this.float(out, 'noise_pred'), this.frameTimesteps, { channels: C, frames: F, plane }, this.alphas, this.m.scheduler.stepLength, this.xPrev, this.x0);
       // Shift: the next window is the stepped frames 4..15 followed by fresh noise.
       const fresh = this.makeNewNoise();
       for (let c = 0; c < C; c++) {
@@ -504,10 +524,16 @@ export class PersonaLiveEngine {
       }
     });
     const decoded = await this.runGraph('decoder', { latents: { data: this.decoderInput, dims: [n, C, this.h, this.h] } });
-    return { frames: decoded.image.data, framesLayout: 'NCHW', framesRange: this.decoderSpec().outputRange, motionOut: out.motion_out.data, latentFirst };
+    const range = this.decoderSpec().outputRange;
+    const image = decoded.image?.data;
+    if (range === 'bytes' && !(image instanceof Uint8Array)) {
+      throw new PersonaLiveError('PACK_GRAPH_MISMATCH', 'decoder output "image" is not uint8 although the manifest says outputRange "bytes"', { output: 'image' });
+    }
+    const frames = range === 'bytes' ? (image as Uint8Array) : this.float(decoded, 'image');
+    return { frames, framesLayout: range === 'bytes' ? 'NHWC' : 'NCHW', framesRange: range, motionOut: this.float(out, 'motion_out'), latentFirst };
   }
 
-  private decoderSpec(): { latentMultiplier: number; outputRange: 'zero1' | 'minus1to1' } {
+  private decoderSpec(): { latentMultiplier: number; outputRange: 'zero1' | 'minus1to1' | 'bytes' } {
     const spec = this.decoderChoice === 'tiny' ? this.m.components.tiny_decoder : this.m.components.vae_decoder;
     if (!spec) throw new PersonaLiveError('DECODER_UNAVAILABLE', `the pack has no ${this.decoderChoice === 'tiny' ? 'tiny_decoder' : 'vae_decoder'}`);
     return spec;
@@ -544,8 +570,15 @@ export class PersonaLiveEngine {
         if (frame.padding) continue;
         meta = { source: 'driving', index: frame.index, timestampMs: frame.timestampMs };
       }
-      const data = new Uint8Array(R * R * 3);
-      planarToRgbU8(result.frames, result.framesLayout, f, R, R, result.framesRange, data);
+      const frameBytes = R * R * 3;
+      let data: Uint8Array;
+      if (result.framesRange === 'bytes') {
+        // The graph already made RGB bytes (on the inference device): one copy, no conversion.
+        data = (result.frames as Uint8Array).slice(f * frameBytes, (f + 1) * frameBytes);
+      } else {
+        data = new Uint8Array(frameBytes);
+        this.kernels.planarToRgbU8(result.frames as Float32Array, result.framesLayout, f, R, R, result.framesRange, data);
+      }
       out.push({ data, width: R, height: R, source: meta.source, sourceIndex: meta.index, timestampMs: meta.timestampMs });
       if (meta.source === 'warmup') this.warmupOut++;
       else this.framesOut++;
@@ -569,6 +602,7 @@ export class PersonaLiveEngine {
       keyframes: this.keyframeCount,
       providers,
       stages: structuredClone(this.stageTimes),
+      kernels: this.kernels.implementation,
     };
   }
 
@@ -582,11 +616,18 @@ export class PersonaLiveEngine {
     }
     return { graphMs, otherMs };
   }
+}
 
-  /** Keeps alphaAt referenced for readers: a chunk at t=0 steps to alpha_prev = 1. */
-  static alphaPrev(alphas: Float64Array, t: number, stepLength: number): number {
-    return alphaAt(alphas, t - stepLength);
-  }
+const ONE = [1, 1, 1] as const;
+const ZERO = [0, 0, 0] as const;
+const TWO = [2, 2, 2] as const;
+const MINUS_ONE = [-1, -1, -1] as const;
+
+function scaleBox(box: number[] | Int32Array | [number, number, number, number], sx: number, sy: number): void {
+  box[0] = Math.floor(box[0] * sx);
+  box[1] = Math.floor(box[1] * sy);
+  box[2] = Math.ceil(box[2] * sx);
+  box[3] = Math.ceil(box[3] * sy);
 }
 
 function cloneKeypoints(k: KeypointInfo): KeypointInfo {

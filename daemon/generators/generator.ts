@@ -47,6 +47,8 @@ export interface GeneratorStats {
   /** Execution provider list per graph, as ONNX Runtime created the session (empty for non-ONNX generators). */
   providers: Record<string, readonly string[]>;
   stages: Record<string, StageTiming>;
+  /** Which pixel-kernel implementation runs (native addon or TypeScript), where it applies. */
+  kernels: 'native' | 'typescript' | null;
 }
 
 export interface Generator {

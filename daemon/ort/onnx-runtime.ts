@@ -75,6 +75,12 @@ export interface FloatTensor {
   dims: readonly number[];
 }
 
+/** What a graph returns: float32 (float16 converted), or uint8 for byte outputs (RGB frames). */
+export interface RuntimeTensor {
+  data: Float32Array | Uint8Array;
+  dims: readonly number[];
+}
+
 export interface TensorInfo {
   name: string;
   dtype: TensorDType | 'other';
@@ -90,11 +96,11 @@ export interface GraphSession {
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   /** Runs the graph. Synchronous on the calling thread inside onnxruntime-node: call it from a worker. */
-  run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>>;
+  run(feeds: Record<string, FloatTensor>): Promise<Record<string, RuntimeTensor>>;
   release(): Promise<void>;
 }
 
-const ORT_TYPES: Record<string, TensorDType> = { float32: 'float32', float16: 'float16', int64: 'int64', int32: 'int32' };
+const ORT_TYPES: Record<string, TensorDType> = { float32: 'float32', float16: 'float16', int64: 'int64', int32: 'int32', uint8: 'uint8' };
 
 function describeValues(list: readonly ort.InferenceSession.ValueMetadata[]): TensorInfo[] {
   return list.map((meta) =>
@@ -164,15 +170,16 @@ export async function openGraph(name: string, file: string, device: Device, opti
         }
       }
       const results = await session.run(ortFeeds);
-      const out: Record<string, FloatTensor> = {};
+      const out: Record<string, RuntimeTensor> = {};
       for (const [key, value] of Object.entries(results)) {
         if (value.type === 'float32') out[key] = { data: value.data as Float32Array, dims: value.dims };
+        else if (value.type === 'uint8') out[key] = { data: value.data as Uint8Array, dims: value.dims };
         else if (value.type === 'float16') {
           const data = new Float32Array(value.size);
           float16ToFloat32(value.data as Uint16Array, data);
           out[key] = { data, dims: value.dims };
         } else {
-          throw new PersonaLiveError('PACK_GRAPH_MISMATCH', `${file}: output "${key}" has type ${value.type}, expected float32 or float16`, { file, output: key });
+          throw new PersonaLiveError('PACK_GRAPH_MISMATCH', `${file}: output "${key}" has type ${value.type}, expected float32, float16 or uint8`, { file, output: key });
         }
       }
       return out;

@@ -71,6 +71,7 @@ const DTYPE_TO_ONNX: Record<TensorDType, number> = {
   float16: OnnxDataType.FLOAT16,
   int64: OnnxDataType.INT64,
   int32: OnnxDataType.INT32,
+  uint8: OnnxDataType.UINT8,
 };
 
 /** The ONNX TensorProto.DataType number of a contract dtype. */

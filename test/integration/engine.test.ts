@@ -23,6 +23,7 @@ const R = 64;
 let root: string;
 let denoiserPack: string;
 let unetWorkPack: string;
+let bytesPack: string;
 const sessionsToRelease: GraphSession[] = [];
 
 function solid(value: number, size = R, rgb: [number, number, number] = [value, value, value]): RgbImage {
@@ -98,6 +99,8 @@ beforeAll(async () => {
   unetWorkPack = join(root, 'unet-work');
   await buildTestPack(denoiserPack, { resolution: R, stepKind: 'denoiser' });
   await buildTestPack(unetWorkPack, { resolution: R, stepKind: 'unet_work' });
+  bytesPack = join(root, 'bytes');
+  await buildTestPack(bytesPack, { resolution: R, stepKind: 'denoiser', decoderOutput: 'bytes' });
 });
 
 afterAll(async () => {
@@ -261,6 +264,26 @@ describe('step-graph kinds and decoders agree', () => {
       for (let k = 0; k < f.data.length; k++) maxDiff = Math.max(maxDiff, Math.abs(f.data[k] - ft[i].data[k]));
       expect(maxDiff, `frame ${i}`).toBeLessThanOrEqual(1);
     });
+  });
+});
+
+describe('decoders that output RGB bytes', () => {
+  it('copies the bytes the graph made (no CPU conversion) and matches the float decoders', async () => {
+    for (const decoder of ['tiny', 'vae'] as const) {
+      const floats = await makeEngine(denoiserPack, decoder);
+      const bytes = await makeEngine(bytesPack, decoder);
+      await floats.fuseReference(solid(100));
+      await bytes.fuseReference(solid(100));
+      const frames = brightnessSequence(20).map((v, i) => drivingFrame(i, v));
+      const ff = (await pushAll(floats, frames)).flat();
+      const fb = (await pushAll(bytes, frames)).flat();
+      expect(fb.map((f) => f.sourceIndex)).toEqual(ff.map((f) => f.sourceIndex));
+      ff.forEach((f, i) => {
+        let maxDiff = 0;
+        for (let k = 0; k < f.data.length; k++) maxDiff = Math.max(maxDiff, Math.abs(f.data[k] - fb[i].data[k]));
+        expect(maxDiff, `${decoder} frame ${i}`).toBeLessThanOrEqual(1);
+      });
+    }
   });
 });
 

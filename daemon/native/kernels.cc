@@ -1,0 +1,219 @@
+// Per-frame pixel kernels of the streaming engine, compiled so that the engine's own CPU
+// work stays a few percent of a GPU model's time. Each mirrors a TypeScript function in
+// daemon/engine/imageops.ts / scheduler.ts bit for bit where the arithmetic allows
+// (float32 tap tables, float64 accumulation); test/unit/native-kernels.test.ts compares them.
+#include <napi.h>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace {
+
+struct Axis {
+  std::vector<int32_t> idx;
+  std::vector<double> wt;
+};
+
+// torch bilinear, align_corners=False: same float32 rounding as fillAxisTable in imageops.ts.
+void FillAxis(Axis& a, int inSize, int outSize, int start, int stride) {
+  a.idx.resize(2 * outSize);
+  a.wt.resize(2 * outSize);
+  const float scale = static_cast<float>(static_cast<double>(inSize) / outSize);
+  for (int d = 0; d < outSize; d++) {
+    float s = (scale * static_cast<float>(d + 0.5)) - 0.5f;
+    if (s < 0) s = 0;
+    const int i0 = static_cast<int>(s);
+    float l1 = s - static_cast<float>(i0);
+    if (l1 > 1) l1 = 1;
+    const int i1 = i0 < inSize - 1 ? i0 + 1 : i0;
+    a.idx[2 * d] = (start + i0) * stride;
+    a.idx[2 * d + 1] = (start + i1) * stride;
+    a.wt[2 * d] = static_cast<double>(1.0f - l1);
+    a.wt[2 * d + 1] = static_cast<double>(l1);
+  }
+}
+
+bool Fail(const Napi::Env& env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return false;
+}
+
+// resampleRgb(src u8, srcW, srcH, x1, y1, x2, y2, dstW, dstH, out f32, offset, channelStride, k[3], b[3])
+// Crops [y1:y2, x1:x2] of an interleaved RGB image and resizes it to dstW x dstH planar:
+// out = bilinear(v) * k[c] + b[c] (k already divided by 255).
+Napi::Value ResampleRgb(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 14 || !info[0].IsTypedArray() || !info[9].IsTypedArray() || !info[12].IsTypedArray() || !info[13].IsTypedArray()) {
+    Fail(env, "resampleRgb: expected (Uint8Array, srcW, srcH, x1, y1, x2, y2, dstW, dstH, Float32Array, offset, channelStride, Float64Array k, Float64Array b)");
+    return env.Undefined();
+  }
+  auto src = info[0].As<Napi::Uint8Array>();
+  const int srcW = info[1].As<Napi::Number>().Int32Value();
+  const int srcH = info[2].As<Napi::Number>().Int32Value();
+  const int x1 = info[3].As<Napi::Number>().Int32Value();
+  const int y1 = info[4].As<Napi::Number>().Int32Value();
+  const int x2 = info[5].As<Napi::Number>().Int32Value();
+  const int y2 = info[6].As<Napi::Number>().Int32Value();
+  const int dstW = info[7].As<Napi::Number>().Int32Value();
+  const int dstH = info[8].As<Napi::Number>().Int32Value();
+  auto out = info[9].As<Napi::Float32Array>();
+  const int64_t offset = info[10].As<Napi::Number>().Int64Value();
+  const int64_t channelStride = info[11].As<Napi::Number>().Int64Value();
+  auto k = info[12].As<Napi::Float64Array>();
+  auto b = info[13].As<Napi::Float64Array>();
+  if (srcW <= 0 || srcH <= 0 || dstW <= 0 || dstH <= 0 || x1 < 0 || y1 < 0 || x2 > srcW || y2 > srcH || x2 <= x1 || y2 <= y1 ||
+      src.ElementLength() < static_cast<size_t>(srcW) * srcH * 3 || k.ElementLength() < 3 || b.ElementLength() < 3 || offset < 0 ||
+      static_cast<size_t>(offset + 2 * channelStride + static_cast<int64_t>(dstW) * dstH) > out.ElementLength()) {
+    Fail(env, "resampleRgb: sizes, box or buffers out of range");
+    return env.Undefined();
+  }
+  const uint8_t* s0 = src.Data();
+  const int64_t rowBytes0 = static_cast<int64_t>(srcW) * 3;
+  if (x1 == 0 && y1 == 0 && x2 == srcW && y2 == srcH && srcW == 2 * dstW && srcH == 2 * dstH) {
+    // Exact halving: every tap weight is 0.5, so bilinear is the 2x2 mean.
+    float* q0 = out.Data() + offset;
+    float* q1 = q0 + channelStride;
+    float* q2 = q1 + channelStride;
+    const float m0 = static_cast<float>(k[0] * 0.25), m1 = static_cast<float>(k[1] * 0.25), m2 = static_cast<float>(k[2] * 0.25);
+    const float c0 = static_cast<float>(b[0]), c1 = static_cast<float>(b[1]), c2 = static_cast<float>(b[2]);
+    for (int y = 0; y < dstH; y++) {
+      const uint8_t* r0 = s0 + 2 * y * rowBytes0;
+      const uint8_t* r1 = r0 + rowBytes0;
+      const int64_t row = static_cast<int64_t>(y) * dstW;
+      for (int x = 0; x < dstW; x++) {
+        const int a = 6 * x;
+        q0[row + x] = static_cast<float>(r0[a] + r0[a + 3] + r1[a] + r1[a + 3]) * m0 + c0;
+        q1[row + x] = static_cast<float>(r0[a + 1] + r0[a + 4] + r1[a + 1] + r1[a + 4]) * m1 + c1;
+        q2[row + x] = static_cast<float>(r0[a + 2] + r0[a + 5] + r1[a + 2] + r1[a + 5]) * m2 + c2;
+      }
+    }
+    return env.Undefined();
+  }
+  Axis ax, ay;
+  FillAxis(ax, x2 - x1, dstW, x1, 3);
+  FillAxis(ay, y2 - y1, dstH, y1, 1);
+  // Float taps and accumulation (the TypeScript reference accumulates in float64: results
+  // agree to ~1e-6 of the value range, which the comparison test allows).
+  std::vector<float> wx(ax.wt.begin(), ax.wt.end()), wy(ay.wt.begin(), ay.wt.end());
+  float* o0 = out.Data() + offset;
+  float* o1 = o0 + channelStride;
+  float* o2 = o1 + channelStride;
+  const float k0 = static_cast<float>(k[0]), k1 = static_cast<float>(k[1]), k2 = static_cast<float>(k[2]);
+  const float b0 = static_cast<float>(b[0]), b1 = static_cast<float>(b[1]), b2 = static_cast<float>(b[2]);
+  const int32_t* xi = ax.idx.data();
+  const float* xw = wx.data();
+  for (int y = 0; y < dstH; y++) {
+    const uint8_t* r0 = s0 + ay.idx[2 * y] * rowBytes0;
+    const uint8_t* r1 = s0 + ay.idx[2 * y + 1] * rowBytes0;
+    const float h0 = wy[2 * y], h1 = wy[2 * y + 1];
+    const int64_t row = static_cast<int64_t>(y) * dstW;
+    for (int x = 0; x < dstW; x++) {
+      const int a = xi[2 * x], c = xi[2 * x + 1];
+      const float w0 = xw[2 * x] , w1 = xw[2 * x + 1];
+      const float a0 = h0 * w0, a1 = h0 * w1, a2 = h1 * w0, a3 = h1 * w1;
+      o0[row + x] = (a0 * r0[a] + a1 * r0[c] + a2 * r1[a] + a3 * r1[c]) * k0 + b0;
+      o1[row + x] = (a0 * r0[a + 1] + a1 * r0[c + 1] + a2 * r1[a + 1] + a3 * r1[c + 1]) * k1 + b1;
+      o2[row + x] = (a0 * r0[a + 2] + a1 * r0[c + 2] + a2 * r1[a + 2] + a3 * r1[c + 2]) * k2 + b2;
+    }
+  }
+  return env.Undefined();
+}
+
+// Branch-free so the compiler vectorises it. b includes +0.5 (round half up, like
+// imageops.ts); fmaxf(NaN, 0) is 0, so NaN maps to 0 as in the TypeScript version.
+inline uint8_t ToByte(float v, float k, float b) {
+  float t = v * k + b;
+  t = std::fmax(t, 0.0f);
+  t = std::fmin(t, 255.0f);
+  return static_cast<uint8_t>(static_cast<int>(t));
+}
+
+// planarToRgb(src f32, nhwc 0|1, index, width, height, minus1to1 0|1, out u8)
+Napi::Value PlanarToRgb(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 7 || !info[0].IsTypedArray() || !info[6].IsTypedArray()) {
+    Fail(env, "planarToRgb: expected (Float32Array, nhwc, index, width, height, minus1to1, Uint8Array)");
+    return env.Undefined();
+  }
+  auto src = info[0].As<Napi::Float32Array>();
+  const bool nhwc = info[1].As<Napi::Number>().Int32Value() != 0;
+  const int64_t index = info[2].As<Napi::Number>().Int64Value();
+  const int64_t width = info[3].As<Napi::Number>().Int64Value();
+  const int64_t height = info[4].As<Napi::Number>().Int64Value();
+  const bool minus1to1 = info[5].As<Napi::Number>().Int32Value() != 0;
+  auto out = info[6].As<Napi::Uint8Array>();
+  const int64_t n = width * height;
+  if (width <= 0 || height <= 0 || index < 0 || static_cast<size_t>((index + 1) * 3 * n) > src.ElementLength() || out.ElementLength() < static_cast<size_t>(3 * n)) {
+    Fail(env, "planarToRgb: sizes or buffers out of range");
+    return env.Undefined();
+  }
+  const float k = minus1to1 ? 127.5f : 255.0f;
+  const float b = (minus1to1 ? 127.5f : 0.0f) + 0.5f;
+  const float* s = src.Data() + index * 3 * n;
+  uint8_t* o = out.Data();
+  if (nhwc) {
+    for (int64_t i = 0; i < 3 * n; i++) o[i] = ToByte(s[i], k, b);
+  } else {
+    const float* r = s;
+    const float* g = s + n;
+    const float* bl = s + 2 * n;
+    for (int64_t p = 0; p < n; p++) {
+      o[3 * p] = ToByte(r[p], k, b);
+      o[3 * p + 1] = ToByte(g[p], k, b);
+      o[3 * p + 2] = ToByte(bl[p], k, b);
+    }
+  }
+  return env.Undefined();
+}
+
+// ddimStep(sample, eps, coef f64[4*frames] = (1/sqrt(a_t), sqrt(1-a_t), sqrt(a_prev), sqrt(1-a_prev)) per frame,
+//          channels, frames, plane, outPrev, outX0 | null)
+Napi::Value DdimStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 8 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() || !info[6].IsTypedArray()) {
+    Fail(env, "ddimStep: expected (Float32Array sample, Float32Array eps, Float64Array coef, channels, frames, plane, Float32Array outPrev, Float32Array|null outX0)");
+    return env.Undefined();
+  }
+  auto sample = info[0].As<Napi::Float32Array>();
+  auto eps = info[1].As<Napi::Float32Array>();
+  auto coef = info[2].As<Napi::Float64Array>();
+  const int64_t channels = info[3].As<Napi::Number>().Int64Value();
+  const int64_t frames = info[4].As<Napi::Number>().Int64Value();
+  const int64_t plane = info[5].As<Napi::Number>().Int64Value();
+  auto outPrev = info[6].As<Napi::Float32Array>();
+  const bool hasX0 = info[7].IsTypedArray();
+  const size_t total = static_cast<size_t>(channels * frames * plane);
+  if (sample.ElementLength() < total || eps.ElementLength() < total || outPrev.ElementLength() < total || coef.ElementLength() < static_cast<size_t>(4 * frames) ||
+      (hasX0 && info[7].As<Napi::Float32Array>().ElementLength() < total)) {
+    Fail(env, "ddimStep: buffers smaller than channels*frames*plane");
+    return env.Undefined();
+  }
+  float* x0 = hasX0 ? info[7].As<Napi::Float32Array>().Data() : nullptr;
+  const float* xs = sample.Data();
+  const float* es = eps.Data();
+  float* xp = outPrev.Data();
+  for (int64_t c = 0; c < channels; c++) {
+    for (int64_t f = 0; f < frames; f++) {
+      const double inv = coef[4 * f], s1 = coef[4 * f + 1], sp = coef[4 * f + 2], s1p = coef[4 * f + 3];
+      const int64_t base = (c * frames + f) * plane;
+      for (int64_t p = 0; p < plane; p++) {
+        const double e = es[base + p];
+        const double clean = (xs[base + p] - s1 * e) * inv;
+        if (x0) x0[base + p] = static_cast<float>(clean);
+        xp[base + p] = static_cast<float>(sp * clean + s1p * e);
+      }
+    }
+  }
+  return env.Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("resampleRgb", Napi::Function::New(env, ResampleRgb));
+  exports.Set("planarToRgb", Napi::Function::New(env, PlanarToRgb));
+  exports.Set("ddimStep", Napi::Function::New(env, DdimStep));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(personalive_kernels, Init)
