@@ -393,15 +393,27 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
       );
     });
 
-    // root may write anywhere, so a read-only folder only fails for ordinary users.
-    it.skipIf(isRoot || process.platform === 'win32')('output folder not writable: OUTPUT_NOT_WRITABLE names the folder', () => {
+    // root may write anywhere: as root, the check runs in a child process that dropped to the
+    // unprivileged uid 65534 (nobody), against the built module.
+    it.skipIf(process.platform === 'win32')('output folder not writable: OUTPUT_NOT_WRITABLE names the folder', () => {
       const locked = f('locked');
       mkdirSync(locked);
       chmodSync(locked, 0o555);
+      chmodSync(path.dirname(locked), 0o755);
       try {
-        expect(() => assertWritableOutput(path.join(locked, 'out.mp4'))).toThrow(
-          expect.objectContaining({ code: 'OUTPUT_NOT_WRITABLE', message: expect.stringContaining(`"${locked}"`) }),
-        );
+        if (!isRoot) {
+          expect(() => assertWritableOutput(path.join(locked, 'out.mp4'))).toThrow(
+            expect.objectContaining({ code: 'OUTPUT_NOT_WRITABLE', message: expect.stringContaining(`"${locked}"`) }),
+          );
+          return;
+        }
+        const built = new URL('../../dist/daemon/media/ffmpeg.js', import.meta.url);
+        expect(existsSync(built), 'run `npm run build` first (npm test does)').toBe(true);
+        const script = `import(${JSON.stringify(built.href)}).then((m) => { try { m.assertWritableOutput(${JSON.stringify(path.join(locked, 'out.mp4'))}); console.log('no error'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); } });`;
+        const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
+        const result = JSON.parse(stdout.trim());
+        expect(result.code).toBe('OUTPUT_NOT_WRITABLE');
+        expect(result.message).toContain(`"${locked}"`);
       } finally {
         chmodSync(locked, 0o755);
       }
