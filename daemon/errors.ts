@@ -28,6 +28,10 @@ export const ERROR_CATALOGUE = {
   ENGINE_FAILED: { exitCode: 1, summary: 'Inference failed inside the generator.' },
   ENGINE_CLOSED: { exitCode: 1, summary: 'The generator was used after close().' },
   NO_REFERENCE: { exitCode: 1, summary: 'Driving frames were pushed before a reference was fused.' },
+  TRACKER_MODELS_MISSING: { exitCode: 1, summary: 'The face tracker models (from @vladmandic/human) are missing or cannot be loaded.' },
+  TRACKER_FAILED: { exitCode: 1, summary: 'The face tracker failed: its worker crashed, timed out or its backend did not start.' },
+  TRACKER_CLOSED: { exitCode: 1, summary: 'The face tracker was used after close().' },
+  NO_FACE: { exitCode: 2, summary: 'No face was found in an image that needs one (e.g. the reference portrait).' },
   INTERRUPTED: { exitCode: 130, summary: 'The command was interrupted (SIGINT/SIGTERM); partial output was removed.' },
   INTERNAL: { exitCode: 1, summary: 'An unexpected internal error (a bug: please report it).' },
 } as const;

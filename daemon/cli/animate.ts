@@ -22,6 +22,8 @@ export interface AnimateOptions {
   decoder?: DecoderChoice;
   maxFrames?: number;
   seed?: number;
+  /** Output size for generators that choose it (meshwarp). */
+  size?: number;
   progress: boolean;
   /** Aborts the render (Ctrl+C): the temporary output is removed. */
   signal?: AbortSignal;
@@ -54,13 +56,18 @@ export async function animate(options: AnimateOptions): Promise<AnimateSummary> 
   const video = await probeVideo(options.driving, process.env, { argument: '--driving' });
   const reference = await loadImageRgb(options.reference, { argument: '--reference' });
 
-  const generator: Generator = await entry.create({ packDir: options.packDir, device: options.device, decoder: options.decoder, seed: options.seed });
+  const generator: Generator = await entry.create({ packDir: options.packDir, device: options.device, decoder: options.decoder, seed: options.seed, size: options.size });
   let writer: Mp4Writer | null = null;
   const timings = { decodeMs: 0, encodeMs: 0 };
   try {
     const size = generator.outputSize.width;
     // No face box is known before the generator runs: centre square crop, resized to the model resolution.
-    await generator.fuseReference(await fitSquare(reference, size));
+    await generator.fuseReference(await fitSquare(reference, size)).catch((error: unknown) => {
+      if (error instanceof PersonaLiveError && error.code === 'NO_FACE') {
+        throw new PersonaLiveError('NO_FACE', `--reference "${options.reference}": ${error.message}`, { file: options.reference });
+      }
+      throw error;
+    });
     writer = await openMp4Writer({ outPath: options.out, width: size, height: generator.outputSize.height, fpsRational: video.fpsRational, audioFrom: video.hasAudio ? options.driving : null });
 
     const total = options.maxFrames !== undefined && video.frameCountEstimate !== null ? Math.min(options.maxFrames, video.frameCountEstimate) : options.maxFrames ?? video.frameCountEstimate;

@@ -14,9 +14,11 @@ import type { DecoderChoice } from '../engine/personalive-engine.js';
 export const USAGE = `personalive: real-time portrait animation for OBS and virtual cameras
 
 Usage:
-  personalive animate --reference IMG --driving VIDEO --out OUT.mp4 [--generator NAME]
+  personalive animate --reference IMG --driving VIDEO --out OUT.mp4 [--generator meshwarp|personalive]
                       [--pack DIR] [--device cpu|cuda|tensorrt] [--decoder vae|tiny]
-                      [--max-frames N] [--seed N] [--json]
+                      [--size N] [--max-frames N] [--seed N] [--json]
+      (the generator defaults to personalive when a pack is given or PERSONALIVE_PACK is set,
+       else to the built-in meshwarp)
   personalive pack verify DIR [--device cpu|cuda|tensorrt] [--json]
   personalive pack make-test DIR [--resolution N] [--profile tiny|contract] [--step denoiser|unet_work]
                              [--decoder-output float|bytes]
@@ -70,10 +72,11 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
     decoder: { type: 'string' },
     'max-frames': { type: 'string' },
     seed: { type: 'string' },
+    size: { type: 'string' },
     json: { type: 'boolean', default: false },
   });
   const packDir = (values.pack as string | undefined) ?? process.env.PERSONALIVE_PACK ?? null;
-  const generator = (values.generator as string | undefined) ?? 'personalive';
+  const generator = (values.generator as string | undefined) ?? (packDir ? 'personalive' : 'meshwarp');
   generatorEntry(generator);
   const interrupt = new AbortController();
   const onSignal = (): void => interrupt.abort();
@@ -89,6 +92,7 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
     device: resolveDevice(values.device as string),
     decoder: decoderOption(values.decoder),
     maxFrames: positiveInt(values['max-frames'], 'max-frames'),
+    size: positiveInt(values.size, 'size'),
     seed: values.seed === undefined ? undefined : Number(values.seed),
     progress: io.stderrIsTty,
   }).finally(() => {

@@ -6,6 +6,7 @@ import type { DecoderChoice } from '../engine/personalive-engine.js';
 import type { Device } from '../ort/onnx-runtime.js';
 import type { Generator } from './generator.js';
 import { createPersonaLiveGenerator } from './personalive/index.js';
+import { createMeshwarpGenerator } from './meshwarp/index.js';
 
 export interface GeneratorOptions {
   packDir?: string | null;
@@ -13,6 +14,8 @@ export interface GeneratorOptions {
   decoder?: DecoderChoice;
   seed?: number;
   verifyChecksums?: boolean;
+  /** Output size of generators that choose it (meshwarp); the PersonaLive pack fixes its own. */
+  size?: number;
 }
 
 export interface GeneratorEntry {
@@ -22,6 +25,11 @@ export interface GeneratorEntry {
 }
 
 export const GENERATORS: Record<string, GeneratorEntry> = {
+  meshwarp: {
+    description: 'built-in CPU generator: face-mesh tracking and mesh-warp rendering (no downloads)',
+    needsPack: false,
+    create: (options) => createMeshwarpGenerator({ size: options.size }),
+  },
   personalive: {
     description: 'PersonaLive streaming diffusion generator on ONNX Runtime (needs a model pack)',
     needsPack: true,

@@ -189,6 +189,12 @@ export interface TransferOptions {
    * eyelids: opening further would tear the lid texture). Blinks still follow. Default true.
    */
   clampEyes?: boolean;
+  /**
+   * Scales the reference's depth (z) before the head rotation is applied; default 1 (true
+   * 3D). Below 1 flattens the parallax of a turn: silhouette points, which have the largest
+   * z, then move less relative to the cheeks and the 2D mesh folds less.
+   */
+  depthScale?: number;
 }
 
 /** What one transfer did, for stats and evaluation. */
@@ -218,7 +224,7 @@ export class MotionTransfer {
   private readonly options: Required<TransferOptions>;
 
   constructor(referenceLandmarks: Float32Array, options: TransferOptions = {}) {
-    this.options = { translationScale: 1, expressionScale: 1, followScale: true, clampEyes: true, ...options };
+    this.options = { translationScale: 1, expressionScale: 1, followScale: true, clampEyes: true, depthScale: 1, ...options };
     normalizeFace(referenceLandmarks, this.reference, this.referenceFrame);
   }
 
@@ -276,9 +282,10 @@ export class MotionTransfer {
     }
     if (o.clampEyes) this.clampEyelids();
     const S = this.scratch;
+    const depth = o.depthScale;
     for (let i = 0; i < LANDMARK_COUNT; i++) {
       const j = 3 * i;
-      const qx = S[j], qy = S[j + 1], qz = S[j + 2];
+      const qx = S[j], qy = S[j + 1], qz = S[j + 2] * depth;
       out[j] = (Rt[0] * qx + Rt[1] * qy + Rt[2] * qz) * pixelScale + ref.centroid[0] + tx;
       out[j + 1] = (Rt[3] * qx + Rt[4] * qy + Rt[5] * qz) * pixelScale + ref.centroid[1] + ty;
       out[j + 2] = (Rt[6] * qx + Rt[7] * qy + Rt[8] * qz) * pixelScale + ref.centroid[2] + tz;

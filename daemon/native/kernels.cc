@@ -3,6 +3,7 @@
 // daemon/engine/imageops.ts / scheduler.ts bit for bit where the arithmetic allows
 // (float32 tap tables, float64 accumulation); test/unit/native-kernels.test.ts compares them.
 #include <napi.h>
+#include "warp.h"
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -211,6 +212,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("resampleRgb", Napi::Function::New(env, ResampleRgb));
   exports.Set("planarToRgb", Napi::Function::New(env, PlanarToRgb));
   exports.Set("ddimStep", Napi::Function::New(env, DdimStep));
+  RegisterWarp(env, exports);
   return exports;
 }
 

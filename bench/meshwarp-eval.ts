@@ -1,0 +1,197 @@
+/**
+ * eval:meshwarp — quality of the built-in generator, measured with the same face tracker:
+ *  (a) pose follow: yaw/pitch/roll of the driver relative to its first frame vs. the output
+ *      relative to the reference (mean absolute error in degrees, Pearson correlation);
+ *  (b) identity stability: the output's rigid-landmark geometry, normalised for position,
+ *      size and rotation, vs. the reference's, over the whole video (mean error and drift
+ *      between the first and last tenth, in reference pixels);
+ *  (c) jitter: a still driving frame repeated; RMS motion of the output's landmarks (px).
+ * For each preset portrait in ../shared/data/presets. EVAL_FRAMES=N limits the frames.
+ * Last line: one JSON object with the figures.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createHumanTracker, type HumanTracker } from '../daemon/tracking/human-tracker.js';
+import { createMeshwarpGenerator } from '../daemon/generators/meshwarp/index.js';
+import { decodeVideoFrames } from '../daemon/media/ffmpeg.js';
+import { fitSquare, loadImageRgb } from '../daemon/media/image.js';
+import type { OutputFrame, RgbImage } from '../daemon/generators/generator.js';
+import { bestRotation, createFaceFrame, eulerDegrees, normalizeFace, RIGID_INDICES } from '../daemon/meshwarp/transfer.js';
+import { LANDMARK_COUNT } from '../daemon/tracking/types.js';
+
+const DATA = process.env.PERSONALIVE_DEMO_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data');
+const MAX_FRAMES = process.env.EVAL_FRAMES ? Number(process.env.EVAL_FRAMES) : undefined;
+const JITTER_FRAMES = 100;
+const SIZE = 512;
+
+type Angles = [number, number, number]; // pitch, yaw, roll
+
+function relativeAngles(from: Float32Array, to: Float32Array): Angles {
+  const a = new Float64Array(3 * LANDMARK_COUNT);
+  const b = new Float64Array(3 * LANDMARK_COUNT);
+  normalizeFace(from, a, createFaceFrame());
+  normalizeFace(to, b, createFaceFrame());
+  const e = eulerDegrees(bestRotation(a, b));
+  return [e.pitch, e.yaw, e.roll];
+}
+
+/** RMS distance (reference pixels) of the rigid points after removing position, size and rotation. */
+function identityError(reference: Float32Array, output: Float32Array): number {
+  const a = new Float64Array(3 * LANDMARK_COUNT);
+  const b = new Float64Array(3 * LANDMARK_COUNT);
+  const fa = normalizeFace(reference, a, createFaceFrame());
+  normalizeFace(output, b, createFaceFrame());
+  const R = bestRotation(b, a);
+  let ss = 0;
+  for (const i of RIGID_INDICES) {
+    // 2D geometry: compare x, y after rotating the output onto the reference.
+    const x = R[0] * b[3 * i] + R[1] * b[3 * i + 1] + R[2] * b[3 * i + 2];
+    const y = R[3] * b[3 * i] + R[4] * b[3 * i + 1] + R[5] * b[3 * i + 2];
+    ss += (x - a[3 * i]) ** 2 + (y - a[3 * i + 1]) ** 2;
+  }
+  return Math.sqrt(ss / RIGID_INDICES.length) * fa.scale;
+}
+
+function pearson(a: number[], b: number[]): number {
+  const n = a.length;
+  const ma = a.reduce((s, v) => s + v, 0) / n;
+  const mb = b.reduce((s, v) => s + v, 0) / n;
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) ** 2;
+    sbb += (b[i] - mb) ** 2;
+  }
+  return saa === 0 || sbb === 0 ? 0 : sab / Math.sqrt(saa * sbb);
+}
+
+const round = (v: number, d = 3): number => Number(v.toFixed(d));
+
+async function trackAll(tracker: HumanTracker, frames: RgbImage[]): Promise<(Float32Array | null)[]> {
+  const out: (Float32Array | null)[] = [];
+  for (const f of frames) out.push((await tracker.track(f)).face?.landmarks ?? null);
+  return out;
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const tracker = await createHumanTracker({ mode: 'image' });
+  const driving: RgbImage[] = [];
+  for await (const f of decodeVideoFrames(join(DATA, 'driving.mp4'), { width: SIZE, height: SIZE, maxFrames: MAX_FRAMES })) {
+    driving.push({ data: f.data, width: SIZE, height: SIZE });
+  }
+  process.stderr.write(`tracking ${driving.length} driving frames...\n`);
+  const driverLandmarks = await trackAll(tracker, driving);
+  const first = driverLandmarks.find((l) => l !== null)!;
+  const driverAngles = driverLandmarks.map((l) => (l ? relativeAngles(first, l) : null));
+
+  const presets = (await readdir(join(DATA, 'presets'))).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort();
+  const results: Record<string, unknown>[] = [];
+  for (const preset of presets) {
+    process.stderr.write(`preset ${preset}...\n`);
+    const reference = await fitSquare(await loadImageRgb(join(DATA, 'presets', preset)), SIZE);
+    const refFace = (await tracker.track(reference)).face;
+    if (!refFace) {
+      results.push({ preset, error: 'no face found in the preset' });
+      continue;
+    }
+    const generator = await createMeshwarpGenerator({ size: SIZE });
+    await generator.fuseReference(reference);
+    const axes: { drv: number[]; out: number[] }[] = [0, 1, 2].map(() => ({ drv: [], out: [] }));
+    const identity: number[] = [];
+    let lostOutput = 0;
+    const consume = async (frames: OutputFrame[]): Promise<void> => {
+      for (const frame of frames) {
+        const face = (await tracker.track(frame)).face;
+        const drv = driverAngles[frame.sourceIndex];
+        if (!face) {
+          lostOutput++;
+          continue;
+        }
+        identity.push(identityError(refFace.landmarks, face.landmarks));
+        if (!drv) continue;
+        const out = relativeAngles(refFace.landmarks, face.landmarks);
+        for (let k = 0; k < 3; k++) {
+          axes[k].drv.push(drv[k]);
+          axes[k].out.push(out[k]);
+        }
+      }
+    };
+    for (let i = 0; i < driving.length; i++) {
+      await consume(await generator.push({ ...driving[i], index: i, timestampMs: i * 40 }));
+    }
+    await consume(await generator.flush());
+    const stats = await generator.stats();
+
+    // Jitter: the first driving frame, repeated.
+    await generator.reset();
+    const still: Float32Array[] = [];
+    const consumeStill = async (frames: OutputFrame[]): Promise<void> => {
+      for (const frame of frames) {
+        const face = (await tracker.track(frame)).face;
+        if (face) still.push(Float32Array.from(face.landmarks));
+      }
+    };
+    for (let i = 0; i < JITTER_FRAMES; i++) {
+      await consumeStill(await generator.push({ ...driving[0], data: Uint8Array.from(driving[0].data), index: i, timestampMs: (driving.length + i) * 40 }));
+    }
+    await consumeStill(await generator.flush());
+    await generator.close();
+    const settled = still.slice(10); // after the smoother's warm-up
+    let jitterSs = 0;
+    let jitterN = 0;
+    for (let p = 0; p < LANDMARK_COUNT; p++) {
+      for (const c of [0, 1]) {
+        const values = settled.map((l) => l[3 * p + c]);
+        const mean = values.reduce((s, v) => s + v, 0) / values.length;
+        for (const v of values) jitterSs += (v - mean) ** 2;
+        jitterN += values.length;
+      }
+    }
+
+    const names = ['pitch', 'yaw', 'roll'] as const;
+    const pose = Object.fromEntries(
+      names.map((name, k) => {
+        const { drv, out } = axes[k];
+        const mae = drv.reduce((s, v, i) => s + Math.abs(v - out[i]), 0) / Math.max(1, drv.length);
+        return [name, { mae: round(mae), correlation: round(pearson(drv, out)), driverRange: round(Math.max(...drv) - Math.min(...drv), 1) }];
+      }),
+    );
+    const tenth = Math.max(1, Math.floor(identity.length / 10));
+    const mean = (v: number[]): number => v.reduce((s, x) => s + x, 0) / Math.max(1, v.length);
+    results.push({
+      preset,
+      frames: driving.length,
+      outputFramesTracked: identity.length,
+      outputFramesWithoutFace: lostOutput,
+      drivingFramesWithoutFace: stats.framesWithoutFace,
+      pose,
+      meanPoseErrorDeg: round((pose.pitch.mae + pose.yaw.mae + pose.roll.mae) / 3),
+      identityErrorPx: round(mean(identity)),
+      identityDriftPx: round(mean(identity.slice(-tenth)) - mean(identity.slice(0, tenth))),
+      jitterRmsPx: round(Math.sqrt(jitterSs / Math.max(1, jitterN))),
+      renderMsMean: round(stats.stages.render.totalMs / stats.stages.render.count, 2),
+      trackMsMean: round(stats.stages.track.totalMs / stats.stages.track.count, 2),
+    });
+    console.log(JSON.stringify(results.at(-1)));
+  }
+  await tracker.close();
+  type Scored = { pose: Record<string, { correlation: number }>; meanPoseErrorDeg: number; jitterRmsPx: number; identityDriftPx: number };
+  const ok = results.filter((r) => 'pose' in r) as unknown as Scored[];
+  const summary = {
+    eval: 'meshwarp',
+    frames: driving.length,
+    presets: results.length,
+    minPoseCorrelation: round(Math.min(...ok.flatMap((r) => Object.values(r.pose).map((a) => a.correlation)))),
+    maxMeanPoseErrorDeg: round(Math.max(...ok.map((r) => r.meanPoseErrorDeg))),
+    maxJitterRmsPx: round(Math.max(...ok.map((r) => r.jitterRmsPx))),
+    maxAbsIdentityDriftPx: round(Math.max(...ok.map((r) => Math.abs(r.identityDriftPx)))),
+    goals: { poseCorrelation: 0.9, meanPoseErrorDeg: 3, jitterRmsPx: 0.5 },
+    wallSeconds: round((performance.now() - t0) / 1000, 1),
+    results,
+  };
+  console.log(JSON.stringify(summary));
+}
+
+await main();

@@ -1,0 +1,239 @@
+/**
+ * bench:tracking — the face tracker's cost per 512x512 frame of driving.mp4 in 'image' mode
+ * (detector on every frame) and 'video' mode (detector reused between frames), and the
+ * landmark smoother's effect: jitter on a still face, lag on a moving one.
+ *
+ *   npm run bench:tracking [-- FRAMES]      (default 200; BENCH_SMOOTHING=0 skips smoothing)
+ *
+ * Figures per frame: `roundTripMs` is what a caller waits (copy to the worker, tracking,
+ * reply); `trackMs` is the worker's own time. Last line: one JSON object with the figures.
+ */
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { decodeVideoFrames } from '../daemon/media/ffmpeg.js';
+import { loadImageRgb } from '../daemon/media/image.js';
+import type { RgbImage } from '../daemon/generators/generator.js';
+import { createHumanTracker, type TrackerMode } from '../daemon/tracking/human-tracker.js';
+import { LANDMARK_SMOOTHING, LandmarkSmoother } from '../daemon/tracking/one-euro.js';
+import { MESH_POINTS } from '../daemon/tracking/types.js';
+
+const FRAMES = Number(process.argv[2] ?? process.env.BENCH_FRAMES ?? 200);
+const WARMUP = 5;
+const SIZE = 512;
+const FRAME_MS = 40; // driving.mp4 and the smoothing runs are 25 fps
+const DATA = process.env.PERSONALIVE_DEMO_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data');
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+const round = (v: number, digits = 2): number => Number(v.toFixed(digits));
+
+interface ModeResult {
+  mode: TrackerMode;
+  frames: number;
+  roundTripMs: { median: number; p95: number };
+  trackMs: { median: number; p95: number };
+  facesFound: number;
+  tensorsBefore: number;
+  tensorsAfter: number;
+  /** Mean |second difference| of the mesh points (px/frame^2): raw and smoothed. */
+  accelRaw: number;
+  accelSmoothed: number;
+}
+
+/** Mean |x[t+1] - 2 x[t] + x[t-1]| over consecutive frames with a face, mesh x and y. */
+function meanAcceleration(series: Float32Array[]): number {
+  let sum = 0;
+  let count = 0;
+  for (let t = 1; t + 1 < series.length; t++) {
+    const [a, b, c] = [series[t - 1], series[t], series[t + 1]];
+    for (let i = 0; i < MESH_POINTS * 3; i++) {
+      if (i % 3 === 2) continue;
+      sum += Math.abs(c[i] - 2 * b[i] + a[i]);
+      count++;
+    }
+  }
+  return count ? sum / count : 0;
+}
+
+async function benchMode(mode: TrackerMode, frames: Uint8Array[]): Promise<ModeResult & { backend: string }> {
+  const tracker = await createHumanTracker({ mode });
+  const frame = (i: number): RgbImage => ({ data: frames[i % frames.length], width: SIZE, height: SIZE });
+  for (let i = 0; i < WARMUP; i++) await tracker.track(frame(i));
+  const tensorsBefore = (await tracker.stats()).numTensors;
+  const roundTrip: number[] = [];
+  const track: number[] = [];
+  const raw: Float32Array[] = [];
+  const smoothed: Float32Array[] = [];
+  const smoother = new LandmarkSmoother();
+  let found = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const t0 = performance.now();
+    const result = await tracker.track(frame(i));
+    roundTrip.push(performance.now() - t0);
+    track.push(result.trackMs);
+    if (result.face) {
+      found++;
+      raw.push(result.face.landmarks);
+      smoothed.push(smoother.smooth(result.face.landmarks, i * FRAME_MS, new Float32Array(result.face.landmarks.length)));
+    }
+  }
+  const tensorsAfter = (await tracker.stats()).numTensors;
+  const backend = tracker.backend;
+  await tracker.close();
+  return {
+    mode,
+    backend,
+    frames: frames.length,
+    roundTripMs: { median: round(quantile(roundTrip, 0.5)), p95: round(quantile(roundTrip, 0.95)) },
+    trackMs: { median: round(quantile(track, 0.5)), p95: round(quantile(track, 0.95)) },
+    facesFound: found,
+    tensorsBefore,
+    tensorsAfter,
+    accelRaw: round(meanAcceleration(raw), 3),
+    accelSmoothed: round(meanAcceleration(smoothed), 3),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Smoothing: still face with sensor-like noise, and the same face moving at constant speed.
+
+/** Deterministic LCG in [0, 1). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+}
+
+/** The image with Gaussian noise of `sigma` levels added to every byte (Box-Muller). */
+function withNoise(image: RgbImage, sigma: number, random: () => number): RgbImage {
+  const out = new Uint8Array(image.data.length);
+  for (let i = 0; i < out.length; i++) {
+    const n = Math.sqrt(-2 * Math.log(Math.max(random(), 1e-12))) * Math.cos(2 * Math.PI * random()) * sigma;
+    out[i] = Math.min(255, Math.max(0, Math.round(image.data[i] + n)));
+  }
+  return { data: out, width: image.width, height: image.height };
+}
+
+/** The image moved left by `dx` whole pixels (right edge repeated). */
+function shiftedLeft(image: RgbImage, dx: number): RgbImage {
+  const { width, height } = image;
+  const out = new Uint8Array(image.data.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const from = (y * width + Math.min(width - 1, x + dx)) * 3;
+      out.set(image.data.subarray(from, from + 3), (y * width + x) * 3);
+    }
+  }
+  return { data: out, width, height };
+}
+
+/** RMS distance (px) of the mesh points from their mean position over the frames. */
+function jitterRms(series: Float32Array[]): number {
+  const mean = new Float64Array(MESH_POINTS * 2);
+  for (const s of series) for (let i = 0; i < MESH_POINTS; i++) (mean[2 * i] += s[3 * i]), (mean[2 * i + 1] += s[3 * i + 1]);
+  for (let i = 0; i < mean.length; i++) mean[i] /= series.length;
+  let sum = 0;
+  for (const s of series) {
+    for (let i = 0; i < MESH_POINTS; i++) sum += (s[3 * i] - mean[2 * i]) ** 2 + (s[3 * i + 1] - mean[2 * i + 1]) ** 2;
+  }
+  return Math.sqrt(sum / (series.length * MESH_POINTS));
+}
+
+interface SmoothingResult {
+  mode: TrackerMode;
+  stillJitterRawPx: number;
+  stillJitterSmoothedPx: number;
+  /** Steady-state lag of the smoothed mesh behind the true position, in frames, per speed (px/frame). */
+  rampLagFrames: Record<string, number>;
+  rampLagRawFrames: Record<string, number>;
+}
+
+async function benchSmoothing(mode: TrackerMode, reference: RgbImage): Promise<SmoothingResult> {
+  const tracker = await createHumanTracker({ mode });
+  const random = rng(7);
+  const STILL = 60;
+  const SETTLE = 10;
+  const raw: Float32Array[] = [];
+  const smoothed: Float32Array[] = [];
+  const smoother = new LandmarkSmoother();
+  for (let i = 0; i < STILL; i++) {
+    const face = (await tracker.track(withNoise(reference, 3, random))).face;
+    if (!face) throw new Error('bench: no face in the still reference');
+    const s = smoother.smooth(face.landmarks, i * FRAME_MS, new Float32Array(face.landmarks.length));
+    if (i >= SETTLE) (raw.push(face.landmarks), smoothed.push(s));
+  }
+  const rampLagFrames: Record<string, number> = {};
+  const rampLagRawFrames: Record<string, number> = {};
+  for (const speed of [2, 6]) {
+    smoother.reset();
+    const RAMP = 20;
+    const base = new Float64Array(MESH_POINTS);
+    const lag = { raw: 0, smoothed: 0, n: 0 };
+    for (let i = -8; i < RAMP; i++) {
+      const shift = Math.max(0, i) * speed;
+      const face = (await tracker.track(withNoise(shiftedLeft(reference, shift), 3, random))).face;
+      if (!face) throw new Error(`bench: no face in the reference moved by ${shift} px`);
+      const s = smoother.smooth(face.landmarks, (i + 8) * FRAME_MS);
+      for (let p = 0; p < MESH_POINTS; p++) {
+        if (i < 0) base[p] += face.landmarks[3 * p] / 8;
+        else if (i >= RAMP - 8) {
+          const expected = base[p] - shift;
+          lag.raw += (face.landmarks[3 * p] - expected) / speed;
+          lag.smoothed += (s[3 * p] - expected) / speed;
+          lag.n++;
+        }
+      }
+    }
+    rampLagFrames[String(speed)] = round(lag.smoothed / lag.n);
+    rampLagRawFrames[String(speed)] = round(lag.raw / lag.n);
+  }
+  await tracker.close();
+  return { mode, stillJitterRawPx: round(jitterRms(raw), 3), stillJitterSmoothedPx: round(jitterRms(smoothed), 3), rampLagFrames, rampLagRawFrames };
+}
+
+async function main(): Promise<void> {
+  if (!(Number.isInteger(FRAMES) && FRAMES > 0)) throw new Error(`bench:tracking: FRAMES must be a positive integer, got ${process.argv[2]}`);
+  process.stderr.write(`decoding ${FRAMES} frames of driving.mp4 at ${SIZE}x${SIZE}...\n`);
+  const frames: Uint8Array[] = [];
+  for await (const frame of decodeVideoFrames(join(DATA, 'driving.mp4'), { width: SIZE, height: SIZE, maxFrames: FRAMES })) frames.push(frame.data);
+
+  const modes: (ModeResult & { backend: string })[] = [];
+  for (const mode of ['image', 'video'] as const) {
+    process.stderr.write(`tracking ${frames.length} frames in ${mode} mode...\n`);
+    const r = await benchMode(mode, frames);
+    modes.push(r);
+    console.log(
+      `${mode.padEnd(5)}  round trip median ${r.roundTripMs.median} ms, p95 ${r.roundTripMs.p95} ms | worker median ${r.trackMs.median} ms, ` +
+        `p95 ${r.trackMs.p95} ms | faces ${r.facesFound}/${r.frames} | tensors ${r.tensorsBefore} -> ${r.tensorsAfter} | ` +
+        `mesh acceleration raw ${r.accelRaw} -> smoothed ${r.accelSmoothed} px/frame^2`,
+    );
+  }
+  const backend = modes[0].backend;
+  console.log(`backend: ${backend}`);
+  const [image, video] = modes;
+  console.log(`video/image median round trip: ${round(video.roundTripMs.median / image.roundTripMs.median)}`);
+
+  const smoothing: SmoothingResult[] = [];
+  if (process.env.BENCH_SMOOTHING !== '0') {
+    const reference = await loadImageRgb(join(DATA, 'reference.png'));
+    for (const mode of ['image', 'video'] as const) {
+      process.stderr.write(`smoothing: still and moving reference in ${mode} mode...\n`);
+      const s = await benchSmoothing(mode, reference);
+      smoothing.push(s);
+      console.log(
+        `smoothing ${mode.padEnd(5)} (${JSON.stringify(LANDMARK_SMOOTHING)}): still jitter RMS ${s.stillJitterRawPx} -> ${s.stillJitterSmoothedPx} px ` +
+          `(x${round(s.stillJitterRawPx / s.stillJitterSmoothedPx)}); ramp lag frames raw ${JSON.stringify(s.rampLagRawFrames)} -> smoothed ${JSON.stringify(s.rampLagFrames)}`,
+      );
+    }
+  }
+  console.log(JSON.stringify({ bench: 'tracking', backend, frameSize: SIZE, modes, smoothingParams: LANDMARK_SMOOTHING, smoothing }));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

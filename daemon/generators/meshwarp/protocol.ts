@@ -1,0 +1,34 @@
+/** Messages between the meshwarp generator host and its render worker. */
+import type { ErrorCode } from '../../errors.js';
+import type { RgbImage } from '../generator.js';
+
+export interface RenderFrameRequest {
+  /** Driver landmarks (LANDMARK_COUNT x 3) or null when the tracker found no face. */
+  landmarks: Float32Array | null;
+  index: number;
+  timestampMs: number;
+}
+
+export interface RenderedFrame {
+  data: Uint8Array;
+  index: number;
+  timestampMs: number;
+  state: 'tracked' | 'holding';
+  renderMs: number;
+}
+
+export interface RenderWorkerStats {
+  warp: string;
+}
+
+export type RenderRequest =
+  | { id: number; type: 'reference'; image: RgbImage; landmarks: Float32Array }
+  | { id: number; type: 'frame'; frame: RenderFrameRequest }
+  | { id: number; type: 'reset' }
+  | { id: number; type: 'close' };
+
+export type RenderResult = RenderedFrame | RenderWorkerStats | null;
+
+export type RenderResponse =
+  | { id: number; ok: true; result: RenderResult }
+  | { id: number; ok: false; error: { code: ErrorCode; message: string; details?: Record<string, unknown> } };

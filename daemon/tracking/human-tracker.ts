@@ -1,0 +1,359 @@
+/**
+ * The face tracker adapter for @vladmandic/human (MediaPipe BlazeFace + FaceMesh + Iris on
+ * TensorFlow.js with its WebAssembly backend). This module and its worker, human-worker.ts,
+ * are the only code that touches Human or tfjs; the rest of the daemon sees FaceTracker.
+ *
+ * Human runs in a worker thread: tfjs-wasm computes on the calling thread, and a frame
+ * costs tens to hundreds of milliseconds on one core, which the main thread (control API,
+ * frame pacing) must never wait on.
+ *
+ * Modes:
+ * - 'image' (default): stateless. Every image runs the detector, then the mesh and iris
+ *   models on each detected face; the result depends on that image only. Use it for
+ *   references, presets and anything that is not a continuous stream.
+ * - 'video': for a live stream of one scene. Human re-runs the detector only every few
+ *   frames (VIDEO_DETECTOR_REUSE) or when the frame changed a lot, and in between runs the
+ *   mesh on the box derived from the previous frame's mesh, which follows the head. It saves
+ *   the detector's cost on most frames; a new face entering is only seen at the next full
+ *   detection (within about a second). This is the mode for live use. bench/tracking.ts,
+ *   512x512 driving.mp4, one core of the 2-core dev VM: image 143 ms median / 201 ms p95,
+ *   video 73 ms / 161 ms (the p95 frames are the ones that re-run the detector).
+ *
+ * Choosing a face: among the faces found, the one with the highest priority
+ * area x (1 - 0.5 x d), where d is the distance from the face centre to the image centre
+ * divided by half the image diagonal (0 at the centre, 1 at a corner). A centred face keeps
+ * its full area, one in a corner counts half: a streamer's face is large and central, a
+ * face in a poster behind them is small or off-centre.
+ */
+import type { Worker, WorkerOptions } from 'node:worker_threads';
+import { PersonaLiveError, type ErrorCode } from '../errors.js';
+import { startWorker } from '../util/worker-url.js';
+import type { RgbImage } from '../generators/generator.js';
+import { MESH_POINTS, type FaceObservation, type FaceTracker, type TrackResult } from './types.js';
+
+export type TrackerMode = 'image' | 'video';
+
+export interface HumanTrackerOptions {
+  /** How many faces the detector reports at most (default 4). */
+  maxFaces?: number;
+  /** Minimum detector and mesh confidence for a face to count, in (0, 1) (default 0.5). */
+  minConfidence?: number;
+  /** 'image' (stateless, default) or 'video' (reuses the previous frame's face box; see above). */
+  mode?: TrackerMode;
+  /** Folder holding blazeface/facemesh/iris .json + .bin; default: the installed @vladmandic/human models. */
+  modelDir?: string;
+  /** How long the worker may take to start and load the models (default 60 s). */
+  startTimeoutMs?: number;
+  /** How long a request (an image, queued ones included) may wait for its answer before the tracker is declared hung and stopped (default 15 s). */
+  trackTimeoutMs?: number;
+  /** Caps on the worker's heaps (Node worker resourceLimits); default: none. */
+  resourceLimits?: WorkerOptions['resourceLimits'];
+}
+
+/** Tracker defaults, in one place. */
+export const HUMAN_TRACKER_DEFAULTS = Object.freeze({
+  maxFaces: 4,
+  minConfidence: 0.5,
+  mode: 'image' as TrackerMode,
+  startTimeoutMs: 60_000,
+  trackTimeoutMs: 15_000,
+});
+
+/**
+ * Video mode: the detector runs again after this many frames or this many milliseconds,
+ * whichever comes first, and whenever the frame differs from the previous one by more than
+ * `cacheSensitivity` (Human's measure: mean squared 8-bit difference / 255, so 0.7 is an
+ * RMS change of about 13 levels; a talking head stays well below, a cut goes above).
+ */
+export const VIDEO_DETECTOR_REUSE = Object.freeze({ skipFrames: 25, skipTimeMs: 1000, cacheSensitivity: 0.7 });
+
+/** Head pose from the mesh (Human's estimate), radians. */
+export interface HeadRotation {
+  roll: number;
+  yaw: number;
+  pitch: number;
+  /** Row-major 3x3 rotation matrix. */
+  matrix: number[];
+}
+
+export interface HumanFaceObservation extends FaceObservation {
+  /** The mesh's head pose, or null when Human could not estimate it. */
+  rotation: HeadRotation | null;
+}
+
+export interface HumanTrackResult extends TrackResult {
+  face: HumanFaceObservation | null;
+}
+
+export interface TrackerStats {
+  /** Live tfjs tensors in the worker (constant from frame to frame when nothing leaks). */
+  numTensors: number;
+  /** Bytes held by those tensors. */
+  numBytes: number;
+  /** Images tracked so far. */
+  frames: number;
+  backend: string;
+  mode: TrackerMode;
+}
+
+export interface TrackOptions {
+  /**
+   * Move image.data's buffer to the worker instead of copying it (zero-copy). image.data is
+   * detached (length 0) afterwards: only for frames the caller will not read again. Views
+   * that do not span their whole ArrayBuffer are copied; so are buffers Node cannot detach
+   * (memory owned by a native addon, e.g. sharp's output), and those stay usable.
+   */
+  transfer?: boolean;
+}
+
+export interface HumanTracker extends FaceTracker {
+  readonly mode: TrackerMode;
+  /**
+   * Finds the faces in one RGB24 image and returns the chosen one (see the module comment).
+   * No face is not an error: face is null.
+   * @throws PersonaLiveError USAGE (pixel data does not match width x height x 3),
+   *   TRACKER_FAILED (worker crashed or hung), TRACKER_CLOSED.
+   */
+  track(image: RgbImage, options?: TrackOptions): Promise<HumanTrackResult>;
+  /** Tensor and frame counts from the worker, for leak checks. */
+  stats(): Promise<TrackerStats>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Worker protocol (shared with human-worker.ts)
+
+export interface TrackerWorkerInit {
+  maxFaces: number;
+  minConfidence: number;
+  mode: TrackerMode;
+  modelDir?: string;
+}
+
+export interface TrackerReady {
+  backend: string;
+  modelDir: string;
+}
+
+/** What the worker sends back for one image; landmarks and the input buffer are transferred. */
+export interface WorkerTrackResult {
+  face: HumanFaceObservation | null;
+  faceCount: number;
+  trackMs: number;
+  /** The input pixels' buffer, handed back so the host can reuse it for the next frame. */
+  returned: ArrayBuffer;
+}
+
+export type TrackerRequest =
+  | { id: number; type: 'init'; init: TrackerWorkerInit }
+  | { id: number; type: 'track'; data: Uint8Array; width: number; height: number }
+  | { id: number; type: 'stats' }
+  | { id: number; type: 'close' };
+
+export type TrackerResult = TrackerReady | WorkerTrackResult | TrackerStats | null;
+
+export type TrackerResponse =
+  | { id: number; ok: true; result: TrackerResult }
+  | { id: number; ok: false; error: { code: ErrorCode; message: string; details?: Record<string, unknown> } };
+
+// ---------------------------------------------------------------------------------------
+// Face choice (pure; used by the worker)
+
+/** area x (1 - 0.5 x d), d = centre distance / half diagonal, clamped to [0, 1]. */
+export function facePriority(box: readonly [number, number, number, number], width: number, height: number): number {
+  const [x, y, w, h] = box;
+  const dx = x + w / 2 - width / 2;
+  const dy = y + h / 2 - height / 2;
+  const d = Math.min(1, Math.hypot(dx, dy) / (Math.hypot(width, height) / 2));
+  return Math.max(0, w) * Math.max(0, h) * (1 - 0.5 * d);
+}
+
+/** Index of the face with the highest facePriority, or -1 for none. */
+export function pickFace(boxes: ReadonlyArray<readonly [number, number, number, number]>, width: number, height: number): number {
+  let best = -1;
+  let bestPriority = -Infinity;
+  for (let i = 0; i < boxes.length; i++) {
+    const p = facePriority(boxes[i], width, height);
+    if (p > bestPriority) {
+      bestPriority = p;
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** Bounding box [x, y, w, h] of the 468 mesh points (not the iris points), clamped to the image. */
+export function meshBox(landmarks: Float32Array, width: number, height: number): [number, number, number, number] {
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  for (let i = 0; i < MESH_POINTS; i++) {
+    const x = landmarks[i * 3];
+    const y = landmarks[i * 3 + 1];
+    if (x < minX) minX = x;
+    if (x > maxX) maxX = x;
+    if (y < minY) minY = y;
+    if (y > maxY) maxY = y;
+  }
+  minX = Math.max(0, minX);
+  minY = Math.max(0, minY);
+  maxX = Math.min(width, maxX);
+  maxY = Math.min(height, maxY);
+  return [minX, minY, Math.max(0, maxX - minX), Math.max(0, maxY - minY)];
+}
+
+// ---------------------------------------------------------------------------------------
+// Host
+
+type Pending = { resolve: (value: TrackerResult) => void; reject: (error: Error) => void; timer: NodeJS.Timeout | null };
+type RequestBody = TrackerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+function checkOptions(options: HumanTrackerOptions): Required<Omit<HumanTrackerOptions, 'modelDir' | 'resourceLimits'>> {
+  const merged = { ...HUMAN_TRACKER_DEFAULTS, ...definedOnly(options) };
+  const bad = (name: string, value: unknown, expected: string): PersonaLiveError =>
+    new PersonaLiveError('USAGE', `createHumanTracker: '${name}' must be ${expected}, got ${JSON.stringify(value)}.`, { [name]: value });
+  if (!Number.isInteger(merged.maxFaces) || merged.maxFaces < 1 || merged.maxFaces > 32) throw bad('maxFaces', merged.maxFaces, 'an integer from 1 to 32');
+  if (!(merged.minConfidence > 0 && merged.minConfidence < 1)) throw bad('minConfidence', merged.minConfidence, 'a number between 0 and 1 (exclusive)');
+  if (merged.mode !== 'image' && merged.mode !== 'video') throw bad('mode', merged.mode, "'image' or 'video'");
+  for (const name of ['startTimeoutMs', 'trackTimeoutMs'] as const) {
+    if (!(Number.isFinite(merged[name]) && merged[name] > 0)) throw bad(name, merged[name], 'a positive number of milliseconds');
+  }
+  return merged;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function assertImage(image: RgbImage): void {
+  const { width, height, data } = image ?? {};
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new PersonaLiveError('USAGE', `track: image 'width' and 'height' must be positive integers, got ${width}x${height}.`, { width, height });
+  }
+  if (!(data instanceof Uint8Array) || data.length !== width * height * 3) {
+    const got = data instanceof Uint8Array ? `${data.length} bytes` : typeof data;
+    throw new PersonaLiveError('USAGE', `track: image 'data' must hold width x height x 3 = ${width * height * 3} bytes of RGB24, got ${got}.`, {
+      width,
+      height,
+    });
+  }
+}
+
+/**
+ * Starts the tracker worker and loads the models (no network: files are read from disk).
+ * @throws PersonaLiveError USAGE (bad option), TRACKER_MODELS_MISSING (a model file is
+ *   missing or unreadable; the message names it), TRACKER_FAILED (the wasm backend did not
+ *   start, the worker crashed or did not get ready within startTimeoutMs).
+ */
+export async function createHumanTracker(options: HumanTrackerOptions = {}): Promise<HumanTracker> {
+  const settings = checkOptions(options);
+  const worker: Worker = startWorker(import.meta.url, 'human-worker', options.resourceLimits ? { resourceLimits: options.resourceLimits } : {});
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let closed = false;
+  let fatal: PersonaLiveError | null = null;
+  /** A buffer the worker handed back, reused for the next copied frame of the same size. */
+  let spare: ArrayBuffer | null = null;
+
+  const failAll = (error: PersonaLiveError): void => {
+    if (!fatal) fatal = error;
+    for (const p of pending.values()) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(error);
+    }
+    pending.clear();
+  };
+  worker.on('message', (response: TrackerResponse) => {
+    const p = pending.get(response.id);
+    if (!p) return;
+    pending.delete(response.id);
+    if (p.timer) clearTimeout(p.timer);
+    if (response.ok) p.resolve(response.result);
+    else p.reject(PersonaLiveError.fromJSON(response.error));
+  });
+  worker.on('error', (error) => failAll(new PersonaLiveError('TRACKER_FAILED', `face tracker worker crashed: ${error.message}`, {}, { cause: error })));
+  worker.on('exit', (code) => {
+    if (!closed) failAll(new PersonaLiveError('TRACKER_FAILED', `face tracker worker exited unexpectedly (code ${code})`, { exitCode: code }));
+  });
+
+  const hung = (what: string, ms: number): void => {
+    const error = new PersonaLiveError('TRACKER_FAILED', `face tracker did not answer ${what} within ${ms} ms; the tracker was stopped`, { timeoutMs: ms });
+    failAll(error);
+    void worker.terminate();
+  };
+
+  const call = (body: RequestBody, transfer: ArrayBuffer[], timeoutMs: number, what: string): Promise<TrackerResult> => {
+    if (closed) return Promise.reject(new PersonaLiveError('TRACKER_CLOSED', 'the face tracker is closed'));
+    if (fatal) return Promise.reject(fatal);
+    const id = nextId++;
+    return new Promise<TrackerResult>((resolve, reject) => {
+      const timer = setTimeout(() => hung(what, timeoutMs), timeoutMs);
+      pending.set(id, { resolve, reject, timer });
+      try {
+        worker.postMessage({ ...body, id }, transfer);
+      } catch (error) {
+        pending.delete(id);
+        clearTimeout(timer);
+        reject(error);
+      }
+    });
+  };
+
+  let ready: TrackerReady;
+  try {
+    const init: TrackerWorkerInit = { maxFaces: settings.maxFaces, minConfidence: settings.minConfidence, mode: settings.mode, modelDir: options.modelDir };
+    ready = (await call({ type: 'init', init }, [], settings.startTimeoutMs, 'its start-up')) as TrackerReady;
+  } catch (error) {
+    closed = true;
+    await worker.terminate();
+    throw error;
+  }
+
+  /** Copies the pixels into a buffer of exactly their size (reusing `spare`), to transfer. */
+  const copyFrame = (image: RgbImage): Uint8Array => {
+    const bytes = image.data.length;
+    const buffer = spare && spare.byteLength === bytes ? spare : new ArrayBuffer(bytes);
+    spare = null;
+    const view = new Uint8Array(buffer);
+    view.set(image.data);
+    return view;
+  };
+
+  const sendFrame = async (image: RgbImage, transfer: boolean): Promise<WorkerTrackResult> => {
+    const body = (data: Uint8Array): RequestBody => ({ type: 'track', data, width: image.width, height: image.height });
+    const own = image.data;
+    if (transfer && own.buffer instanceof ArrayBuffer && own.byteOffset === 0 && own.byteLength === own.buffer.byteLength) {
+      // Node copies instead of moving buffers it cannot detach (e.g. memory owned by sharp).
+      return (await call(body(own), [own.buffer], settings.trackTimeoutMs, 'an image')) as WorkerTrackResult;
+    }
+    const view = copyFrame(image);
+    return (await call(body(view), [view.buffer as ArrayBuffer], settings.trackTimeoutMs, 'an image')) as WorkerTrackResult;
+  };
+
+  return {
+    backend: ready.backend,
+    mode: settings.mode,
+    async track(image: RgbImage, trackOptions: TrackOptions = {}): Promise<HumanTrackResult> {
+      if (closed) throw new PersonaLiveError('TRACKER_CLOSED', 'the face tracker is closed');
+      assertImage(image);
+      const result = await sendFrame(image, trackOptions.transfer === true);
+      spare = result.returned;
+      return { face: result.face, faceCount: result.faceCount, trackMs: result.trackMs };
+    },
+    async stats(): Promise<TrackerStats> {
+      return (await call({ type: 'stats' }, [], settings.trackTimeoutMs, 'a stats request')) as TrackerStats;
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      try {
+        if (!fatal) await call({ type: 'close' }, [], settings.trackTimeoutMs, 'close');
+      } catch {
+        // Closing a tracker whose worker already failed is not an error.
+      } finally {
+        closed = true;
+        await worker.terminate();
+      }
+    },
+  };
+}
+
