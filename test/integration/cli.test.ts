@@ -187,7 +187,7 @@ describe.skipIf(skip)('personalive CLI', () => {
     });
 
     it('personalive generator without a pack: exit 2, GENERATOR_NEEDS_PACK', async () => {
-      const args = ['animate', '--reference', portrait, '--driving', clipSilent, '--out', join(root, 'never.mp4')];
+      const args = ['animate', '--generator', 'personalive', '--reference', portrait, '--driving', clipSilent, '--out', join(root, 'never.mp4')];
       const saved = process.env.PERSONALIVE_PACK;
       delete process.env.PERSONALIVE_PACK;
       try {

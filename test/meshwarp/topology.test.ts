@@ -61,17 +61,26 @@ describe('buildWarpTopology', () => {
 
   it('lays out face, ring and border vertices with their follow weights', () => {
     expect(topology.face).toEqual({ start: 0, count: 478 });
-    expect(topology.rings).toHaveLength(2);
+    // rings[0] is the skin band (one point per face-oval landmark), then the two rings.
+    expect(topology.rings).toHaveLength(3);
     expect(topology.rings[0].start).toBe(478);
     expect(topology.rings[1].start).toBe(topology.rings[0].start + topology.rings[0].count);
-    expect(topology.rings[0].count).toBeGreaterThan(16);
-    expect(topology.border.start).toBe(topology.rings[1].start + topology.rings[1].count);
+    expect(topology.rings[2].start).toBe(topology.rings[1].start + topology.rings[1].count);
+    expect(topology.rings[0].count).toBeGreaterThan(24);
+    expect(topology.rings[0].count).toBeLessThanOrEqual(FACE_OVAL.length);
+    expect(topology.rings[1].count).toBeGreaterThan(16);
+    expect(topology.border.start).toBe(topology.rings[2].start + topology.rings[2].count);
     expect(topology.border.start + topology.border.count).toBe(topology.vertexCount);
     expect(topology.border.count).toBe(32); // 512 / 64 = 8 segments per side
     const w = topology.followWeights;
     for (let i = 0; i < 478; i++) expect(w[i]).toBe(1);
-    for (let i = topology.rings[0].start; i < topology.rings[1].start; i++) expect(w[i]).toBeCloseTo(0.85, 6);
-    for (let i = topology.rings[1].start; i < topology.border.start; i++) expect(w[i]).toBeCloseTo(0.35, 6);
+    for (let i = topology.rings[0].start; i < topology.rings[1].start; i++) {
+      expect(w[i]).toBe(1);
+      expect(FACE_OVAL).toContain(topology.ringAnchors[i]);
+    }
+    for (let i = topology.rings[1].start; i < topology.rings[2].start; i++) expect(w[i]).toBeCloseTo(0.85, 6);
+    for (let i = topology.rings[2].start; i < topology.border.start; i++) expect(w[i]).toBeCloseTo(0.35, 6);
+    for (let i = 0; i < topology.vertexCount; i++) if (i < topology.rings[0].start || i >= topology.rings[1].start) expect(topology.ringAnchors[i]).toBe(-1);
     for (let i = topology.border.start; i < topology.vertexCount; i++) expect(w[i]).toBe(0);
     for (let i = 0; i < 478; i++) {
       expect(topology.referenceVertices[2 * i]).toBe(reference[3 * i]);
@@ -212,6 +221,7 @@ describe('placeVertices', () => {
   const topology = buildWarpTopology(reference, W, H);
   const out = new Float32Array(2 * topology.vertexCount);
   const ringEnd = topology.border.start;
+  const bandEnd = topology.rings[1].start;
 
   it('puts every vertex at its reference position for the reference pose', () => {
     placeVertices(topology, reference, out);
@@ -226,7 +236,12 @@ describe('placeVertices', () => {
       expect(out[2 * i]).toBe(moved[3 * i]);
       expect(out[2 * i + 1]).toBe(moved[3 * i + 1]);
     }
-    for (let i = 478; i < ringEnd; i++) {
+    for (let i = 478; i < bandEnd; i++) {
+      // The skin band moves exactly with its oval point.
+      expect(out[2 * i] - ref[2 * i]).toBeCloseTo(12, 3);
+      expect(out[2 * i + 1] - ref[2 * i + 1]).toBeCloseTo(-7, 3);
+    }
+    for (let i = bandEnd; i < ringEnd; i++) {
       const w = topology.followWeights[i];
       expect(out[2 * i] - ref[2 * i]).toBeCloseTo(12 * w, 3);
       expect(out[2 * i + 1] - ref[2 * i + 1]).toBeCloseTo(-7 * w, 3);
@@ -245,7 +260,13 @@ describe('placeVertices', () => {
     placeVertices(topology, moved, out);
     const ref = topology.referenceVertices;
     const c = Math.cos(angle) * scale, s = Math.sin(angle) * scale;
-    for (let i = 478; i < ringEnd; i++) {
+    for (let i = 478; i < bandEnd; i++) {
+      // The skin band keeps its reference offset from its own oval point.
+      const a = topology.ringAnchors[i];
+      expect(out[2 * i] - moved[3 * a]).toBeCloseTo(ref[2 * i] - ref[2 * a], 3);
+      expect(out[2 * i + 1] - moved[3 * a + 1]).toBeCloseTo(ref[2 * i + 1] - ref[2 * a + 1], 3);
+    }
+    for (let i = bandEnd; i < ringEnd; i++) {
       const x = ref[2 * i] - 256, y = ref[2 * i + 1] - 250;
       const fx = 256 + 5 + c * x - s * y, fy = 250 + s * x + c * y;
       const w = topology.followWeights[i];

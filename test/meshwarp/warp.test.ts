@@ -123,6 +123,25 @@ describe('MeshWarper (TypeScript reference)', () => {
     expect(o.every((v) => v === 200)).toBe(true);
   });
 
+  it('draws back-facing triangles too when asked (drawBackFaces), in both kernels', () => {
+    const flat = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3).fill(200) };
+    for (let y = 0; y < 64; y++) for (let x = 30; x < 64; x++) flat.data.fill(40, (y * 64 + x) * 3, (y * 64 + x) * 3 + 3);
+    const src = Float32Array.from([10, 10, 50, 10, 10, 50, 50, 50]);
+    const tris = Uint32Array.from([0, 1, 2, 1, 3, 2]);
+    const dst = Float32Array.from([10, 10, 50, 10, 10, 50, 5, 5]); // second triangle flips
+    const outs = (['typescript', 'native'] as const).map((implementation) => {
+      const w = new MeshWarper(flat, 64, 64, { implementation, drawBackFaces: true });
+      const o = new Uint8Array(64 * 64 * 3);
+      expect(w.render(src, dst, tris, o)).toBe(2);
+      return o;
+    });
+    // The flipped triangle now covers pixels the reference left as they were.
+    const skipped = new Uint8Array(64 * 64 * 3);
+    new MeshWarper(flat, 64, 64, { implementation: 'typescript' }).render(src, dst, tris, skipped);
+    expect(countDiff(outs[0], skipped)).toBeGreaterThan(0);
+    expect(countDiff(outs[0], outs[1])).toBe(0);
+  });
+
   it('draws overlapping triangles back to front when given depth', () => {
     const img = { width: 32, height: 32, data: new Uint8Array(32 * 32 * 3) };
     for (let x = 0; x < 32; x++) for (let y = 0; y < 32; y++) img.data.fill(x < 16 ? 50 : 250, (y * 32 + x) * 3, (y * 32 + x) * 3 + 3);
