@@ -69,6 +69,7 @@ export class BilinearResizer {
   private readonly rows = new Map<number, AxisTable>();
   private cropX = newAxisTable(0);
   private cropY = newAxisTable(0);
+  private readonly box = new Int32Array(4);
   /** Per-channel byte -> value map for the identity resize. */
   private readonly lut = new Float32Array(768);
 
@@ -173,14 +174,7 @@ export class BilinearResizer {
     checkSize('src', srcW, srcH);
     checkSize('dst', dstSize, dstSize);
     checkPlanar('out', out, offset, channelStride, dstSize, dstSize);
-    let x1 = clampInt(box[0], 0, srcW - 1);
-    let y1 = clampInt(box[1], 0, srcH - 1);
-    let x2 = clampInt(box[2], 0, srcW);
-    let y2 = clampInt(box[3], 0, srcH);
-    if (x2 <= x1 || y2 <= y1) {
-      x2 = x1 + 1;
-      y2 = y1 + 1;
-    }
+    const [x1, y1, x2, y2] = clampCropBox(box, srcW, srcH, this.box);
     if (this.cropX.idx.length < 2 * dstSize) {
       this.cropX = newAxisTable(dstSize);
       this.cropY = newAxisTable(dstSize);
@@ -417,6 +411,26 @@ export function planarToRgbU8(
       out[o + 2] = x;
     }
   }
+}
+
+/**
+ * A crop box [x1, y1, x2, y2] (Python slicing) truncated and clamped to a srcW x srcH image;
+ * an empty box becomes the single pixel at (x1, y1). Writes into and returns `out`.
+ */
+export function clampCropBox(box: ArrayLike<number>, srcW: number, srcH: number, out: Int32Array): Int32Array {
+  const x1 = clampInt(box[0], 0, srcW - 1);
+  const y1 = clampInt(box[1], 0, srcH - 1);
+  let x2 = clampInt(box[2], 0, srcW);
+  let y2 = clampInt(box[3], 0, srcH);
+  if (x2 <= x1 || y2 <= y1) {
+    x2 = x1 + 1;
+    y2 = y1 + 1;
+  }
+  out[0] = x1;
+  out[1] = y1;
+  out[2] = x2;
+  out[3] = y2;
+  return out;
 }
 
 function clampInt(v: number, lo: number, hi: number): number {

@@ -8,7 +8,7 @@
  * at 512x512 (bench:engine), the target is 2 ms; see the issue notes for the figures.
  */
 import { createRequire } from 'node:module';
-import { BilinearResizer, planarToRgbU8 as planarToRgbU8Ts, type Rgb } from '../engine/imageops.js';
+import { BilinearResizer, clampCropBox, planarToRgbU8 as planarToRgbU8Ts, type Rgb } from '../engine/imageops.js';
 import { ddimStepWindow as ddimStepWindowTs, type WindowLayout } from '../engine/scheduler.js';
 
 export type KernelImplementation = 'native' | 'typescript';
@@ -56,11 +56,6 @@ export function loadAddon(): { addon: Addon | null; error: string | null } {
   return addonCache;
 }
 
-function clampInt(v: number, lo: number, hi: number): number {
-  const t = Math.trunc(v);
-  return t < lo ? lo : t > hi ? hi : t;
-}
-
 class TypeScriptKernels implements PixelKernels {
   readonly implementation = 'typescript' as const;
   private readonly resizer = new BilinearResizer();
@@ -86,6 +81,7 @@ class NativeKernels implements PixelKernels {
   readonly implementation = 'native' as const;
   private readonly k = new Float64Array(3);
   private readonly b = new Float64Array(3);
+  private readonly box = new Int32Array(4);
   private coef = new Float64Array(0);
 
   constructor(private readonly addon: Addon) {}
@@ -103,14 +99,7 @@ class NativeKernels implements PixelKernels {
   }
 
   cropResizeRgbToPlanar(src: Uint8Array, srcW: number, srcH: number, box: ArrayLike<number>, dstSize: number, out: Float32Array, offset: number, channelStride: number, scale: Rgb, bias: Rgb): void {
-    let x1 = clampInt(box[0], 0, srcW - 1);
-    let y1 = clampInt(box[1], 0, srcH - 1);
-    let x2 = clampInt(box[2], 0, srcW);
-    let y2 = clampInt(box[3], 0, srcH);
-    if (x2 <= x1 || y2 <= y1) {
-      x2 = x1 + 1;
-      y2 = y1 + 1;
-    }
+    const [x1, y1, x2, y2] = clampCropBox(box, srcW, srcH, this.box);
     this.affine(scale, bias);
     this.addon.resampleRgb(src, srcW, srcH, x1, y1, x2, y2, dstSize, dstSize, out, offset, channelStride, this.k, this.b);
   }

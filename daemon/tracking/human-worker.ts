@@ -18,9 +18,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { parentPort } from 'node:worker_threads';
+import { serveRequests } from '../util/worker-server.js';
 import type { Config, FaceResult, Human } from '@vladmandic/human';
-import { PersonaLiveError, asPersonaLiveError } from '../errors.js';
+import { PersonaLiveError } from '../errors.js';
 import { LANDMARK_COUNT } from './types.js';
 import {
   VIDEO_DETECTOR_REUSE,
@@ -29,7 +29,6 @@ import {
   type HumanFaceObservation,
   type TrackerReady,
   type TrackerRequest,
-  type TrackerResponse,
   type TrackerResult,
   type TrackerStats,
   type TrackerWorkerInit,
@@ -310,19 +309,4 @@ function transferList(result: TrackerResult): ArrayBuffer[] {
   return list;
 }
 
-let queue: Promise<void> = Promise.resolve();
-parentPort!.on('message', (request: TrackerRequest) => {
-  queue = queue.then(async () => {
-    let response: TrackerResponse;
-    let transfer: ArrayBuffer[] = [];
-    try {
-      const result = await handle(request);
-      response = { id: request.id, ok: true, result };
-      transfer = transferList(result);
-    } catch (error) {
-      const e = asPersonaLiveError(error, 'TRACKER_FAILED');
-      response = { id: request.id, ok: false, error: e.toJSON() };
-    }
-    parentPort!.postMessage(response, transfer);
-  });
-});
+serveRequests<TrackerRequest, TrackerResult>(handle, { transferOf: transferList, errorCode: 'TRACKER_FAILED' });

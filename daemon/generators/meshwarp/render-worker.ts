@@ -4,10 +4,10 @@
  * frame N-1.
  */
 import { performance } from 'node:perf_hooks';
-import { parentPort } from 'node:worker_threads';
-import { asPersonaLiveError, PersonaLiveError } from '../../errors.js';
+import { PersonaLiveError } from '../../errors.js';
+import { serveRequests } from '../../util/worker-server.js';
 import { MeshwarpAnimator } from '../../meshwarp/animator.js';
-import type { RenderRequest, RenderResponse, RenderResult } from './protocol.js';
+import type { RenderRequest, RenderResult } from './protocol.js';
 
 let animator: MeshwarpAnimator | null = null;
 
@@ -32,15 +32,7 @@ function handle(request: RenderRequest): RenderResult {
   }
 }
 
-parentPort!.on('message', (request: RenderRequest) => {
-  let response: RenderResponse;
-  const transfer: ArrayBuffer[] = [];
-  try {
-    const result = handle(request);
-    response = { id: request.id, ok: true, result };
-    if (result && 'data' in result) transfer.push(result.data.buffer as ArrayBuffer);
-  } catch (error) {
-    response = { id: request.id, ok: false, error: asPersonaLiveError(error, 'ENGINE_FAILED').toJSON() };
-  }
-  parentPort!.postMessage(response, transfer);
+serveRequests<RenderRequest, RenderResult>(handle, {
+  transferOf: (result) => (result && 'data' in result ? [result.data.buffer as ArrayBuffer] : []),
+  errorCode: 'ENGINE_FAILED',
 });

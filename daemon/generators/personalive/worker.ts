@@ -2,13 +2,12 @@
  * The inference worker: owns the ONNX Runtime sessions and the engine. onnxruntime-node's
  * run() computes on the calling thread, so all of it lives here, off the main thread.
  */
-import { parentPort } from 'node:worker_threads';
-import { asPersonaLiveError } from '../../errors.js';
+import { serveRequests } from '../../util/worker-server.js';
 import { PersonaLiveEngine, type EngineGraphs } from '../../engine/personalive-engine.js';
 import type { GraphSession } from '../../ort/onnx-runtime.js';
 import { checkChecksums, loadPack, openPackGraphs } from '../../../models/pack.js';
 import { resolveDecoder } from './decoder.js';
-import type { EngineInspection, ReadyInfo, WorkerInit, WorkerRequest, WorkerResponse, WorkerResult } from './protocol.js';
+import type { EngineInspection, ReadyInfo, WorkerInit, WorkerRequest, WorkerResult } from './protocol.js';
 import type { OutputFrame } from '../generator.js';
 
 let engine: PersonaLiveEngine | null = null;
@@ -80,19 +79,4 @@ function transferList(result: WorkerResult): ArrayBuffer[] {
 }
 
 // Requests are handled strictly in order: the engine is a sequential state machine.
-let queue: Promise<void> = Promise.resolve();
-parentPort!.on('message', (request: WorkerRequest) => {
-  queue = queue.then(async () => {
-    let response: WorkerResponse;
-    let transfer: ArrayBuffer[] = [];
-    try {
-      const result = await handle(request);
-      response = { id: request.id, ok: true, result };
-      transfer = transferList(result);
-    } catch (error) {
-      const e = asPersonaLiveError(error, 'ENGINE_FAILED');
-      response = { id: request.id, ok: false, error: e.toJSON() };
-    }
-    parentPort!.postMessage(response, transfer);
-  });
-});
+serveRequests<WorkerRequest, WorkerResult>(handle, { transferOf: transferList, errorCode: 'ENGINE_FAILED' });
