@@ -22,6 +22,8 @@ import { LANDMARK_COUNT } from '../daemon/tracking/types.js';
 
 const DATA = process.env.PERSONALIVE_DEMO_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data');
 const MAX_FRAMES = process.env.EVAL_FRAMES ? Number(process.env.EVAL_FRAMES) : undefined;
+const DEPTH_SCALE = process.env.EVAL_DEPTH_SCALE ? Number(process.env.EVAL_DEPTH_SCALE) : undefined;
+const PRESETS = process.env.EVAL_PRESETS?.split(',');
 const JITTER_FRAMES = 100;
 const SIZE = 512;
 
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
   const first = driverLandmarks.find((l) => l !== null)!;
   const driverAngles = driverLandmarks.map((l) => (l ? relativeAngles(first, l) : null));
 
-  const presets = (await readdir(join(DATA, 'presets'))).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort();
+  const presets = (await readdir(join(DATA, 'presets'))).filter((f) => /\.(jpe?g|png|webp)$/i.test(f) && (!PRESETS || PRESETS.includes(f))).sort();
   const results: Record<string, unknown>[] = [];
   for (const preset of presets) {
     process.stderr.write(`preset ${preset}...\n`);
@@ -96,7 +98,7 @@ async function main(): Promise<void> {
       results.push({ preset, error: 'no face found in the preset' });
       continue;
     }
-    const generator = await createMeshwarpGenerator({ size: SIZE });
+    const generator = await createMeshwarpGenerator({ size: SIZE, depthScale: DEPTH_SCALE });
     await generator.fuseReference(reference);
     const axes: { drv: number[]; out: number[] }[] = [0, 1, 2].map(() => ({ drv: [], out: [] }));
     const identity: number[] = [];

@@ -18,6 +18,8 @@ type RenderBody = RenderRequest extends infer R ? (R extends { id: number } ? Om
 export interface MeshwarpOptions {
   /** Output frames are size x size (default 512). */
   size?: number;
+  /** Head-turn depth flattening (see DEFAULT_DEPTH_SCALE in meshwarp/animator.ts). */
+  depthScale?: number;
 }
 
 export const MESHWARP_DEFAULT_SIZE = 512;
@@ -92,7 +94,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       // A new reference: drain the old stream first so frames keep their order.
       if (inFlight) await inFlight.catch(() => undefined);
       inFlight = null;
-      const stats = (await renderer.call({ type: 'reference', image: square, landmarks: Float32Array.from(tracked.face.landmarks) })) as RenderWorkerStats;
+      const stats = (await renderer.call({ type: 'reference', image: square, landmarks: Float32Array.from(tracked.face.landmarks), depthScale: options.depthScale })) as RenderWorkerStats;
       warp = stats.warp;
       fused = true;
     },

@@ -22,7 +22,7 @@ export interface RenderWorkerStats {
 }
 
 export type RenderRequest =
-  | { id: number; type: 'reference'; image: RgbImage; landmarks: Float32Array }
+  | { id: number; type: 'reference'; image: RgbImage; landmarks: Float32Array; depthScale?: number }
   | { id: number; type: 'frame'; frame: RenderFrameRequest }
   | { id: number; type: 'reset' }
   | { id: number; type: 'close' };
