@@ -1,10 +1,11 @@
 /**
  * The built-in CPU generator ("meshwarp"): no downloaded weights. A face-mesh tracker (its
  * own worker) follows the driver; a render worker transfers the motion to the reference's
- * landmarks and warps the reference image. The two workers form a two-stage pipeline:
- * while frame N is tracked, frame N-1 is rendered, so push() returns frame N-1's output
- * (one frame of pipeline delay, for throughput on two cores).
+ * landmarks and warps the reference image. Trackers take alternate frames and the renderer
+ * follows in frame order, a pipeline: push() returns the oldest finished frame once as many
+ * frames are in flight as there are trackers (that many frames of delay, for throughput).
  */
+import { availableParallelism } from 'node:os';
 import { PersonaLiveError } from '../../errors.js';
 import { createHumanTracker, type HumanTracker } from '../../tracking/human-tracker.js';
 import { startWorker } from '../../util/worker-url.js';
@@ -20,6 +21,11 @@ export interface MeshwarpOptions {
   size?: number;
   /** Head-turn depth flattening (see DEFAULT_DEPTH_SCALE in meshwarp/animator.ts). */
   depthScale?: number;
+  /**
+   * Face trackers working on alternate frames (default: 2 when the machine has 2 or more
+   * cores, else 1). Tracking dominates the per-frame cost, and one tracker uses one core.
+   */
+  trackers?: number;
 }
 
 export const MESHWARP_DEFAULT_SIZE = 512;
@@ -53,12 +59,23 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
   if (!Number.isInteger(size) || size < 64 || size > 2048 || size % 2 !== 0) {
     throw new PersonaLiveError('USAGE', `meshwarp output size must be an even integer from 64 to 2048, got ${size}`, { option: 'size' });
   }
-  const tracker: HumanTracker = await createHumanTracker({ mode: 'video' });
+  const trackerCount = options.trackers ?? (availableParallelism() >= 2 ? 2 : 1);
+  if (!Number.isInteger(trackerCount) || trackerCount < 1 || trackerCount > 8) {
+    throw new PersonaLiveError('USAGE', `meshwarp trackers must be an integer from 1 to 8, got ${trackerCount}`, { option: 'trackers' });
+  }
+  const started = await Promise.allSettled(Array.from({ length: trackerCount }, () => createHumanTracker({ mode: 'video' })));
+  const trackers = started.filter((r): r is PromiseFulfilledResult<HumanTracker> => r.status === 'fulfilled').map((r) => r.value);
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.allSettled(trackers.map((t) => t.close()));
+    throw failed.reason;
+  }
+  const tracker = trackers[0];
   let renderer: WorkerClient<RenderBody, RenderResult>;
   try {
     renderer = createWorkerClient<RenderBody, RenderResult>(startWorker(import.meta.url, 'render-worker'), 'meshwarp renderer');
   } catch (error) {
-    await tracker.close();
+    await Promise.allSettled(trackers.map((t) => t.close()));
     throw error;
   }
 
@@ -66,19 +83,36 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
   const counts = { framesIn: 0, framesOut: 0, withoutFace: 0, severalFaces: 0 };
   let warp = 'unknown';
   let fused = false;
-  /** The frame being rendered while the next one is tracked. */
-  let inFlight: Promise<OutputFrame> | null = null;
+  /** Frames in flight, oldest first: each is tracked by its own tracker, rendered in order. */
+  let inFlight: Promise<OutputFrame>[] = [];
+  let lastRender: Promise<unknown> = Promise.resolve();
+  let nextTracker = 0;
 
-  async function process(frame: DrivingFrame): Promise<OutputFrame> {
-    const tracked = await tracker.track(frame);
-    addTiming(stages, 'track', tracked.trackMs);
-    if (!tracked.face) counts.withoutFace++;
-    if (tracked.faceCount > 1) counts.severalFaces++;
-    const landmarks = tracked.face ? tracked.face.landmarks : null;
-    const rendered = (await renderer.call({ type: 'frame', frame: { landmarks, index: frame.index, timestampMs: frame.timestampMs } })) as RenderedFrame;
-    addTiming(stages, 'render', rendered.renderMs);
-    counts.framesOut++;
-    return { data: rendered.data, width: size, height: size, source: 'driving', sourceIndex: rendered.index, timestampMs: rendered.timestampMs };
+  function process(frame: DrivingFrame): Promise<OutputFrame> {
+    const tracked = trackers[nextTracker++ % trackers.length].track(frame);
+    const previousRender = lastRender;
+    const result = (async (): Promise<OutputFrame> => {
+      const t = await tracked;
+      addTiming(stages, 'track', t.trackMs);
+      if (!t.face) counts.withoutFace++;
+      if (t.faceCount > 1) counts.severalFaces++;
+      // The animator is stateful (smoothing, easing): frames are rendered in their order.
+      await previousRender.catch(() => undefined);
+      const landmarks = t.face ? t.face.landmarks : null;
+      const rendered = (await renderer.call({ type: 'frame', frame: { landmarks, index: frame.index, timestampMs: frame.timestampMs } })) as RenderedFrame;
+      addTiming(stages, 'render', rendered.renderMs);
+      counts.framesOut++;
+      return { data: rendered.data, width: size, height: size, source: 'driving', sourceIndex: rendered.index, timestampMs: rendered.timestampMs };
+    })();
+    lastRender = result;
+    result.catch(() => undefined);
+    return result;
+  }
+
+  async function drain(): Promise<void> {
+    const pending = inFlight;
+    inFlight = [];
+    await Promise.allSettled(pending);
   }
 
   const generator: MeshwarpGenerator = {
@@ -87,13 +121,13 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
 
     async fuseReference(image: RgbImage) {
       const square = await fitSquare(image, size);
+      await drain();
       const tracked = await tracker.track(square);
       if (!tracked.face) {
         throw new PersonaLiveError('NO_FACE', 'no face was found in the reference image: use a portrait with the face clearly visible, facing the camera', {});
       }
       // A new reference: drain the old stream first so frames keep their order.
-      if (inFlight) await inFlight.catch(() => undefined);
-      inFlight = null;
+      await drain();
       const stats = (await renderer.call({ type: 'reference', image: square, landmarks: Float32Array.from(tracked.face.landmarks), depthScale: options.depthScale })) as RenderWorkerStats;
       warp = stats.warp;
       fused = true;
@@ -102,23 +136,23 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
     async push(frame: DrivingFrame) {
       if (!fused) throw new PersonaLiveError('NO_REFERENCE', 'push() before a reference was fused: call fuseReference() first');
       counts.framesIn++;
-      const previous = inFlight;
-      // Start this frame now (tracking overlaps the previous frame's rendering); ordering is
-      // kept because each worker handles its requests in order.
-      inFlight = process(frame);
-      inFlight.catch(() => undefined);
-      return previous ? [await previous] : [];
+      // Start this frame now: its tracking overlaps the tracking and rendering of the frames
+      // before it. Once as many frames are in flight as there are trackers, the oldest is
+      // awaited and returned, so push() paces the caller.
+      inFlight.push(process(frame));
+      return inFlight.length > trackers.length ? [await inFlight.shift()!] : [];
     },
 
     async flush() {
-      const last = inFlight;
-      inFlight = null;
-      return last ? [await last] : [];
+      const pending = inFlight;
+      inFlight = [];
+      const out: OutputFrame[] = [];
+      for (const p of pending) out.push(await p);
+      return out;
     },
 
     async reset() {
-      if (inFlight) await inFlight.catch(() => undefined);
-      inFlight = null;
+      await drain();
       await renderer.call({ type: 'reset' });
     },
 
@@ -135,15 +169,14 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
         kernels: warp === 'native' ? 'native' : warp === 'typescript' ? 'typescript' : null,
         framesWithoutFace: counts.withoutFace,
         framesWithSeveralFaces: counts.severalFaces,
-        tracker: tracker.backend,
+        tracker: `${tracker.backend} x${trackers.length}`,
         warp,
       };
     },
 
     async close() {
-      if (inFlight) await inFlight.catch(() => undefined);
-      inFlight = null;
-      await Promise.allSettled([renderer.terminate(), tracker.close()]);
+      await drain();
+      await Promise.allSettled([renderer.terminate(), ...trackers.map((t) => t.close())]);
     },
   };
   return generator;
