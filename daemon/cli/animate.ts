@@ -113,7 +113,7 @@ export async function animate(options: AnimateOptions): Promise<AnimateSummary> 
       fps: round((expectedIndex * 1000) / wallMs),
       generator: generator.name,
       device: options.device,
-      decoder: options.decoder ?? (stats.generator === 'personalive' ? ((generator as { info?: { decoder: string } }).info?.decoder ?? null) : null),
+      decoder: stats.decoder ?? null,
       providers: stats.providers,
       stageMs: stageMeans(stats, timings, drivingFrames),
       audio: video.hasAudio,

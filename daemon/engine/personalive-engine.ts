@@ -603,6 +603,7 @@ export class PersonaLiveEngine {
       providers,
       stages: structuredClone(this.stageTimes),
       kernels: this.kernels.implementation,
+      decoder: this.decoderChoice,
     };
   }
 

@@ -49,6 +49,8 @@ export interface GeneratorStats {
   stages: Record<string, StageTiming>;
   /** Which pixel-kernel implementation runs (native addon or TypeScript), where it applies. */
   kernels: 'native' | 'typescript' | null;
+  /** The decoder in use, for generators that have one (PersonaLive: "vae" or "tiny"). */
+  decoder?: string;
 }
 
 export interface Generator {
