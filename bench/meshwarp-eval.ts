@@ -24,6 +24,7 @@ const DATA = process.env.PERSONALIVE_DEMO_DATA ?? join(import.meta.dirname, '..'
 const MAX_FRAMES = process.env.EVAL_FRAMES ? Number(process.env.EVAL_FRAMES) : undefined;
 const DEPTH_SCALE = process.env.EVAL_DEPTH_SCALE ? Number(process.env.EVAL_DEPTH_SCALE) : undefined;
 const PRESETS = process.env.EVAL_PRESETS?.split(',');
+const TRACKERS = process.env.EVAL_TRACKERS ? Number(process.env.EVAL_TRACKERS) : undefined;
 const JITTER_FRAMES = 100;
 const SIZE = 512;
 
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
       results.push({ preset, error: 'no face found in the preset' });
       continue;
     }
-    const generator = await createMeshwarpGenerator({ size: SIZE, depthScale: DEPTH_SCALE });
+    const generator = await createMeshwarpGenerator({ size: SIZE, depthScale: DEPTH_SCALE, trackers: TRACKERS });
     await generator.fuseReference(reference);
     const axes: { drv: number[]; out: number[] }[] = [0, 1, 2].map(() => ({ drv: [], out: [] }));
     const identity: number[] = [];

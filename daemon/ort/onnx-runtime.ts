@@ -62,7 +62,7 @@ export function deviceAvailability(): DeviceAvailability[] {
     if (device === 'cpu') return { device, available: true };
     if (!backends.has(device)) return { device, available: false, reason: `this onnxruntime-node build has no ${device} backend on ${process.platform}-${process.arch}` };
     if (!existsSync(library(device))) {
-      return { device, available: false, reason: `the ${device} provider library is not installed (${library(device)}); run the installer's GPU step (npm rebuild onnxruntime-node with --onnxruntime-node-install=cuda12)` };
+      return { device, available: false, reason: `the ${device} provider library is not installed (${library(device)}); install the GPU build with "npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12" (needs CUDA 12 and network access)` };
     }
     if (!nvidiaDriverPresent()) return { device, available: false, reason: 'no NVIDIA driver found on this machine' };
     return { device, available: true };
