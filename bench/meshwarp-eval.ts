@@ -25,6 +25,8 @@ const MAX_FRAMES = process.env.EVAL_FRAMES ? Number(process.env.EVAL_FRAMES) : u
 const DEPTH_SCALE = process.env.EVAL_DEPTH_SCALE ? Number(process.env.EVAL_DEPTH_SCALE) : undefined;
 const PRESETS = process.env.EVAL_PRESETS?.split(',');
 const TRACKERS = process.env.EVAL_TRACKERS ? Number(process.env.EVAL_TRACKERS) : undefined;
+/** EVAL_SMOOTHING=minCutoff,beta,dCutoff overrides the One-Euro parameters. */
+const SMOOTHING = process.env.EVAL_SMOOTHING ? (([minCutoff, beta, dCutoff]) => ({ minCutoff, beta, dCutoff }))(process.env.EVAL_SMOOTHING.split(',').map(Number)) : undefined;
 const JITTER_FRAMES = 100;
 const SIZE = 512;
 
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
       results.push({ preset, error: 'no face found in the preset' });
       continue;
     }
-    const generator = await createMeshwarpGenerator({ size: SIZE, depthScale: DEPTH_SCALE, trackers: TRACKERS });
+    const generator = await createMeshwarpGenerator({ size: SIZE, depthScale: DEPTH_SCALE, trackers: TRACKERS, smoothing: SMOOTHING });
     await generator.fuseReference(reference);
     const axes: { drv: number[]; out: number[] }[] = [0, 1, 2].map(() => ({ drv: [], out: [] }));
     const identity: number[] = [];

@@ -7,7 +7,7 @@
  */
 import { PersonaLiveError } from '../errors.js';
 import type { RgbImage } from '../generators/generator.js';
-import { LandmarkSmoother } from '../tracking/one-euro.js';
+import { LandmarkSmoother, LANDMARK_SMOOTHING, type OneEuroParams } from '../tracking/one-euro.js';
 import { LANDMARK_COUNT } from '../tracking/types.js';
 import { fillMouthInterior, type MouthFillStats } from './mouth.js';
 import { buildWarpTopology, placeDepths, placeVertices, type WarpTopology } from './topology.js';
@@ -47,7 +47,7 @@ export class MeshwarpAnimator {
   private readonly topology: WarpTopology;
   private readonly warper: MeshWarper;
   private readonly transfer: MotionTransfer;
-  private readonly smoother = new LandmarkSmoother();
+  private readonly smoother: LandmarkSmoother;
   private readonly smoothed = new Float32Array(LANDMARK_COUNT * 3);
   private readonly animated = new Float32Array(LANDMARK_COUNT * 3);
   /** The pose shown at the last moment the state changed (lost or found), for easing. */
@@ -65,7 +65,8 @@ export class MeshwarpAnimator {
    * @param reference the portrait at output size (its pixels are the warp's source).
    * @param referenceLandmarks its tracked face (LANDMARK_COUNT x 3, pixels).
    */
-  constructor(reference: RgbImage, referenceLandmarks: Float32Array, transferOptions: TransferOptions = {}) {
+  constructor(reference: RgbImage, referenceLandmarks: Float32Array, transferOptions: TransferOptions = {}, smoothing: OneEuroParams = LANDMARK_SMOOTHING) {
+    this.smoother = new LandmarkSmoother(smoothing);
     if (referenceLandmarks.length !== LANDMARK_COUNT * 3) {
       throw new PersonaLiveError('INTERNAL', `reference landmarks: expected ${LANDMARK_COUNT * 3} values, got ${referenceLandmarks.length}`);
     }

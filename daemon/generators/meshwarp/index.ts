@@ -8,6 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { PersonaLiveError } from '../../errors.js';
 import { createHumanTracker, type HumanTracker } from '../../tracking/human-tracker.js';
+import type { OneEuroParams } from '../../tracking/one-euro.js';
 import { startWorker } from '../../util/worker-url.js';
 import { createWorkerClient, type WorkerClient } from '../../util/worker-client.js';
 import { fitSquare } from '../../media/image.js';
@@ -21,6 +22,8 @@ export interface MeshwarpOptions {
   size?: number;
   /** Head-turn depth flattening (see DEFAULT_DEPTH_SCALE in meshwarp/animator.ts). */
   depthScale?: number;
+  /** One-Euro parameters for the driver's landmarks (default LANDMARK_SMOOTHING). */
+  smoothing?: OneEuroParams;
   /**
    * Face trackers working on alternate frames (default: 2 when the machine has 2 or more
    * cores, else 1). Tracking dominates the per-frame cost, and one tracker uses one core.
@@ -128,7 +131,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       }
       // A new reference: drain the old stream first so frames keep their order.
       await drain();
-      const stats = (await renderer.call({ type: 'reference', image: square, landmarks: Float32Array.from(tracked.face.landmarks), depthScale: options.depthScale })) as RenderWorkerStats;
+      const stats = (await renderer.call({ type: 'reference', image: square, landmarks: Float32Array.from(tracked.face.landmarks), depthScale: options.depthScale, smoothing: options.smoothing })) as RenderWorkerStats;
       warp = stats.warp;
       fused = true;
     },

@@ -1,6 +1,7 @@
 /** Messages between the meshwarp generator host and its render worker. */
 import type { ErrorCode } from '../../errors.js';
 import type { RgbImage } from '../generator.js';
+import type { OneEuroParams } from '../../tracking/one-euro.js';
 
 export interface RenderFrameRequest {
   /** Driver landmarks (LANDMARK_COUNT x 3) or null when the tracker found no face. */
@@ -22,7 +23,7 @@ export interface RenderWorkerStats {
 }
 
 export type RenderRequest =
-  | { id: number; type: 'reference'; image: RgbImage; landmarks: Float32Array; depthScale?: number }
+  | { id: number; type: 'reference'; image: RgbImage; landmarks: Float32Array; depthScale?: number; smoothing?: OneEuroParams }
   | { id: number; type: 'frame'; frame: RenderFrameRequest }
   | { id: number; type: 'reset' }
   | { id: number; type: 'close' };

@@ -14,7 +14,7 @@ let animator: MeshwarpAnimator | null = null;
 function handle(request: RenderRequest): RenderResult {
   switch (request.type) {
     case 'reference':
-      animator = new MeshwarpAnimator(request.image, request.landmarks, request.depthScale === undefined ? {} : { depthScale: request.depthScale });
+      animator = new MeshwarpAnimator(request.image, request.landmarks, request.depthScale === undefined ? {} : { depthScale: request.depthScale }, request.smoothing);
       return { warp: animator.warpImplementation };
     case 'frame': {
       if (!animator) throw new PersonaLiveError('NO_REFERENCE', 'a driving frame arrived before a reference was fused');
