@@ -14,6 +14,7 @@ import type { FloatTensor, RuntimeTensor } from '../ort/onnx-runtime.js';
 import type { DrivingFrame, GeneratorStats, OutputFrame, RgbImage, StageTiming } from '../generators/generator.js';
 import { alphasCumprod, GaussianRng } from './scheduler.js';
 import {
+  copyKeypointInfo,
   createKeypointInfo,
   faceBox,
   interpolateFrames,
@@ -245,7 +246,7 @@ export class PersonaLiveEngine {
     const kpOut = await this.runGraph('motion_extractor', { image: { data: extractorInput, dims: [1, 3, P, P] } });
     const keypoints = readExtractorOutputs(kpOut as never, 0);
 
-    this.ref = { embedding, latent, states, stateBaseCount: 1, keypoints: cloneKeypoints(keypoints), planar: vaeInput };
+    this.ref = { embedding, latent, states, stateBaseCount: 1, keypoints: copyKeypointInfo(keypoints, createKeypointInfo()), planar: vaeInput };
     this.resetStream();
   }
 
@@ -349,7 +350,7 @@ export class PersonaLiveEngine {
     const infos = this.frameInfos;
     for (let f = 0; f < n; f++) readExtractorOutputs(kpOut as never, f, infos[f]);
     const firstStep = !this.started;
-    if (firstStep) this.firstDriving = cloneKeypoints(infos[0]);
+    if (firstStep) this.firstDriving = copyKeypointInfo(infos[0], createKeypointInfo());
     const first = this.firstDriving!;
 
     // 3. Keypoint maps of the transferred keypoints; face crops from the driver's own keypoints.
@@ -629,8 +630,4 @@ function scaleBox(box: number[] | Int32Array | [number, number, number, number],
   box[1] = Math.floor(box[1] * sy);
   box[2] = Math.ceil(box[2] * sx);
   box[3] = Math.ceil(box[3] * sy);
-}
-
-function cloneKeypoints(k: KeypointInfo): KeypointInfo {
-  return { kp: Float32Array.from(k.kp), pitch: k.pitch, yaw: k.yaw, roll: k.roll, t: Float32Array.from(k.t), exp: Float32Array.from(k.exp), scale: k.scale };
 }

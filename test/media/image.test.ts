@@ -2,7 +2,7 @@
  * Tests for the sharp adapter. Inputs are generated with sharp in a temp folder, plus the
  * demo reference and presets when they are present.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { demoDataDir } from '../helpers/system.js';
 import path from 'node:path';
