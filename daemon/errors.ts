@@ -38,6 +38,11 @@ export const ERROR_CATALOGUE = {
   VCAM_UNAVAILABLE: { exitCode: 2, summary: 'No virtual camera device: the v4l2loopback module is not loaded (the message gives the modprobe line) or the configured device is not a loopback output.' },
   VCAM_BUSY: { exitCode: 2, summary: "The virtual camera is held by another writer (e.g. OBS's own virtual camera)." },
   VCAM_FAILED: { exitCode: 1, summary: 'Configuring or writing the virtual camera failed (the ioctl or call and errno are named).' },
+  OBS_UNREACHABLE: { exitCode: 1, summary: 'obs-websocket could not be reached (OBS not running, websocket server disabled, wrong port).' },
+  OBS_AUTH_FAILED: { exitCode: 2, summary: 'obs-websocket refused the password.' },
+  OBS_TIMEOUT: { exitCode: 1, summary: 'An obs-websocket call got no answer in time.' },
+  OBS_DISCONNECTED: { exitCode: 1, summary: 'The connection to obs-websocket closed while a call was pending, or a call was made while disconnected.' },
+  OBS_REQUEST_FAILED: { exitCode: 1, summary: 'obs-websocket answered a request with an error (its code and comment are given).' },
   INTERRUPTED: { exitCode: 130, summary: 'The command was interrupted (SIGINT/SIGTERM); partial output was removed.' },
   INTERNAL: { exitCode: 1, summary: 'An unexpected internal error (a bug: please report it).' },
 } as const;
