@@ -19,13 +19,22 @@ export function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
 
-/** Little-endian 64-bit fields as two 32-bit halves: exact up to 2^53, no BigInt per frame. */
+/**
+ * Little-endian 64-bit fields as two 32-bit halves: exact up to 2^53, no BigInt per frame.
+ * The high half is stored first, so a reader racing a carry sees a time slightly in the
+ * future (harmless for a heartbeat) rather than ~71 minutes in the past.
+ */
 function setU64(view: DataView, offset: number, value: number): void {
-  view.setUint32(offset, value % 0x100000000, true);
   view.setUint32(offset + 4, Math.floor(value / 0x100000000), true);
+  view.setUint32(offset, value % 0x100000000, true);
 }
+/** Reads high, low, high again until both highs agree: no torn value across a carry. */
 function getU64(view: DataView, offset: number): number {
-  return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 0x100000000;
+  for (;;) {
+    const high = view.getUint32(offset + 4, true);
+    const low = view.getUint32(offset, true);
+    if (view.getUint32(offset + 4, true) === high) return low + high * 0x100000000;
+  }
 }
 const slotOffset = (index: number, field: number): number => HEADER.slots + index * SLOT_DESCRIPTOR_SIZE + field;
 
