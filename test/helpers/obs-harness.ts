@@ -32,7 +32,7 @@ export interface ObsInstance {
   readonly client: ObsClient;
   /** The OBS log of this run (for assertions and for failure messages). */
   log(): string;
-  /** Kills OBS abruptly (SIGKILL), as a crash would. */
+  /** Kills OBS abruptly (SIGKILL), as a crash would; the client stays (and sees the drop). */
   kill(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -116,8 +116,7 @@ export async function startObs(options: { plugin?: boolean; home?: string } = {}
     }
   };
   const client = new ObsClient({ url: `ws://127.0.0.1:${port}`, password, reconnect: false, callTimeoutMs: 10_000 });
-  const stopAll = async (signal: NodeJS.Signals): Promise<void> => {
-    await client.close();
+  const killObs = async (signal: NodeJS.Signals): Promise<void> => {
     if (obs.exitCode === null && obs.signalCode === null) {
       obs.kill(signal);
       const exited = once(obs, 'exit');
@@ -138,7 +137,8 @@ export async function startObs(options: { plugin?: boolean; home?: string } = {}
       break;
     } catch (error) {
       if (Date.now() > deadline) {
-        await stopAll('SIGKILL');
+        await client.close();
+        await killObs('SIGKILL');
         xvfb.process.kill('SIGKILL');
         throw new Error(`obs-websocket did not answer in 30 s: ${(error as Error).message}\n${log().slice(-4000)}`);
       }
@@ -152,11 +152,12 @@ export async function startObs(options: { plugin?: boolean; home?: string } = {}
     obs,
     client,
     log,
-    kill: () => stopAll('SIGKILL'),
+    kill: () => killObs('SIGKILL'),
     async stop() {
       // SIGINT is OBS 29's clean shutdown (modules unload, rings are marked stopped);
       // SIGTERM ends it without unloading anything.
-      await stopAll('SIGINT');
+      await client.close();
+      await killObs('SIGINT');
       xvfb.process.kill('SIGTERM');
       if (!options.home) rmSync(home, { recursive: true, force: true });
     },
