@@ -2,8 +2,11 @@
 // work stays a few percent of a GPU model's time. Each mirrors a TypeScript function in
 // daemon/engine/imageops.ts / scheduler.ts bit for bit where the arithmetic allows
 // (float32 tap tables, float64 accumulation); test/unit/native-kernels.test.ts compares them.
+// The colour kernels of the virtual cameras mirror daemon/transport/colour.ts exactly
+// (integer arithmetic); test/transport/colour.test.ts compares them.
 #include <napi.h>
 #include "warp.h"
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -208,10 +211,209 @@ Napi::Value DdimStep(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---------------------------------------------------------------------------------------
+// Colour conversion for the virtual cameras: the same integers as daemon/transport/colour.ts
+// (BT.601 limited range, 2^16 fixed point, chroma from summed pixels shifted once). Every
+// intermediate is non-negative before a shift, so the result does not depend on how the
+// compiler shifts negative numbers. The TypeScript wrapper validates arguments with named
+// messages first; the checks here only guard memory.
+
+constexpr int32_t kYR = 16829, kYG = 33039, kYB = 6416;
+constexpr int32_t kUR = -9714, kUG = -19070, kUB = 28784;
+constexpr int32_t kVR = 28784, kVG = -24103, kVB = -4681;
+constexpr int32_t kYBias = (16 << 16) + (1 << 15);
+constexpr int32_t kUvBias4 = (128 << 18) + (1 << 17);
+constexpr int32_t kUvBias2 = (128 << 17) + (1 << 16);
+
+inline uint8_t Luma(int32_t r, int32_t g, int32_t b) {
+  return static_cast<uint8_t>((kYR * r + kYG * g + kYB * b + kYBias) >> 16);
+}
+
+// Reads (Uint8Array src, width, height, Uint8Array out) and checks src >= w*h*srcBpp and
+// out >= outBytes(w, h); false (with a TypeError pending) otherwise.
+bool ImageArgs(const Napi::CallbackInfo& info, const char* usage, int64_t srcBytesPerPixel, int64_t outNum, int64_t outDen,
+               bool evenW, bool evenH, Napi::Uint8Array* src, int* w, int* h, Napi::Uint8Array* out) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    return Fail(env, usage);
+  }
+  *src = info[0].As<Napi::Uint8Array>();
+  *w = info[1].As<Napi::Number>().Int32Value();
+  *h = info[2].As<Napi::Number>().Int32Value();
+  *out = info[3].As<Napi::Uint8Array>();
+  const int64_t n = static_cast<int64_t>(*w) * *h;
+  if (*w <= 0 || *h <= 0 || (evenW && (*w & 1)) || (evenH && (*h & 1)) || static_cast<int64_t>(src->ElementLength()) < n * srcBytesPerPixel ||
+      static_cast<int64_t>(out->ElementLength()) < n * outNum / outDen) {
+    return Fail(env, "colour kernel: sizes or buffers out of range");
+  }
+  return true;
+}
+
+// The per-pixel loops read RGB24 with a stride of 3, which compilers vectorise only with
+// byte shuffles (SSSE3/AVX2 on x86, NEON's vld3 on ARM). On x86-64 Linux the spans are
+// compiled twice and picked at load time (ifunc): ~2.5x faster with AVX2 than the SSE2
+// baseline that a portable build is limited to. The arithmetic is integer either way, so
+// every clone gives the same bytes.
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define PL_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef PL_VECTOR_CLONES
+#define PL_VECTOR_CLONES
+#endif
+
+// Pixels per span: the chroma products of one span live on the stack (no allocation).
+constexpr int kSpan = 512;
+
+// One span of n (even) pixels of a row pair: both luma rows, and n/2 CbCr pairs from the
+// 2x2 sums. The chroma matrix is linear, so summing per-pixel products equals the product
+// of the summed pixels: the same integers as colour.ts, in loops that vectorise.
+PL_VECTOR_CLONES void Nv12Span(const uint8_t* __restrict s0, const uint8_t* __restrict s1, uint8_t* __restrict y0, uint8_t* __restrict y1,
+                               uint8_t* __restrict uv, int n) {
+  int32_t cu[kSpan], cv[kSpan];
+  for (int x = 0; x < n; x++) {
+    const int32_t r0 = s0[3 * x], g0 = s0[3 * x + 1], b0 = s0[3 * x + 2];
+    const int32_t r1 = s1[3 * x], g1 = s1[3 * x + 1], b1 = s1[3 * x + 2];
+    y0[x] = Luma(r0, g0, b0);
+    y1[x] = Luma(r1, g1, b1);
+    const int32_t r = r0 + r1, g = g0 + g1, b = b0 + b1;
+    cu[x] = kUR * r + kUG * g + kUB * b;
+    cv[x] = kVR * r + kVG * g + kVB * b;
+  }
+  for (int x = 0; x < n / 2; x++) {
+    uv[2 * x] = static_cast<uint8_t>((cu[2 * x] + cu[2 * x + 1] + kUvBias4) >> 18);
+    uv[2 * x + 1] = static_cast<uint8_t>((cv[2 * x] + cv[2 * x + 1] + kUvBias4) >> 18);
+  }
+}
+
+// One span of n (even) pixels to YUYV: Y0 Cb Y1 Cr per pair.
+PL_VECTOR_CLONES void YuyvSpan(const uint8_t* __restrict s, uint8_t* __restrict o, int n) {
+  int32_t cu[kSpan], cv[kSpan];
+  uint8_t luma[kSpan];
+  for (int x = 0; x < n; x++) {
+    const int32_t r = s[3 * x], g = s[3 * x + 1], b = s[3 * x + 2];
+    luma[x] = Luma(r, g, b);
+    cu[x] = kUR * r + kUG * g + kUB * b;
+    cv[x] = kVR * r + kVG * g + kVB * b;
+  }
+  for (int p = 0; p < n / 2; p++) {
+    o[4 * p] = luma[2 * p];
+    o[4 * p + 1] = static_cast<uint8_t>((cu[2 * p] + cu[2 * p + 1] + kUvBias2) >> 17);
+    o[4 * p + 2] = luma[2 * p + 1];
+    o[4 * p + 3] = static_cast<uint8_t>((cv[2 * p] + cv[2 * p + 1] + kUvBias2) >> 17);
+  }
+}
+
+// rgbToNv12(rgb u8, width, height, out u8): Y plane then interleaved CbCr, 2x2 means.
+Napi::Value RgbToNv12(const Napi::CallbackInfo& info) {
+  Napi::Uint8Array src, out;
+  int w = 0, h = 0;
+  if (!ImageArgs(info, "rgbToNv12: expected (Uint8Array rgb, width, height, Uint8Array out)", 3, 3, 2, true, true, &src, &w, &h, &out)) {
+    return info.Env().Undefined();
+  }
+  const uint8_t* s = src.Data();
+  uint8_t* yPlane = out.Data();
+  uint8_t* uvPlane = yPlane + static_cast<size_t>(w) * h;
+  const size_t rowBytes = static_cast<size_t>(w) * 3;
+  for (int y = 0; y < h; y += 2) {
+    const uint8_t* s0 = s + static_cast<size_t>(y) * rowBytes;
+    uint8_t* y0 = yPlane + static_cast<size_t>(y) * w;
+    uint8_t* uv = uvPlane + static_cast<size_t>(y / 2) * w;
+    for (int x = 0; x < w; x += kSpan) {
+      const int n = std::min(kSpan, w - x);
+      Nv12Span(s0 + 3 * x, s0 + rowBytes + 3 * x, y0 + x, y0 + w + x, uv + x, n);
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// rgbToYuyv(rgb u8, width, height, out u8). Width is even, so pairs never straddle rows
+// and the image is one stream of pixels.
+Napi::Value RgbToYuyv(const Napi::CallbackInfo& info) {
+  Napi::Uint8Array src, out;
+  int w = 0, h = 0;
+  if (!ImageArgs(info, "rgbToYuyv: expected (Uint8Array rgb, width, height, Uint8Array out)", 3, 2, 1, true, false, &src, &w, &h, &out)) {
+    return info.Env().Undefined();
+  }
+  const int64_t n = static_cast<int64_t>(w) * h;
+  for (int64_t x = 0; x < n; x += kSpan) {
+    YuyvSpan(src.Data() + 3 * x, out.Data() + 2 * x, static_cast<int>(std::min<int64_t>(kSpan, n - x)));
+  }
+  return info.Env().Undefined();
+}
+
+// quadToRgb(src u8, width, height, out u8, stride, redIndex 0|2): RGBA/BGRA rows -> RGB24.
+Napi::Value QuadToRgb(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 6 || !info[0].IsTypedArray() || !info[3].IsTypedArray()) {
+    Fail(env, "quadToRgb: expected (Uint8Array src, width, height, Uint8Array out, stride, redIndex)");
+    return env.Undefined();
+  }
+  auto src = info[0].As<Napi::Uint8Array>();
+  const int64_t w = info[1].As<Napi::Number>().Int64Value();
+  const int64_t h = info[2].As<Napi::Number>().Int64Value();
+  auto out = info[3].As<Napi::Uint8Array>();
+  const int64_t stride = info[4].As<Napi::Number>().Int64Value();
+  const int redIndex = info[5].As<Napi::Number>().Int32Value();
+  if (w <= 0 || h <= 0 || stride < 4 * w || (redIndex != 0 && redIndex != 2) ||
+      static_cast<int64_t>(src.ElementLength()) < stride * (h - 1) + 4 * w || static_cast<int64_t>(out.ElementLength()) < 3 * w * h) {
+    Fail(env, "quadToRgb: sizes or buffers out of range");
+    return env.Undefined();
+  }
+  const int blueIndex = 2 - redIndex;
+  uint8_t* o = out.Data();
+  for (int64_t y = 0; y < h; y++) {
+    const uint8_t* s = src.Data() + y * stride;
+    for (int64_t x = 0; x < w; x++, s += 4, o += 3) {
+      o[0] = s[redIndex];
+      o[1] = s[1];
+      o[2] = s[blueIndex];
+    }
+  }
+  return env.Undefined();
+}
+
+// rgbToQuad(rgb u8, width, height, out u8, redIndex 0|2, alpha): RGB24 -> packed RGBA/BGRA.
+Napi::Value RgbToQuad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 6 || !info[0].IsTypedArray() || !info[3].IsTypedArray()) {
+    Fail(env, "rgbToQuad: expected (Uint8Array rgb, width, height, Uint8Array out, redIndex, alpha)");
+    return env.Undefined();
+  }
+  auto src = info[0].As<Napi::Uint8Array>();
+  const int64_t w = info[1].As<Napi::Number>().Int64Value();
+  const int64_t h = info[2].As<Napi::Number>().Int64Value();
+  auto out = info[3].As<Napi::Uint8Array>();
+  const int redIndex = info[4].As<Napi::Number>().Int32Value();
+  const int alpha = info[5].As<Napi::Number>().Int32Value();
+  if (w <= 0 || h <= 0 || (redIndex != 0 && redIndex != 2) || alpha < 0 || alpha > 255 ||
+      static_cast<int64_t>(src.ElementLength()) < 3 * w * h || static_cast<int64_t>(out.ElementLength()) < 4 * w * h) {
+    Fail(env, "rgbToQuad: sizes or buffers out of range");
+    return env.Undefined();
+  }
+  const int blueIndex = 2 - redIndex;
+  const uint8_t* s = src.Data();
+  uint8_t* o = out.Data();
+  const uint8_t a = static_cast<uint8_t>(alpha);
+  for (int64_t p = 0, n = w * h; p < n; p++, s += 3, o += 4) {
+    o[redIndex] = s[0];
+    o[1] = s[1];
+    o[blueIndex] = s[2];
+    o[3] = a;
+  }
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("resampleRgb", Napi::Function::New(env, ResampleRgb));
   exports.Set("planarToRgb", Napi::Function::New(env, PlanarToRgb));
   exports.Set("ddimStep", Napi::Function::New(env, DdimStep));
+  exports.Set("rgbToNv12", Napi::Function::New(env, RgbToNv12));
+  exports.Set("rgbToYuyv", Napi::Function::New(env, RgbToYuyv));
+  exports.Set("quadToRgb", Napi::Function::New(env, QuadToRgb));
+  exports.Set("rgbToQuad", Napi::Function::New(env, RgbToQuad));
   RegisterWarp(env, exports);
   return exports;
 }
