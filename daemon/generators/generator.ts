@@ -59,6 +59,13 @@ export interface Generator {
   readonly outputSize: { width: number; height: number };
   /** Fuses a reference portrait; later calls swap the reference without a restart. */
   fuseReference(image: RgbImage): Promise<void>;
+  /**
+   * Optional two-phase swap for live use: prepares a reference without disturbing the
+   * stream (the returned handle is opaque), then activateReference() switches to it
+   * between two push() calls. Generators without it are swapped with fuseReference().
+   */
+  prepareReference?(image: RgbImage): Promise<unknown>;
+  activateReference?(prepared: unknown): Promise<void>;
   /** Pushes one driving frame; resolves with the frames that became ready (often none). */
   push(frame: DrivingFrame): Promise<OutputFrame[]>;
   /** End of input: pads and drains everything still in flight. */

@@ -118,6 +118,24 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
     await Promise.allSettled(pending);
   }
 
+  /** A tracker of its own for reference images, started at the first live swap. */
+  let referenceTracker: Promise<HumanTracker> | null = null;
+  interface PreparedReference { square: RgbImage; landmarks: Float32Array }
+
+  async function trackReference(square: RgbImage, using: HumanTracker): Promise<Float32Array> {
+    const tracked = await using.track(square);
+    if (!tracked.face) {
+      throw new PersonaLiveError('NO_FACE', 'no face was found in the reference image: use a portrait with the face clearly visible, facing the camera', {});
+    }
+    return Float32Array.from(tracked.face.landmarks);
+  }
+
+  async function useReference(prepared: PreparedReference): Promise<void> {
+    const stats = (await renderer.call({ type: 'reference', image: prepared.square, landmarks: prepared.landmarks, depthScale: options.depthScale, smoothing: options.smoothing })) as RenderWorkerStats;
+    warp = stats.warp;
+    fused = true;
+  }
+
   const generator: MeshwarpGenerator = {
     name: 'meshwarp',
     outputSize: { width: size, height: size },
@@ -125,15 +143,23 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
     async fuseReference(image: RgbImage) {
       const square = await fitSquare(image, size);
       await drain();
-      const tracked = await tracker.track(square);
-      if (!tracked.face) {
-        throw new PersonaLiveError('NO_FACE', 'no face was found in the reference image: use a portrait with the face clearly visible, facing the camera', {});
-      }
+      const landmarks = await trackReference(square, tracker);
       // A new reference: drain the old stream first so frames keep their order.
       await drain();
-      const stats = (await renderer.call({ type: 'reference', image: square, landmarks: Float32Array.from(tracked.face.landmarks), depthScale: options.depthScale, smoothing: options.smoothing })) as RenderWorkerStats;
-      warp = stats.warp;
-      fused = true;
+      await useReference({ square, landmarks });
+    },
+
+    async prepareReference(image: RgbImage) {
+      // The driving trackers keep working; the reference gets its own (image-mode) tracker.
+      referenceTracker ??= createHumanTracker({ mode: 'image' });
+      const square = await fitSquare(image, size);
+      return { square, landmarks: await trackReference(square, await referenceTracker) } satisfies PreparedReference;
+    },
+
+    async activateReference(prepared: unknown) {
+      // Frames already rendered keep the old reference; the render worker takes the new one
+      // in message order, so the switch falls between two frames.
+      await useReference(prepared as PreparedReference);
     },
 
     async push(frame: DrivingFrame) {
@@ -179,7 +205,8 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
 
     async close() {
       await drain();
-      await Promise.allSettled([renderer.terminate(), ...trackers.map((t) => t.close())]);
+      const extra = referenceTracker ? [referenceTracker.then((t) => t.close())] : [];
+      await Promise.allSettled([renderer.terminate(), ...trackers.map((t) => t.close()), ...extra]);
     },
   };
   return generator;

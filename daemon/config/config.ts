@@ -1,0 +1,215 @@
+/**
+ * The daemon's configuration: every default in one place (DEFAULT_CONFIG), one validator
+ * for the file, the command line and the panel's edits, frozen after validation, persisted
+ * atomically (temp name + rename, 0600). Paths follow the platform's conventions
+ * (XDG on Linux; Application Support on macOS; %APPDATA% on Windows).
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PersonaLiveError } from '../errors.js';
+
+export interface DaemonConfig {
+  control: { host: string; port: number };
+  obs: { enabled: boolean; url: string; password: string; callTimeoutMs: number };
+  generator: {
+    kind: 'meshwarp' | 'personalive';
+    packDir: string | null;
+    device: 'cpu' | 'cuda' | 'tensorrt';
+    decoder: 'vae' | 'tiny';
+    /** Switch to the built-in generator when the diffusion generator fails or produces nothing for this long. */
+    failoverAfterMs: number;
+  };
+  driving: { kind: 'ring' | 'webcam' | 'file' | 'image'; ring: string; webcam: string; file: string; image: string; fps: number };
+  output: {
+    fps: number;
+    size: number;
+    ring: { enabled: boolean; name: string };
+    virtualCamera: { enabled: boolean; device: string; format: 'YUYV' | 'NV12'; width: number; height: number };
+    recording: { enabled: boolean; path: string };
+    preview: { fps: number; size: number };
+  };
+}
+
+export const DEFAULT_CONFIG: DaemonConfig = deepFreeze({
+  control: { host: '127.0.0.1', port: 7860 },
+  obs: { enabled: true, url: 'ws://127.0.0.1:4455', password: '', callTimeoutMs: 5000 },
+  generator: { kind: 'meshwarp', packDir: null, device: 'cpu', decoder: 'tiny', failoverAfterMs: 3000 },
+  driving: { kind: 'ring', ring: 'personalive-driving', webcam: '/dev/video0', file: '', image: '', fps: 25 },
+  output: {
+    fps: 25,
+    size: 512,
+    ring: { enabled: true, name: 'personalive-output' },
+    virtualCamera: { enabled: false, device: 'auto', format: 'YUYV', width: 1280, height: 720 },
+    recording: { enabled: false, path: '' },
+    preview: { fps: 5, size: 256 },
+  },
+});
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+export interface ConfigPaths {
+  configDir: string;
+  dataDir: string;
+  configFile: string;
+  tokenFile: string;
+}
+
+/** Where the configuration and the data (reference gallery) live on this platform. */
+export function defaultPaths(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): ConfigPaths {
+  const home = env.HOME ?? homedir();
+  let configDir: string;
+  let dataDir: string;
+  if (env.PERSONALIVE_CONFIG_DIR) {
+    configDir = env.PERSONALIVE_CONFIG_DIR;
+    dataDir = env.PERSONALIVE_DATA_DIR ?? join(configDir, 'data');
+  } else if (platform === 'win32') {
+    configDir = join(env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'PersonaLive');
+    dataDir = join(env.LOCALAPPDATA ?? join(home, 'AppData', 'Local'), 'PersonaLive');
+  } else if (platform === 'darwin') {
+    configDir = join(home, 'Library', 'Application Support', 'PersonaLive');
+    dataDir = configDir;
+  } else {
+    configDir = join(env.XDG_CONFIG_HOME || join(home, '.config'), 'personalive');
+    dataDir = join(env.XDG_DATA_HOME || join(home, '.local', 'share'), 'personalive');
+  }
+  if (env.PERSONALIVE_DATA_DIR) dataDir = env.PERSONALIVE_DATA_DIR;
+  return { configDir, dataDir, configFile: join(configDir, 'config.json'), tokenFile: join(configDir, 'token') };
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation: a schema of leaf checks mirroring DEFAULT_CONFIG.
+
+type Check = (value: unknown) => string | null;
+
+const isInt = (min: number, max: number): Check => (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? null : `an integer from ${min} to ${max}`);
+const isBool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
+const isString = (maxLength = 4096): Check => (v) => (typeof v === 'string' && v.length <= maxLength ? null : `a string (at most ${maxLength} characters)`);
+const oneOf = (...values: string[]): Check => (v) => (typeof v === 'string' && values.includes(v) ? null : `one of ${values.map((x) => `"${x}"`).join(', ')}`);
+const isRingName: Check = (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]{1,200}$/.test(v) ? null : '1-200 characters of A-Z a-z 0-9 . _ -');
+const isEvenInt = (min: number, max: number): Check => (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max && v % 2 === 0 ? null : `an even integer from ${min} to ${max}`);
+const isLoopbackHost: Check = (v) => (v === '127.0.0.1' || v === '::1' || v === 'localhost' ? null : '"127.0.0.1", "::1" or "localhost" (the control API only listens on loopback)');
+const isWsUrl: Check = (v) => (typeof v === 'string' && /^wss?:\/\/[^\s/]+(:\d+)?\/?$/.test(v) ? null : 'a ws:// URL such as "ws://127.0.0.1:4455"');
+const nullableString: Check = (v) => (v === null || (typeof v === 'string' && v.length > 0) ? null : 'null or a non-empty path');
+
+interface Schema { [key: string]: Check | Schema }
+
+const SCHEMA: Schema = {
+  control: { host: isLoopbackHost, port: isInt(0, 65535) },
+  obs: { enabled: isBool, url: isWsUrl, password: isString(256), callTimeoutMs: isInt(100, 120_000) },
+  generator: {
+    kind: oneOf('meshwarp', 'personalive'),
+    packDir: nullableString,
+    device: oneOf('cpu', 'cuda', 'tensorrt'),
+    decoder: oneOf('vae', 'tiny'),
+    failoverAfterMs: isInt(200, 600_000),
+  },
+  driving: { kind: oneOf('ring', 'webcam', 'file', 'image'), ring: isRingName, webcam: isString(), file: isString(), image: isString(), fps: isInt(1, 120) },
+  output: {
+    fps: isInt(1, 120),
+    size: isEvenInt(64, 2048),
+    ring: { enabled: isBool, name: isRingName },
+    virtualCamera: { enabled: isBool, device: isString(), format: oneOf('YUYV', 'NV12'), width: isEvenInt(64, 3840), height: isEvenInt(64, 2160) },
+    recording: { enabled: isBool, path: isString() },
+    preview: { fps: isInt(1, 30), size: isEvenInt(64, 1024) },
+  },
+};
+
+/** A partial configuration: any subset of the fields. */
+export type ConfigPatch = { [K in keyof DaemonConfig]?: Partial<{ [L in keyof DaemonConfig[K]]: DaemonConfig[K][L] extends object ? Partial<DaemonConfig[K][L]> : DaemonConfig[K][L] }> };
+
+function validateNode(value: unknown, schema: Schema, base: Record<string, unknown>, path: string, source: string): Record<string, unknown> {
+  if (value === undefined) return base;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new PersonaLiveError('CONFIG_INVALID', `${source}: field ${path || '(top level)'}: expected an object, got ${JSON.stringify(value)}`, { source, field: path });
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    if (!(key in schema)) {
+      throw new PersonaLiveError('CONFIG_INVALID', `${source}: field ${path ? `${path}.` : ''}${key}: unknown setting (expected one of ${Object.keys(schema).join(', ')})`, { source, field: `${path ? `${path}.` : ''}${key}` });
+    }
+  }
+  for (const [key, rule] of Object.entries(schema)) {
+    const field = path ? `${path}.${key}` : key;
+    const given = (value as Record<string, unknown>)[key];
+    if (typeof rule === 'function') {
+      if (given === undefined) {
+        out[key] = base[key];
+        continue;
+      }
+      const expected = rule(given);
+      if (expected) throw new PersonaLiveError('CONFIG_INVALID', `${source}: field ${field}: expected ${expected}, got ${JSON.stringify(given)}`, { source, field, expected });
+      out[key] = given;
+    } else {
+      out[key] = validateNode(given, rule, base[key] as Record<string, unknown>, field, source);
+    }
+  }
+  return out;
+}
+
+/**
+ * Validates `raw` (a whole file or a patch) over `base` (defaults, or the current
+ * configuration) and returns a new frozen configuration. `source` names where it came
+ * from in messages ("~/.config/personalive/config.json", "panel").
+ * @throws PersonaLiveError CONFIG_INVALID naming the source, the field and what was expected
+ */
+export function validateConfig(raw: unknown, source: string, base: DaemonConfig = DEFAULT_CONFIG): DaemonConfig {
+  const merged = validateNode(raw ?? {}, SCHEMA, base as unknown as Record<string, unknown>, '', source) as unknown as DaemonConfig;
+  if (merged.generator.kind === 'personalive' && !merged.generator.packDir) {
+    throw new PersonaLiveError('CONFIG_INVALID', `${source}: field generator.packDir: expected a model pack folder when generator.kind is "personalive"`, { source, field: 'generator.packDir' });
+  }
+  return deepFreeze(structuredClone(merged));
+}
+
+/**
+ * Reads the configuration file (missing: defaults). Never writes.
+ * @throws PersonaLiveError CONFIG_INVALID for unreadable JSON or bad fields
+ */
+export function loadConfig(file: string): DaemonConfig {
+  if (!existsSync(file)) return DEFAULT_CONFIG;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new PersonaLiveError('CONFIG_INVALID', `${file}: not valid JSON (${(error as Error).message})`, { source: file });
+  }
+  return validateConfig(raw, file);
+}
+
+/** Writes `content` to `file` through a temp name and a rename (never a half-written file). */
+export function writeFileAtomic(file: string, content: string | Uint8Array, mode = 0o600): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(temp, content, { mode });
+  chmodSync(temp, mode);
+  renameSync(temp, file);
+}
+
+/** Persists the configuration atomically, readable only by the user (it holds the OBS password). */
+export function saveConfig(file: string, config: DaemonConfig): void {
+  writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/**
+ * The control API token: generated on first run (32 random bytes, hex), stored 0600 in
+ * the configuration folder, reused afterwards.
+ */
+export function loadOrCreateToken(tokenFile: string): string {
+  if (existsSync(tokenFile)) {
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    if (/^[0-9a-f]{64}$/.test(token)) {
+      chmodSync(tokenFile, 0o600);
+      return token;
+    }
+  }
+  const token = randomBytes(32).toString('hex');
+  writeFileAtomic(tokenFile, `${token}\n`);
+  return token;
+}

@@ -1,0 +1,69 @@
+/**
+ * Checks a control request's params against the protocol before any handler sees them:
+ * every field named, typed and bounded. Unknown fields are refused too (a typo should not
+ * be silently ignored).
+ */
+import { PersonaLiveError } from '../errors.js';
+import { METHODS, type Method, type RequestMap } from './protocol.js';
+
+type FieldCheck = (value: unknown) => string | null;
+
+const str = (max = 200): FieldCheck => (v) => (typeof v === 'string' && v.length > 0 && v.length <= max ? null : `a non-empty string of at most ${max} characters`);
+const bool: FieldCheck = (v) => (typeof v === 'boolean' ? null : 'true or false');
+const int = (min: number, max: number, even = false): FieldCheck => (v) =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max && (!even || v % 2 === 0) ? null : `${even ? 'an even' : 'an'} integer from ${min} to ${max}`;
+const oneOf = (...values: string[]): FieldCheck => (v) => (typeof v === 'string' && values.includes(v) ? null : `one of ${values.map((x) => `"${x}"`).join(', ')}`);
+const referenceId: FieldCheck = (v) => (typeof v === 'string' && /^[0-9a-f]{16}$/.test(v) ? null : 'a reference id (16 hex digits)');
+const idList: FieldCheck = (v) => (Array.isArray(v) && v.length <= 1000 && v.every((x) => referenceId(x) === null) ? null : 'an array of reference ids');
+const ringName: FieldCheck = (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]{1,200}$/.test(v) ? null : '1-200 characters of A-Z a-z 0-9 . _ -');
+
+interface ParamSpec {
+  required: Record<string, FieldCheck>;
+  optional: Record<string, FieldCheck>;
+}
+
+const SPECS: Record<Method, ParamSpec> = {
+  'state.get': { required: {}, optional: {} },
+  'references.activate': { required: { id: referenceId }, optional: {} },
+  'references.delete': { required: { id: referenceId }, optional: {} },
+  'references.reorder': { required: { ids: idList }, optional: {} },
+  'backend.set': { required: {}, optional: { generator: oneOf('meshwarp', 'personalive'), device: oneOf('cpu', 'cuda', 'tensorrt'), decoder: oneOf('vae', 'tiny') } },
+  'failover.restore': { required: {}, optional: {} },
+  // Paths (file, image) are not settable by clients: never read a path a client chose.
+  'driving.set': { required: { kind: oneOf('ring', 'webcam', 'file', 'image') }, optional: { ring: ringName, webcam: (v) => (typeof v === 'string' && /^\/dev\/video\d{1,3}$/.test(v) ? null : 'a V4L2 device path such as "/dev/video0"') } },
+  'output.set': { required: {}, optional: { fps: int(1, 120), size: int(64, 2048, true), virtualCamera: bool, recording: bool } },
+  'animation.setPaused': { required: { paused: bool }, optional: {} },
+  'obs.listSources': { required: {}, optional: {} },
+  'obs.addOutputSource': { required: {}, optional: { sceneName: str(256) } },
+  'obs.addDrivingFilter': { required: { sourceName: str(256) }, optional: {} },
+};
+
+/** @throws PersonaLiveError CONTROL_UNKNOWN_METHOD, CONTROL_BAD_PARAMS naming the field */
+export function validateRequest(method: unknown, params: unknown, extraMethods: readonly string[] = []): { method: Method; params: RequestMap[Method]['params'] } {
+  if (typeof method !== 'string' || !(method in SPECS)) {
+    if (typeof method === 'string' && extraMethods.includes(method)) return { method: method as Method, params: (params ?? {}) as never };
+    throw new PersonaLiveError('CONTROL_UNKNOWN_METHOD', `unknown method ${JSON.stringify(method)}: expected one of ${METHODS.join(', ')}`, { method });
+  }
+  const spec = SPECS[method as Method];
+  const given = params ?? {};
+  if (typeof given !== 'object' || Array.isArray(given)) throw new PersonaLiveError('CONTROL_BAD_PARAMS', `${method}: params must be an object`, { method });
+  for (const key of Object.keys(given)) {
+    if (!(key in spec.required) && !(key in spec.optional)) {
+      const known = [...Object.keys(spec.required), ...Object.keys(spec.optional)];
+      throw new PersonaLiveError('CONTROL_BAD_PARAMS', `${method}: params.${key} is not a parameter${known.length ? ` (expected ${known.join(', ')})` : ' (it takes none)'}`, { method, field: key });
+    }
+  }
+  for (const [key, check] of Object.entries(spec.required)) {
+    const value = (given as Record<string, unknown>)[key];
+    if (value === undefined) throw new PersonaLiveError('CONTROL_BAD_PARAMS', `${method}: params.${key} is required`, { method, field: key });
+    const expected = check(value);
+    if (expected) throw new PersonaLiveError('CONTROL_BAD_PARAMS', `${method}: params.${key}: expected ${expected}, got ${JSON.stringify(value)?.slice(0, 80)}`, { method, field: key });
+  }
+  for (const [key, check] of Object.entries(spec.optional)) {
+    const value = (given as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    const expected = check(value);
+    if (expected) throw new PersonaLiveError('CONTROL_BAD_PARAMS', `${method}: params.${key}: expected ${expected}, got ${JSON.stringify(value)?.slice(0, 80)}`, { method, field: key });
+  }
+  return { method: method as Method, params: given as RequestMap[Method]['params'] };
+}

@@ -1,0 +1,451 @@
+/**
+ * The live loop: driving source -> bounded queue -> generator (worker threads) -> pacer ->
+ * sinks. It never stalls the output: the pacer emits at the output rate and repeats the
+ * last frame whenever the generator is late, busy switching, paused or failed.
+ *
+ * Everything that changes the generator (a reference swap, a backend toggle, a failover)
+ * is prepared in the background while the current generator keeps streaming, then applied
+ * by the generator loop between two steps (a chunk boundary), so frames stay in order and
+ * nothing waits on the switch.
+ */
+import { PersonaLiveError, asPersonaLiveError } from '../errors.js';
+import type { DaemonConfig } from '../config/config.js';
+import type { DecoderKind, DeviceKind, GeneratorKind, LiveStats } from '../control/protocol.js';
+import type { DrivingFrame, Generator, OutputFrame, RgbImage } from '../generators/generator.js';
+import { FramePacer, systemPacerClock } from '../transport/pacer.js';
+import { monotonicUs } from '../transport/ring.js';
+import { LatencyWindow, RateMeter, selectEvenlySpaced } from './meters.js';
+import type { OutputSink, RgbFrame } from './sinks.js';
+import type { CapturedFrame, DrivingSource } from './sources/types.js';
+
+export interface Logger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface BackendChoice {
+  generator: GeneratorKind;
+  device: DeviceKind;
+  decoder: DecoderKind;
+}
+
+export interface LiveLoopOptions {
+  /** Creates (and starts) a generator for a backend choice; the loop fuses the reference. */
+  createGenerator(choice: BackendChoice): Promise<Generator>;
+  log: Logger;
+  /** Something the panel should show (failover, a failed swap...). */
+  notice(level: 'info' | 'warning' | 'error', code: string | null, message: string): void;
+  /** The loop's state changed (generator, failover, pause). */
+  changed(): void;
+}
+
+/** Driving frames held for the generator; a slow generator takes the newest evenly spaced. */
+const INPUT_QUEUE_CAPACITY = 8;
+
+export interface GeneratorStatus {
+  active: GeneratorKind;
+  requested: GeneratorKind;
+  device: DeviceKind;
+  decoder: DecoderKind;
+  providers: string[];
+  status: 'starting' | 'running' | 'failed';
+  failover: { active: boolean; reason: string | null; since: string | null };
+}
+
+interface ActiveGenerator {
+  generator: Generator;
+  choice: BackendChoice;
+  providers: string[];
+}
+
+/** Nearest-neighbour resize of RGB24 (generators whose size is fixed by their pack). */
+export function resizeRgbNearest(src: Uint8Array, sw: number, sh: number, dst: Uint8Array, dw: number, dh: number): void {
+  for (let y = 0; y < dh; y++) {
+    const sy = Math.min(sh - 1, Math.floor(((y + 0.5) * sh) / dh));
+    for (let x = 0; x < dw; x++) {
+      const sx = Math.min(sw - 1, Math.floor(((x + 0.5) * sw) / dw));
+      const s = (sy * sw + sx) * 3;
+      const d = (y * dw + x) * 3;
+      dst[d] = src[s]!;
+      dst[d + 1] = src[s + 1]!;
+      dst[d + 2] = src[s + 2]!;
+    }
+  }
+}
+
+export class LiveLoop {
+  private config: DaemonConfig;
+  private active: ActiveGenerator | null = null;
+  private requested: BackendChoice;
+  private generatorState: GeneratorStatus['status'] = 'starting';
+  private failover: GeneratorStatus['failover'] = { active: false, reason: null, since: null };
+  private reference: RgbImage | null = null;
+  private source: DrivingSource | null = null;
+  private readonly sinks = new Map<string, OutputSink>();
+  private pacer: FramePacer<RgbFrame>;
+  private queue: CapturedFrame[] = [];
+  private readonly actions: (() => Promise<void>)[] = [];
+  private wakeUp: (() => void) | null = null;
+  private running = false;
+  private paused = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private frameIndex = 0;
+  private readonly startedUs = monotonicUs();
+  private readonly meters = { input: new RateMeter(), generated: new RateMeter(), output: new RateMeter(), latency: new LatencyWindow() };
+  private readonly counters = { inputDrops: 0, outputErrors: 0, framesOut: 0 };
+  private readonly sinkErrorsLogged = new Set<string>();
+  private injectedFault: 'throw' | 'stall' | null = null;
+  private switching: Promise<void> | null = null;
+
+  constructor(config: DaemonConfig, private readonly options: LiveLoopOptions) {
+    this.config = config;
+    this.requested = { generator: config.generator.kind, device: config.generator.device, decoder: config.generator.decoder };
+    this.pacer = this.createPacer();
+  }
+
+  private createPacer(): FramePacer<RgbFrame> {
+    return new FramePacer<RgbFrame>({
+      fpsNum: this.config.output.fps,
+      fpsDen: 1,
+      capacity: 4,
+      clock: systemPacerClock,
+      onFrame: (frame, repeated, nowUs) => this.emit(frame, repeated, nowUs),
+      onError: (error) => this.options.log.error({ err: String(error) }, 'output tick failed'),
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Lifecycle
+
+  /**
+   * Starts the generator with `reference`, then the output ticks and the generator loop.
+   * @throws PersonaLiveError when the generator cannot start or the reference has no face
+   */
+  async start(reference: RgbImage): Promise<void> {
+    this.reference = reference;
+    this.active = await this.buildGenerator(this.requested, reference);
+    this.generatorState = 'running';
+    this.running = true;
+    this.pacer.start();
+    this.loopDone = this.runGeneratorLoop();
+    this.options.changed();
+  }
+
+  /** Stops in reverse order: source, generator loop, generator, pacer, sinks. */
+  async close(): Promise<void> {
+    this.running = false;
+    this.wakeUp?.();
+    await this.source?.close().catch(() => undefined);
+    this.source = null;
+    await this.loopDone;
+    await this.switching?.catch(() => undefined);
+    await this.active?.generator.close().catch(() => undefined);
+    this.active = null;
+    this.pacer.stop();
+    for (const [kind, sink] of this.sinks) {
+      await sink.close().catch((error: unknown) => this.options.log.error({ sink: kind, err: String(error) }, 'closing a sink failed'));
+    }
+    this.sinks.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Inputs and outputs
+
+  /** Replaces the driving source (the old one is closed first; the stream holds meanwhile). */
+  async setSource(source: DrivingSource): Promise<void> {
+    const old = this.source;
+    this.source = null;
+    await old?.close().catch(() => undefined);
+    this.queue = [];
+    await source.start((frame) => this.onDrivingFrame(frame));
+    this.source = source;
+    this.options.changed();
+  }
+
+  get drivingSource(): DrivingSource | null {
+    return this.source;
+  }
+
+  /** Adds or replaces the sink of that kind (closing the old one). */
+  async setSink(sink: OutputSink): Promise<void> {
+    const old = this.sinks.get(sink.kind);
+    this.sinks.set(sink.kind, sink);
+    if (old) await old.close();
+  }
+
+  async removeSink(kind: string): Promise<void> {
+    const old = this.sinks.get(kind);
+    this.sinks.delete(kind);
+    if (old) await old.close();
+  }
+
+  sinkStatus(kind: string): Record<string, unknown> | null {
+    return this.sinks.get(kind)?.status() ?? null;
+  }
+
+  /** New output rate: the pacer is replaced at once (frames in it are dropped). */
+  setConfig(config: DaemonConfig): void {
+    const fpsChanged = config.output.fps !== this.config.output.fps;
+    this.config = config;
+    if (fpsChanged && this.running) {
+      this.pacer.stop();
+      this.pacer = this.createPacer();
+      this.pacer.start();
+    }
+  }
+
+  private onDrivingFrame(frame: CapturedFrame): void {
+    this.meters.input.mark(monotonicUs());
+    if (this.queue.length >= INPUT_QUEUE_CAPACITY) {
+      this.queue.shift();
+      this.counters.inputDrops++;
+    }
+    this.queue.push(frame);
+    this.wakeUp?.();
+  }
+
+  private emit(frame: RgbFrame, repeated: boolean, nowUs: number): void {
+    this.meters.output.mark(nowUs);
+    this.counters.framesOut++;
+    if (!repeated) this.meters.latency.add((nowUs - frame.captureUs) / 1000);
+    for (const [kind, sink] of this.sinks) {
+      try {
+        sink.write(frame, repeated);
+      } catch (error) {
+        this.counters.outputErrors++;
+        if (!this.sinkErrorsLogged.has(kind)) {
+          this.sinkErrorsLogged.add(kind);
+          this.options.log.error({ sink: kind, err: asPersonaLiveError(error).message }, 'output sink failed (logged once; counting)');
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The generator loop
+
+  private async runGeneratorLoop(): Promise<void> {
+    while (this.running) {
+      while (this.actions.length > 0) {
+        const action = this.actions.shift()!;
+        await action().catch((error: unknown) => this.options.log.error({ err: asPersonaLiveError(error).message }, 'switch failed'));
+      }
+      if (this.paused || !this.active || this.queue.length === 0 || this.generatorState === 'failed') {
+        await new Promise<void>((resolve) => {
+          this.wakeUp = resolve;
+          setTimeout(resolve, 100).unref?.(); // re-check actions and failover timers now and then
+        });
+        this.wakeUp = null;
+        continue;
+      }
+      const wanted = this.active.generator.name === 'personalive' ? 4 : 1;
+      const picks = selectEvenlySpaced(this.queue.length, wanted);
+      const frames = picks.map((i) => this.queue[i]!);
+      this.counters.inputDrops += this.queue.length - picks.length;
+      this.queue = [];
+      for (const frame of frames) {
+        if (!this.running || !this.active) break;
+        await this.step(this.active, frame);
+      }
+    }
+  }
+
+  private async step(active: ActiveGenerator, frame: CapturedFrame): Promise<void> {
+    const driving: DrivingFrame = { data: frame.rgb, width: frame.width, height: frame.height, index: this.frameIndex++, timestampMs: frame.captureUs / 1000 };
+    let outputs: OutputFrame[];
+    try {
+      outputs = await this.pushWithDeadline(active, driving);
+    } catch (error) {
+      await this.onGeneratorFailure(active, asPersonaLiveError(error, 'ENGINE_FAILED'));
+      return;
+    }
+    for (const output of outputs) {
+      this.meters.generated.mark(monotonicUs());
+      this.pacer.push(this.toOutputFrame(output));
+    }
+  }
+
+  private pushWithDeadline(active: ActiveGenerator, frame: DrivingFrame): Promise<OutputFrame[]> {
+    const fault = this.injectedFault;
+    this.injectedFault = null;
+    if (fault === 'throw') return Promise.reject(new PersonaLiveError('ENGINE_FAILED', 'injected generator fault (test hook)'));
+    const push = fault === 'stall' ? new Promise<OutputFrame[]>(() => undefined) : active.generator.push(frame);
+    const deadlineMs = this.config.generator.failoverAfterMs;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new PersonaLiveError('ENGINE_FAILED', `the ${active.choice.generator} generator produced nothing for ${deadlineMs} ms (generator.failoverAfterMs)`)), deadlineMs);
+      push.then(
+        (value) => { clearTimeout(timer); resolve(value); },
+        (error: unknown) => { clearTimeout(timer); reject(error); },
+      );
+    });
+  }
+
+  private toOutputFrame(output: OutputFrame): RgbFrame {
+    const size = this.config.output.size;
+    let rgb = output.data;
+    if (output.width !== size || output.height !== size) {
+      rgb = new Uint8Array(size * size * 3);
+      resizeRgbNearest(output.data, output.width, output.height, rgb, size, size);
+    }
+    return { rgb, width: size, height: size, captureUs: output.timestampMs * 1000 };
+  }
+
+  private async onGeneratorFailure(active: ActiveGenerator, error: PersonaLiveError): Promise<void> {
+    if (this.active !== active) return;
+    this.options.log.error({ generator: active.choice.generator, code: error.code, err: error.message }, 'generator failed');
+    // Abandon it: a stalled worker may never answer; close in the background.
+    this.active = null;
+    void active.generator.close().catch(() => undefined);
+    const fallback: BackendChoice = { generator: 'meshwarp', device: 'cpu', decoder: active.choice.decoder };
+    const reason = `${active.choice.generator} on ${active.choice.device} failed: ${error.message}`;
+    this.failover = { active: true, reason, since: new Date().toISOString() };
+    this.generatorState = 'starting';
+    this.options.notice('warning', error.code, `Switched to the built-in generator: ${reason}`);
+    this.options.changed();
+    try {
+      this.active = await this.buildGenerator(fallback, this.reference!);
+      this.generatorState = 'running';
+      this.options.log.warn({ from: active.choice.generator, to: 'meshwarp' }, 'failover: the built-in generator keeps the stream alive');
+    } catch (fallbackError) {
+      this.generatorState = 'failed';
+      this.options.notice('error', asPersonaLiveError(fallbackError).code, `The built-in generator could not start either: ${asPersonaLiveError(fallbackError).message}`);
+    }
+    this.options.changed();
+  }
+
+  private async buildGenerator(choice: BackendChoice, reference: RgbImage): Promise<ActiveGenerator> {
+    const generator = await this.options.createGenerator(choice);
+    try {
+      if (generator.prepareReference && generator.activateReference) await generator.activateReference(await generator.prepareReference(reference));
+      else await generator.fuseReference(reference);
+      const stats = await generator.stats();
+      const providers = [...new Set(Object.values(stats.providers).flat())];
+      return { generator, choice, providers };
+    } catch (error) {
+      await generator.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Switches (prepared in the background, applied between two steps)
+
+  private applyAtBoundary(action: () => Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.actions.push(() => action().then(resolve, reject));
+      this.wakeUp?.();
+    });
+  }
+
+  /**
+   * Swaps the reference: prepared beside the running stream, switched between two steps.
+   * A bad image (no face...) leaves the current reference in place.
+   * @throws PersonaLiveError NO_FACE, IMAGE_UNREADABLE, ENGINE_FAILED
+   */
+  async swapReference(image: RgbImage): Promise<void> {
+    const active = this.active;
+    if (!active) throw new PersonaLiveError('ENGINE_FAILED', 'no generator is running (a backend switch or failover is in progress); try again in a moment');
+    const generator = active.generator;
+    if (generator.prepareReference && generator.activateReference) {
+      const prepared = await generator.prepareReference(image);
+      await this.applyAtBoundary(async () => {
+        if (this.active?.generator !== generator) throw new PersonaLiveError('ENGINE_FAILED', 'the generator changed while the reference was being prepared; try again');
+        await generator.activateReference!(prepared);
+        this.reference = image;
+      });
+    } else {
+      await this.applyAtBoundary(async () => {
+        if (this.active?.generator !== generator) throw new PersonaLiveError('ENGINE_FAILED', 'the generator changed while the reference was being prepared; try again');
+        await generator.fuseReference(image);
+        this.reference = image;
+      });
+    }
+  }
+
+  /**
+   * Switches generator / device / decoder: the new one starts and fuses the current
+   * reference in the background, then replaces the old one between two steps.
+   * @throws PersonaLiveError from the generator's start (DEVICE_UNAVAILABLE, PACK_*, ...)
+   */
+  async switchBackend(choice: BackendChoice): Promise<void> {
+    if (this.switching) throw new PersonaLiveError('ENGINE_FAILED', 'another backend switch is in progress; try again when it is done');
+    const work = (async () => {
+      const next = await this.buildGenerator(choice, this.reference!);
+      await this.applyAtBoundary(async () => {
+        const old = this.active;
+        this.active = next;
+        this.requested = choice;
+        this.generatorState = 'running';
+        this.failover = { active: false, reason: null, since: null };
+        void old?.generator.close().catch(() => undefined);
+      });
+      this.options.log.info({ ...choice, providers: next.providers }, 'backend switched');
+      this.options.changed();
+    })();
+    this.switching = work;
+    try {
+      await work;
+    } finally {
+      this.switching = null;
+    }
+  }
+
+  /** Leaves failover: starts the requested backend again. */
+  async restoreRequested(): Promise<void> {
+    await this.switchBackend(this.requested);
+  }
+
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (paused) this.queue = [];
+    this.wakeUp?.();
+    this.options.changed();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Test hook (PERSONALIVE_TEST_HOOKS=1): the next push throws, or never answers. */
+  injectFault(mode: 'throw' | 'stall'): void {
+    this.injectedFault = mode;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Reporting
+
+  generatorStatus(): GeneratorStatus {
+    const choice = this.active?.choice ?? this.requested;
+    return {
+      active: choice.generator,
+      requested: this.requested.generator,
+      device: choice.device,
+      decoder: choice.decoder,
+      providers: this.active?.providers ?? [],
+      status: this.generatorState,
+      failover: { ...this.failover },
+    };
+  }
+
+  stats(): LiveStats {
+    const now = monotonicUs();
+    const pacer = this.pacer.stats();
+    const status = this.generatorStatus();
+    const provider = status.active === 'meshwarp' ? 'built-in (CPU)' : status.providers.join(', ') || 'unknown';
+    return {
+      inputFps: this.meters.input.rate(now),
+      generatedFps: this.meters.generated.rate(now),
+      outputFps: this.meters.output.rate(now),
+      latencyMs: this.meters.latency.percentiles(),
+      drops: { input: this.counters.inputDrops, output: pacer.dropped },
+      repeats: pacer.repeated,
+      framesOut: this.counters.framesOut,
+      generator: status.active,
+      executionProvider: provider,
+      failover: status.failover.active,
+      uptimeS: Math.round((now - this.startedUs) / 1e5) / 10,
+      rssMb: Math.round(process.memoryUsage().rss / 1048576),
+    };
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The reference gallery: portraits the streamer swaps between, persisted in the data
+ * folder (images under generated names, JPEG thumbnails, an index with the order and the
+ * active one). The first nine in order are the hotkey slots 1-9. Every write goes through
+ * a temp name and a rename; a client never names a path.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import sharp from 'sharp';
+import { PersonaLiveError } from '../errors.js';
+import { writeFileAtomic } from '../config/config.js';
+import { decodeImageBuffer, sniffImageBytes, type RgbImage } from '../media/image.js';
+import { HOTKEY_SLOTS, MAX_UPLOAD_BYTES, type ReferenceInfo } from '../control/protocol.js';
+
+interface StoredReference {
+  id: string;
+  name: string;
+  file: string;
+  width: number;
+  height: number;
+  addedAt: string;
+}
+
+interface GalleryIndex {
+  version: 1;
+  references: StoredReference[];
+  activeId: string | null;
+}
+
+const THUMBNAIL_SIZE = 160;
+const ID_PATTERN = /^[0-9a-f]{16}$/;
+
+/** A display name from a client-supplied file name: no folders, no control characters, short. */
+function displayName(name: string | undefined): string {
+  const plain = basename(String(name ?? '').replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  return (plain || 'reference').slice(0, 80);
+}
+
+export class ReferenceGallery {
+  private readonly dir: string;
+  private readonly indexFile: string;
+  private index: GalleryIndex;
+
+  constructor(dataDir: string) {
+    this.dir = join(dataDir, 'references');
+    this.indexFile = join(this.dir, 'gallery.json');
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.index = this.readIndex();
+  }
+
+  private readIndex(): GalleryIndex {
+    if (!existsSync(this.indexFile)) return { version: 1, references: [], activeId: null };
+    try {
+      const parsed = JSON.parse(readFileSync(this.indexFile, 'utf8')) as GalleryIndex;
+      // Keep only entries whose image is still there (a user may have deleted files by hand).
+      const references = (parsed.references ?? []).filter((r) => ID_PATTERN.test(r.id) && existsSync(join(this.dir, r.file)));
+      const activeId = references.some((r) => r.id === parsed.activeId) ? parsed.activeId : references[0]?.id ?? null;
+      return { version: 1, references, activeId };
+    } catch (error) {
+      throw new PersonaLiveError('CONFIG_INVALID', `${this.indexFile}: not a valid gallery index (${(error as Error).message}); move it away to start an empty gallery`, { source: this.indexFile });
+    }
+  }
+
+  private persist(): void {
+    writeFileAtomic(this.indexFile, `${JSON.stringify(this.index, null, 2)}\n`);
+  }
+
+  list(): ReferenceInfo[] {
+    return this.index.references.map((r, i) => ({
+      id: r.id,
+      name: r.name,
+      slot: i < HOTKEY_SLOTS ? i + 1 : null,
+      width: r.width,
+      height: r.height,
+      addedAt: r.addedAt,
+      thumbnailUrl: `/api/references/${r.id}/thumbnail.jpg`,
+    }));
+  }
+
+  get activeId(): string | null {
+    return this.index.activeId;
+  }
+
+  private find(id: string): StoredReference {
+    const found = this.index.references.find((r) => r.id === id);
+    if (!found) throw new PersonaLiveError('REFERENCE_NOT_FOUND', `no reference with id "${String(id).slice(0, 40)}" in the gallery`, { id });
+    return found;
+  }
+
+  /** The id at hotkey slot 1..9 (gallery order), or null. */
+  idAtSlot(slot: number): string | null {
+    return this.index.references[slot - 1]?.id ?? null;
+  }
+
+  /** The id `step` places after (or before) the active one, wrapping around. */
+  idAfterActive(step: 1 | -1): string | null {
+    const list = this.index.references;
+    if (list.length === 0) return null;
+    const at = list.findIndex((r) => r.id === this.index.activeId);
+    return list[(at + step + list.length) % list.length]!.id;
+  }
+
+  /**
+   * Adds an image (PNG, JPEG or WebP, at most 20 MB): sniffed, decoded (so a broken file is
+   * refused now, not mid-stream), stored under a generated name with a thumbnail.
+   * @throws PersonaLiveError CONTROL_MESSAGE_TOO_LARGE, IMAGE_UNREADABLE
+   */
+  async add(bytes: Uint8Array, name?: string): Promise<ReferenceInfo> {
+    const label = `Uploaded file "${displayName(name)}"`;
+    if (bytes.length > MAX_UPLOAD_BYTES) {
+      throw new PersonaLiveError('CONTROL_MESSAGE_TOO_LARGE', `${label} is ${(bytes.length / 1e6).toFixed(1)} MB; reference images are limited to ${MAX_UPLOAD_BYTES / 1024 / 1024} MB`, { bytes: bytes.length });
+    }
+    const image = await decodeImageBuffer(bytes, label); // sniffs first: a non-image gets IMAGE_UNREADABLE
+    const format = sniffImageBytes(bytes).format!;
+    const id = randomBytes(8).toString('hex');
+    const file = `${id}.${format === 'jpeg' ? 'jpg' : format}`;
+    writeFileAtomic(join(this.dir, file), bytes, 0o600);
+    const thumbnail = await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.length), { raw: { width: image.width, height: image.height, channels: 3 } })
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'cover', position: 'attention' })
+      .jpeg({ quality: 80 })
+      .toBuffer();
+    writeFileAtomic(join(this.dir, `${id}.thumb.jpg`), thumbnail, 0o600);
+    const stored: StoredReference = { id, name: displayName(name), file, width: image.width, height: image.height, addedAt: new Date().toISOString() };
+    this.index.references.push(stored);
+    this.index.activeId ??= id;
+    this.persist();
+    return this.list().find((r) => r.id === id)!;
+  }
+
+  /** @throws PersonaLiveError REFERENCE_NOT_FOUND */
+  async loadImage(id: string): Promise<RgbImage> {
+    const stored = this.find(id);
+    return decodeImageBuffer(await readFile(join(this.dir, stored.file)), `Reference "${stored.name}"`);
+  }
+
+  /** @throws PersonaLiveError REFERENCE_NOT_FOUND */
+  async thumbnail(id: string): Promise<Buffer> {
+    this.find(id);
+    return readFile(join(this.dir, `${id}.thumb.jpg`));
+  }
+
+  /** Records which reference is active (after the generator switched to it). */
+  setActive(id: string): void {
+    this.find(id);
+    this.index.activeId = id;
+    this.persist();
+  }
+
+  /** @throws PersonaLiveError REFERENCE_NOT_FOUND */
+  remove(id: string): ReferenceInfo[] {
+    const stored = this.find(id);
+    this.index.references = this.index.references.filter((r) => r.id !== id);
+    if (this.index.activeId === id) this.index.activeId = this.index.references[0]?.id ?? null;
+    this.persist();
+    rmSync(join(this.dir, stored.file), { force: true });
+    rmSync(join(this.dir, `${id}.thumb.jpg`), { force: true });
+    return this.list();
+  }
+
+  /**
+   * New order: `ids` must be exactly the gallery's ids.
+   * @throws PersonaLiveError CONTROL_BAD_PARAMS
+   */
+  reorder(ids: string[]): ReferenceInfo[] {
+    const current = new Set(this.index.references.map((r) => r.id));
+    if (ids.length !== current.size || new Set(ids).size !== ids.length || !ids.every((id) => current.has(id))) {
+      throw new PersonaLiveError('CONTROL_BAD_PARAMS', `params.ids: expected every gallery id exactly once (${current.size} ids), got ${ids.length}`, { field: 'ids' });
+    }
+    const byId = new Map(this.index.references.map((r) => [r.id, r]));
+    this.index.references = ids.map((id) => byId.get(id)!);
+    this.persist();
+    return this.list();
+  }
+}
