@@ -9,6 +9,7 @@ import { GENERATORS, generatorEntry } from '../generators/registry.js';
 import { verifyPack } from '../../models/pack.js';
 import { buildTestPack } from '../../models/test-pack.js';
 import { animate } from './animate.js';
+import { DAEMON_USAGE, runDaemon } from './daemon-command.js';
 import type { DecoderChoice } from '../engine/personalive-engine.js';
 
 export const USAGE = `personalive: real-time portrait animation for OBS and virtual cameras
@@ -19,6 +20,7 @@ Usage:
                       [--size N] [--max-frames N] [--seed N] [--json]
       (the generator defaults to personalive when a pack is given or PERSONALIVE_PACK is set,
        else to the built-in meshwarp)
+${DAEMON_USAGE}
   personalive pack verify DIR [--device cpu|cuda|tensorrt] [--json]
   personalive pack make-test DIR [--resolution N] [--profile tiny|contract] [--step denoiser|unet_work]
                              [--decoder-output float|bytes]
@@ -156,6 +158,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       case 'animate':
         await runAnimate(rest, io);
         return 0;
+      case 'daemon':
+        return await runDaemon(rest, io);
       case 'pack':
         await runPack(rest, io);
         return 0;

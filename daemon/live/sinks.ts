@@ -84,7 +84,7 @@ export async function createVirtualCameraOutput(options: { width: number; height
  * time). Written through ffmpeg under a temp name, renamed at close.
  */
 export async function createRecordingSink(path: string, width: number, height: number, fps: number, onError: (error: PersonaLiveError) => void): Promise<OutputSink> {
-  const writer: Mp4Writer = await openMp4Writer({ outPath: path, width, height, fpsRational: `${fps}/1`, argument: 'output.recording.path' });
+  const writer: Mp4Writer = await openMp4Writer({ outPath: path, width, height, fpsRational: `${fps}/1`, argument: 'output.recording.path', ownProcessGroup: true });
   let busy = false;
   let written = 0;
   let dropped = 0;

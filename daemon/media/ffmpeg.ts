@@ -62,6 +62,11 @@ export interface Mp4WriterOptions {
   env?: NodeJS.ProcessEnv;
   /** How the caller names the output in messages, e.g. '--out'. */
   argument?: string;
+  /**
+   * Run ffmpeg in its own process group, so a Ctrl+C in the terminal reaches only the
+   * caller, which then finishes the file itself (the live daemon's recording).
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface Mp4Writer {
@@ -528,7 +533,7 @@ export async function openMp4Writer(options: Mp4WriterOptions): Promise<Mp4Write
   args.push('-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv');
   args.push('-movflags', '+faststart', '-f', 'mp4', `file:${videoTemp}`);
 
-  const child = spawn(binaries.ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'], env, windowsHide: true });
+  const child = spawn(binaries.ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'], env, windowsHide: true, detached: options.ownProcessGroup === true });
   const run = watchChild(child);
   const stdin = child.stdin!;
   stdin.on('error', () => {

@@ -4,7 +4,7 @@
  * active one). The first nine in order are the hotkey slots 1-9. Every write goes through
  * a temp name and a rename; a client never names a path.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -21,6 +21,8 @@ interface StoredReference {
   width: number;
   height: number;
   addedAt: string;
+  /** Of the image bytes: adding the same file twice returns the existing entry. */
+  sha256: string;
 }
 
 interface GalleryIndex {
@@ -112,6 +114,9 @@ export class ReferenceGallery {
     if (bytes.length > MAX_UPLOAD_BYTES) {
       throw new PersonaLiveError('CONTROL_MESSAGE_TOO_LARGE', `${label} is ${(bytes.length / 1e6).toFixed(1)} MB; reference images are limited to ${MAX_UPLOAD_BYTES / 1024 / 1024} MB`, { bytes: bytes.length });
     }
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const existing = this.index.references.find((r) => r.sha256 === sha256);
+    if (existing) return this.list().find((r) => r.id === existing.id)!;
     const image = await decodeImageBuffer(bytes, label); // sniffs first: a non-image gets IMAGE_UNREADABLE
     const format = sniffImageBytes(bytes).format!;
     const id = randomBytes(8).toString('hex');
@@ -122,7 +127,7 @@ export class ReferenceGallery {
       .jpeg({ quality: 80 })
       .toBuffer();
     writeFileAtomic(join(this.dir, `${id}.thumb.jpg`), thumbnail, 0o600);
-    const stored: StoredReference = { id, name: displayName(name), file, width: image.width, height: image.height, addedAt: new Date().toISOString() };
+    const stored: StoredReference = { id, name: displayName(name), file, width: image.width, height: image.height, addedAt: new Date().toISOString(), sha256 };
     this.index.references.push(stored);
     this.index.activeId ??= id;
     this.persist();

@@ -26,7 +26,7 @@ export function createWebcamSource(device: string, options: SourceOptions, input
     async start(onFrame) {
       const { ffmpeg } = findFfmpeg();
       const filter = `scale=${size}:${size}:force_original_aspect_ratio=increase,crop=${size}:${size},setsar=1`;
-      child = spawn(ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', ...inputArgs, '-an', '-vf', filter, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+      child = spawn(ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', ...inputArgs, '-an', '-vf', filter, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, detached: true });
       const bytes = size * size * 3;
       let frame = new Uint8Array(bytes);
       let filled = 0;
