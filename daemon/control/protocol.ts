@@ -169,6 +169,9 @@ export interface EventMessage<E extends EventName = EventName> {
   data: EventMap[E];
 }
 
+/** The reply to POST /api/references (201 with the new entry, or 4xx with the error). */
+export type UploadResponse = { ok: true; result: ReferenceInfo } | { ok: false; error: ErrorPayload };
+
 /** Error codes of the protocol itself (the daemon's own codes come from its catalogue). */
 export const PROTOCOL_ERRORS = {
   BAD_MESSAGE: 'CONTROL_BAD_MESSAGE',

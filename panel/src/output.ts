@@ -1,0 +1,54 @@
+/** Output settings: frame rate, size, virtual camera and recording toggles with their real state. */
+import type { DaemonState, RequestMap } from '../../daemon/control/protocol.js';
+import type { Panel, View } from './app.js';
+import { byId, fillSelect, setText } from './dom.js';
+
+const FPS_CHOICES = [15, 20, 24, 25, 30, 50, 60];
+const SIZE_CHOICES = [256, 384, 512, 768, 1024];
+
+/** The usual choices plus the current value when the configuration set another one. */
+function choices(list: number[], current: number): number[] {
+  return list.includes(current) ? list : [...list, current].sort((a, b) => a - b);
+}
+
+export function mountOutput(panel: Panel): View {
+  const fps = byId<HTMLSelectElement>('output-fps');
+  const size = byId<HTMLSelectElement>('output-size');
+  const vcam = byId<HTMLInputElement>('output-vcam');
+  const recording = byId<HTMLInputElement>('output-recording');
+
+  async function set(control: HTMLElement, params: RequestMap['output.set']['params']): Promise<void> {
+    const result = await panel.act(control, () => panel.client.call('output.set', params));
+    const state = panel.state();
+    // On failure, put the controls back to what the daemon has.
+    if (state) panel.patch({ output: result ?? state.output });
+  }
+
+  fps.addEventListener('change', () => void set(fps, { fps: Number(fps.value) }));
+  size.addEventListener('change', () => void set(size, { size: Number(size.value) }));
+  vcam.addEventListener('change', () => void set(vcam, { virtualCamera: vcam.checked }));
+  recording.addEventListener('change', () => void set(recording, { recording: recording.checked }));
+
+  function toggleState(prefix: string, state: string, detail: string, error: string | null): void {
+    const badge = byId(`${prefix}-state`);
+    badge.dataset.state = state;
+    setText(badge, state);
+    setText(byId(`${prefix}-detail`), detail);
+    const errorLine = byId(`${prefix}-error`);
+    errorLine.hidden = !error;
+    setText(errorLine, error ?? '');
+  }
+
+  return {
+    update(state: DaemonState): void {
+      const o = state.output;
+      fillSelect(fps, choices(FPS_CHOICES, o.fps).map((n) => ({ value: String(n), label: `${n} fps` })), String(o.fps));
+      fillSelect(size, choices(SIZE_CHOICES, o.size).map((n) => ({ value: String(n), label: `${n}×${n}` })), String(o.size));
+      vcam.checked = o.virtualCamera.enabled;
+      toggleState('output-vcam', o.virtualCamera.state, o.virtualCamera.device ? `Device: ${o.virtualCamera.device}` : '', o.virtualCamera.error);
+      recording.checked = o.recording.enabled;
+      toggleState('output-recording', o.recording.state, o.recording.path ? `File: ${o.recording.path}` : '', o.recording.error);
+      setText(byId('output-ring'), o.ring.enabled ? `OBS output ring “${o.ring.name}”` : 'OBS output ring off');
+    },
+  };
+}
