@@ -31,6 +31,8 @@ export interface StartDaemonOptions {
   env?: Record<string, string>;
   /** Keep the folders after stop (default: removed). */
   keep?: boolean;
+  /** Connect to this obs-websocket (default: --no-obs). */
+  obs?: { url: string; password: string };
 }
 
 /** Starts `personalive daemon --json ...` and resolves when it printed its ready line. */
@@ -40,7 +42,8 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
   const configDir = join(root, 'config');
   const dataDir = join(root, 'data');
   const args = options.args ?? ['--reference', join(data, 'reference.png'), '--driving-file', join(data, 'driving.mp4')];
-  const child = spawn(process.execPath, [join(REPO, 'bin/personalive.js'), 'daemon', '--json', '--port', '0', '--no-obs', '--config-dir', configDir, '--data-dir', dataDir, ...args], {
+  const obsArgs = options.obs ? ['--obs-url', options.obs.url, '--obs-password', options.obs.password] : ['--no-obs'];
+  const child = spawn(process.execPath, [join(REPO, 'bin/personalive.js'), 'daemon', '--json', '--port', '0', ...obsArgs, '--config-dir', configDir, '--data-dir', dataDir, ...args], {
     cwd: REPO,
     env: { ...process.env, PERSONALIVE_TEST_HOOKS: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
