@@ -16,22 +16,11 @@ import { fillMouthInterior } from '../daemon/meshwarp/mouth.js';
 import { buildWarpTopology, placeDepths, placeVertices } from '../daemon/meshwarp/topology.js';
 import { MeshWarper, loadWarpAddon } from '../daemon/meshwarp/warp.js';
 import { moveFace, smoothImage, syntheticFace } from '../test/meshwarp/synthetic-face.js';
+import { stat, type Stat } from './stats.js';
 
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 300);
 const WARMUP = 20;
 const SIZE = 512;
-
-interface Stat {
-  min: number;
-  median: number;
-  p95: number;
-}
-
-function stat(values: number[]): Stat {
-  const s = values.slice().sort((a, b) => a - b);
-  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))];
-  return { min: +s[0].toFixed(3), median: +at(0.5).toFixed(3), p95: +at(0.95).toFixed(3) };
-}
 
 const reference = smoothImage(SIZE, SIZE);
 const referenceLandmarks = syntheticFace();

@@ -17,21 +17,10 @@ import { PixelFormat } from '../daemon/transport/ring-layout.js';
 import { RingReader, RingWriter, monotonicUs } from '../daemon/transport/ring.js';
 import { systemSharedMemory } from '../daemon/transport/shared-memory.js';
 import { colourConverters } from '../daemon/transport/colour.js';
+import { stat, type Stat } from './stats.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
 const WARMUP = 20;
-
-interface Stat {
-  min: number;
-  median: number;
-  p95: number;
-}
-
-function stat(values: number[]): Stat {
-  const s = values.slice().sort((a, b) => a - b);
-  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))];
-  return { min: +s[0].toFixed(3), median: +at(0.5).toFixed(3), p95: +at(0.95).toFixed(3) };
-}
 
 /** Times `run` ITERATIONS times after a warm-up; returns the stats and the heap growth. */
 function time(run: (i: number) => void): Stat & { heapGrowthKb: number } {

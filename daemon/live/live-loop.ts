@@ -10,7 +10,7 @@
  */
 import { PersonaLiveError, asPersonaLiveError } from '../errors.js';
 import type { DaemonConfig } from '../config/config.js';
-import type { DecoderKind, DeviceKind, GeneratorKind, LiveStats } from '../control/protocol.js';
+import type { DaemonState, DecoderKind, DeviceKind, GeneratorKind, LiveStats } from '../control/protocol.js';
 import type { DrivingFrame, Generator, OutputFrame, RgbImage } from '../generators/generator.js';
 import { FramePacer, systemPacerClock } from '../transport/pacer.js';
 import { monotonicUs } from '../transport/ring.js';
@@ -43,15 +43,8 @@ export interface LiveLoopOptions {
 /** Driving frames held for the generator; a slow generator takes the newest evenly spaced. */
 const INPUT_QUEUE_CAPACITY = 8;
 
-export interface GeneratorStatus {
-  active: GeneratorKind;
-  requested: GeneratorKind;
-  device: DeviceKind;
-  decoder: DecoderKind;
-  providers: string[];
-  status: 'starting' | 'running' | 'failed';
-  failover: { active: boolean; reason: string | null; since: string | null };
-}
+/** What runs and why: the protocol's generator state. */
+export type GeneratorStatus = DaemonState['generator'];
 
 interface ActiveGenerator {
   generator: Generator;

@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import type { DaemonState } from '../../daemon/control/protocol.js';
 import { systemSharedMemory } from '../../daemon/transport/shared-memory.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
+import { eventually } from '../helpers/eventually.js';
 import { requireObs, screenshotPixels, startObs, type ObsInstance } from '../helpers/obs-harness.js';
 import { demoDataDir } from '../helpers/system.js';
 
@@ -38,21 +39,6 @@ async function call<T>(daemon: DaemonProcess, method: string, params: Record<str
   }
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 describe.skipIf(obsAvailable.skip || demo.skip)('the daemon driving a real OBS through obs-websocket', () => {
   let obs: ObsInstance;
   let daemon: DaemonProcess;
@@ -74,7 +60,7 @@ describe.skipIf(obsAvailable.skip || demo.skip)('the daemon driving a real OBS t
   });
 
   it('connects to obs-websocket and adds its output source to the current scene, where its frames appear', async () => {
-    await eventually('the daemon connected to OBS', async () => (await call<DaemonState>(daemon, 'state.get')).result?.obs.state === 'connected');
+    await eventually('the daemon connected to OBS', async () => (await call<DaemonState>(daemon, 'state.get')).result?.obs.state === 'connected', 20_000);
     const added = await call<{ sceneName: string; inputName: string }>(daemon, 'obs.addOutputSource');
     expect(added.result).toEqual({ sceneName: 'Scene', inputName: 'PersonaLive Output' });
     const { inputSettings } = await obs.client.call('GetInputSettings', { inputName: 'PersonaLive Output' });
@@ -84,7 +70,7 @@ describe.skipIf(obsAvailable.skip || demo.skip)('the daemon driving a real OBS t
       const s = await screenshotPixels(imageData);
       const centre = ((s.height / 2) * s.width + s.width / 2) * 4;
       return s.width === 512 && [s.rgba[centre], s.rgba[centre + 1], s.rgba[centre + 2]].join() !== PLACEHOLDER_RGB.join() ? s : null;
-    });
+    }, 20_000);
     expect(shot.height).toBe(512);
   });
 
@@ -97,7 +83,7 @@ describe.skipIf(obsAvailable.skip || demo.skip)('the daemon driving a real OBS t
     const state = await eventually('the driving ring live in the daemon', async () => {
       const s = (await call<DaemonState>(daemon, 'state.get')).result!;
       return s.driving.kind === 'ring' && s.driving.state === 'live' ? s : null;
-    });
+    }, 20_000);
     expect(state.driving.description).toMatch(/Driving Capture filter/);
   });
 

@@ -12,6 +12,7 @@ import type { VendorEvent } from '../../daemon/obs/obs-client.js';
 import { PixelFormat } from '../../daemon/transport/ring-layout.js';
 import { RingReader, RingWriter, monotonicUs } from '../../daemon/transport/ring.js';
 import { systemSharedMemory } from '../../daemon/transport/shared-memory.js';
+import { eventually } from '../helpers/eventually.js';
 import { requireObs, screenshotPixels, startObs, type ObsInstance } from '../helpers/obs-harness.js';
 
 const obsAvailable = requireObs();
@@ -20,21 +21,6 @@ const ringName = (label: string): string => `personalive-obs-test-${process.pid}
 /** The placeholder's background (plugin/src/placeholder.c). */
 const PLACEHOLDER_RGB = [24, 24, 32];
 const writerScript = fileURLToPath(new URL('../transport/fixtures/ring-writer.ts', import.meta.url));
-
-async function eventually<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value;
-    } catch (error) {
-      lastError = error; // e.g. 702 "Failed to render screenshot" before an async source's first frame
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A test frame: left half one colour, right half another. */
 function twoColourFrame(width: number, height: number, left: number[], right: number[]): Uint8Array {
