@@ -73,8 +73,11 @@ export interface DaemonState {
     decoder: DecoderKind;
     /** The execution providers ONNX Runtime really uses (empty for the built-in generator). */
     providers: string[];
-    /** 'starting' while a new backend or reference is being prepared in the background. */
-    status: 'starting' | 'running' | 'failed';
+    /**
+     * 'waiting': no reference yet (upload one); 'starting' while a new backend is prepared
+     * in the background; 'failed' when even the built-in generator could not start.
+     */
+    status: 'waiting' | 'starting' | 'running' | 'failed';
     failover: { active: boolean; reason: string | null; since: string | null };
   };
   options: {

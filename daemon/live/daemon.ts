@@ -348,9 +348,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   const activeId = gallery.activeId;
   let referenceImage: RgbImage | null = null;
   if (activeId) referenceImage = await gallery.loadImage(activeId);
-  if (!referenceImage) {
-    throw new PersonaLiveError('NO_REFERENCE', `the reference gallery (${paths.dataDir}) is empty: start with --reference IMG (a portrait photo) to add one`);
-  }
+  if (!referenceImage) log.warn({ gallery: paths.dataDir }, 'no reference yet: upload a portrait in the panel (or start with --reference IMG); streaming a plain frame meanwhile');
   await withTimeout('the generator', loop.start(referenceImage));
   await loop.setSink(preview);
   if (options.nullSink) await loop.setSink(createNullSink());
@@ -365,7 +363,10 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     handlers,
     extraHandlers,
     upload: async (bytes, name) => {
+      const first = loop.generatorStatus().status === 'waiting';
       const reference = await gallery.add(bytes, name);
+      // The very first portrait goes on air by itself.
+      if (first) await activateReference(reference.id).catch((error: unknown) => notice('error', asPersonaLiveError(error).code, `Reference "${reference.name}": ${asPersonaLiveError(error).message}`));
       broadcastState();
       return reference;
     },

@@ -115,10 +115,17 @@ export class LiveLoop {
    * Starts the generator with `reference`, then the output ticks and the generator loop.
    * @throws PersonaLiveError when the generator cannot start or the reference has no face
    */
-  async start(reference: RgbImage): Promise<void> {
+  async start(reference: RgbImage | null): Promise<void> {
     this.reference = reference;
-    this.active = await this.buildGenerator(this.requested, reference);
-    this.generatorState = 'running';
+    if (reference) {
+      this.active = await this.buildGenerator(this.requested, reference);
+      this.generatorState = 'running';
+    } else {
+      // First run without a portrait: stream a plain frame until one is uploaded.
+      this.generatorState = 'waiting';
+      const size = this.config.output.size;
+      this.pacer.push({ rgb: new Uint8Array(size * size * 3).fill(16), width: size, height: size, captureUs: monotonicUs() });
+    }
     this.running = true;
     this.pacer.start();
     this.loopDone = this.runGeneratorLoop();
@@ -224,7 +231,7 @@ export class LiveLoop {
         const action = this.actions.shift()!;
         await action().catch((error: unknown) => this.options.log.error({ err: asPersonaLiveError(error).message }, 'switch failed'));
       }
-      if (this.paused || !this.active || this.queue.length === 0 || this.generatorState === 'failed') {
+      if (this.paused || !this.active || this.queue.length === 0 || this.generatorState === 'failed' || this.generatorState === 'waiting') {
         await new Promise<void>((resolve) => {
           this.wakeUp = resolve;
           setTimeout(resolve, 100).unref?.(); // re-check actions and failover timers now and then
@@ -337,6 +344,25 @@ export class LiveLoop {
    * @throws PersonaLiveError NO_FACE, IMAGE_UNREADABLE, ENGINE_FAILED
    */
   async swapReference(image: RgbImage): Promise<void> {
+    if (!this.active && this.generatorState === 'waiting') {
+      // The first reference: start the generator with it.
+      this.generatorState = 'starting';
+      this.options.changed();
+      try {
+        const started = await this.buildGenerator(this.requested, image);
+        await this.applyAtBoundary(async () => {
+          this.active = started;
+          this.reference = image;
+          this.generatorState = 'running';
+        });
+      } catch (error) {
+        this.generatorState = 'waiting';
+        throw error;
+      } finally {
+        this.options.changed();
+      }
+      return;
+    }
     const active = this.active;
     if (!active) throw new PersonaLiveError('ENGINE_FAILED', 'no generator is running (a backend switch or failover is in progress); try again in a moment');
     const generator = active.generator;

@@ -129,8 +129,7 @@ export class ReferenceGallery {
     writeFileAtomic(join(this.dir, `${id}.thumb.jpg`), thumbnail, 0o600);
     const stored: StoredReference = { id, name: displayName(name), file, width: image.width, height: image.height, addedAt: new Date().toISOString(), sha256 };
     this.index.references.push(stored);
-    this.index.activeId ??= id;
-    this.persist();
+    this.persist(); // on air only once the generator took it (setActive)
     return this.list().find((r) => r.id === id)!;
   }
 

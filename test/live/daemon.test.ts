@@ -290,3 +290,31 @@ describe.skipIf(demo.skip || ffmpeg.skip)('failover from the PersonaLive generat
     expect(restored.result).toMatchObject({ active: 'personalive', failover: { active: false } });
   });
 });
+
+describe.skipIf(demo.skip || ffmpeg.skip)('first run: no reference yet', () => {
+  let daemon: DaemonProcess;
+  let control: ControlClient;
+
+  beforeAll(async () => {
+    daemon = await startDaemon({ args: ['--driving-file', join(demo.dir, 'driving.mp4'), '--no-ring'] });
+    control = await ControlClient.open(daemon);
+  }, 120_000);
+
+  afterAll(async () => {
+    control?.close();
+    await daemon?.stop();
+  });
+
+  it('starts without a portrait, waits, and goes on air with the first upload', async () => {
+    const waiting = (await control.call<DaemonState>('state.get')).result!;
+    expect(waiting.generator.status).toBe('waiting');
+    expect(waiting.references).toEqual([]);
+    expect(waiting.activeReferenceId).toBeNull();
+    const upload = await fetch(`${daemon.baseUrl}/api/references?name=me.png`, { method: 'POST', headers: { authorization: `Bearer ${daemon.token}` }, body: readFileSync(join(demo.dir, 'reference.png')) });
+    expect(upload.status).toBe(201);
+    const id = ((await upload.json()) as { result: { id: string } }).result.id;
+    const running = (await control.call<DaemonState>('state.get')).result!;
+    expect(running.generator.status).toBe('running');
+    expect(running.activeReferenceId).toBe(id);
+  });
+});
