@@ -48,6 +48,12 @@ export interface HumanTrackerOptions {
   trackTimeoutMs?: number;
   /** Caps on the worker's heaps (Node worker resourceLimits); default: none. */
   resourceLimits?: WorkerOptions['resourceLimits'];
+  /**
+   * Run the worker thread at this nice value (0-19; Linux sets nice per thread), so
+   * background work such as tracking a new reference yields the CPU to the live trackers.
+   * Default 0.
+   */
+  niceness?: number;
 }
 
 /** Tracker defaults, in one place. */
@@ -127,6 +133,7 @@ export interface TrackerWorkerInit {
   minConfidence: number;
   mode: TrackerMode;
   modelDir?: string;
+  niceness?: number;
 }
 
 export interface TrackerReady {
@@ -208,13 +215,14 @@ export function meshBox(landmarks: Float32Array, width: number, height: number):
 type Pending = { resolve: (value: TrackerResult) => void; reject: (error: Error) => void; timer: NodeJS.Timeout | null };
 type RequestBody = TrackerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
-function checkOptions(options: HumanTrackerOptions): Required<Omit<HumanTrackerOptions, 'modelDir' | 'resourceLimits'>> {
+function checkOptions(options: HumanTrackerOptions): Required<Omit<HumanTrackerOptions, 'modelDir' | 'resourceLimits' | 'niceness'>> {
   const merged = { ...HUMAN_TRACKER_DEFAULTS, ...definedOnly(options) };
   const bad = (name: string, value: unknown, expected: string): PersonaLiveError =>
     new PersonaLiveError('USAGE', `createHumanTracker: '${name}' must be ${expected}, got ${JSON.stringify(value)}.`, { [name]: value });
   if (!Number.isInteger(merged.maxFaces) || merged.maxFaces < 1 || merged.maxFaces > 32) throw bad('maxFaces', merged.maxFaces, 'an integer from 1 to 32');
   if (!(merged.minConfidence > 0 && merged.minConfidence < 1)) throw bad('minConfidence', merged.minConfidence, 'a number between 0 and 1 (exclusive)');
   if (merged.mode !== 'image' && merged.mode !== 'video') throw bad('mode', merged.mode, "'image' or 'video'");
+  if (options.niceness !== undefined && !(Number.isInteger(options.niceness) && options.niceness >= 0 && options.niceness <= 19)) throw bad('niceness', options.niceness, 'an integer from 0 to 19');
   for (const name of ['startTimeoutMs', 'trackTimeoutMs'] as const) {
     if (!(Number.isFinite(merged[name]) && merged[name] > 0)) throw bad(name, merged[name], 'a positive number of milliseconds');
   }
@@ -301,7 +309,7 @@ export async function createHumanTracker(options: HumanTrackerOptions = {}): Pro
 
   let ready: TrackerReady;
   try {
-    const init: TrackerWorkerInit = { maxFaces: settings.maxFaces, minConfidence: settings.minConfidence, mode: settings.mode, modelDir: options.modelDir };
+    const init: TrackerWorkerInit = { maxFaces: settings.maxFaces, minConfidence: settings.minConfidence, mode: settings.mode, modelDir: options.modelDir, niceness: options.niceness };
     ready = (await call({ type: 'init', init }, [], settings.startTimeoutMs, 'its start-up')) as TrackerReady;
   } catch (error) {
     closed = true;

@@ -198,16 +198,16 @@ describe.skipIf(demo.skip || ffmpeg.skip)('personalive daemon (child process, bu
   it('swaps the reference mid-stream without a gap longer than one frame interval beyond the normal cadence', async () => {
     const state = (await control.call<DaemonState>('state.get')).result!;
     const next = state.references.find((r) => r.id !== state.activeReferenceId)!;
-    await new Promise((r) => setTimeout(r, 4000));
+    await new Promise((r) => setTimeout(r, 6000));
     const before = nowUs();
-    const normalGapMs = watcher.largestGapMs(before - 4_000_000, before);
+    const normalGapMs = watcher.largestGapMs(before - 6_000_000, before);
     const swap = await control.call('references.activate', { id: next.id });
     expect(swap.ok, JSON.stringify(swap.error)).toBe(true);
     await new Promise((r) => setTimeout(r, 1500));
     const swapGapMs = watcher.largestGapMs(before, nowUs());
     const frameIntervalMs = 1000 / 25;
     // The figures for the record (the issue asks for them): printed by the test run.
-    process.stdout.write(`reference swap: largest output gap ${swapGapMs.toFixed(1)} ms; normal cadence (largest gap in the 4 s before) ${normalGapMs.toFixed(1)} ms\n`);
+    process.stdout.write(`reference swap: largest output gap ${swapGapMs.toFixed(1)} ms; normal cadence (largest gap in the 6 s before) ${normalGapMs.toFixed(1)} ms\n`);
     expect(swapGapMs).toBeLessThanOrEqual(normalGapMs + frameIntervalMs);
     expect((await control.call<DaemonState>('state.get')).result!.activeReferenceId).toBe(next.id);
   });

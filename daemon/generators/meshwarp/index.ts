@@ -151,7 +151,8 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
 
     async prepareReference(image: RgbImage) {
       // The driving trackers keep working; the reference gets its own (image-mode) tracker.
-      referenceTracker ??= createHumanTracker({ mode: 'image' });
+      // Nice 10: on a busy machine the live trackers keep the CPU while this one works.
+      referenceTracker ??= createHumanTracker({ mode: 'image', niceness: 10 });
       const square = await fitSquare(image, size);
       return { square, landmarks: await trackReference(square, await referenceTracker) } satisfies PreparedReference;
     },
