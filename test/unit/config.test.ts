@@ -1,0 +1,86 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG, defaultPaths, loadConfig, loadOrCreateToken, saveConfig, validateConfig } from '../../daemon/config/config.js';
+import { PersonaLiveError } from '../../daemon/errors.js';
+
+const dirs: string[] = [];
+const temp = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'pl-config-'));
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
+});
+
+function failure(run: () => unknown): PersonaLiveError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(PersonaLiveError);
+    return error as PersonaLiveError;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('daemon configuration', () => {
+  it('fills every default from DEFAULT_CONFIG and freezes the result', () => {
+    const config = validateConfig({ output: { fps: 30 } }, 'test');
+    expect(config.output.fps).toBe(30);
+    expect(config.output.size).toBe(DEFAULT_CONFIG.output.size);
+    expect(config.control).toEqual(DEFAULT_CONFIG.control);
+    expect(Object.isFrozen(config.output.ring)).toBe(true);
+  });
+
+  it('names the source, the field and what was expected', () => {
+    expect(failure(() => validateConfig({ output: { fps: 0 } }, '/home/u/.config/personalive/config.json')).message)
+      .toBe('/home/u/.config/personalive/config.json: field output.fps: expected an integer from 1 to 120, got 0');
+    expect(failure(() => validateConfig({ control: { host: '0.0.0.0' } }, 'panel')).message).toMatch(/field control\.host: expected "127\.0\.0\.1", "::1" or "localhost"/);
+    expect(failure(() => validateConfig({ output: { ring: { name: '../x' } } }, 'panel')).message).toMatch(/field output\.ring\.name: expected 1-200 characters/);
+    expect(failure(() => validateConfig({ outptu: {} }, 'panel')).message).toMatch(/field outptu: unknown setting/);
+    expect(failure(() => validateConfig({ generator: { kind: 'personalive' } }, 'panel')).message).toMatch(/generator\.packDir: expected a model pack folder/);
+    expect(failure(() => validateConfig({ output: 5 }, 'panel')).code).toBe('CONFIG_INVALID');
+  });
+
+  it('applies a patch over the current configuration, not over the defaults', () => {
+    const current = validateConfig({ output: { fps: 30, size: 256 } }, 'file');
+    const edited = validateConfig({ output: { fps: 20 } }, 'panel', current);
+    expect(edited.output).toMatchObject({ fps: 20, size: 256 });
+  });
+
+  it('reads a missing file as the defaults and a broken one as CONFIG_INVALID naming it', () => {
+    const dir = temp();
+    expect(loadConfig(join(dir, 'config.json'))).toBe(DEFAULT_CONFIG);
+    writeFileSync(join(dir, 'config.json'), '{"output": ');
+    expect(failure(() => loadConfig(join(dir, 'config.json'))).message).toMatch(/config\.json: not valid JSON/);
+  });
+
+  it('saves atomically with 0600 permissions and leaves no temporary file', () => {
+    const dir = temp();
+    const file = join(dir, 'sub', 'config.json');
+    const config = validateConfig({ obs: { password: 'secret' } }, 'test');
+    saveConfig(file, config);
+    expect(JSON.parse(readFileSync(file, 'utf8')).obs.password).toBe('secret');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readdirSync(join(dir, 'sub'))).toEqual(['config.json']);
+    expect(loadConfig(file)).toEqual(config);
+  });
+
+  it('generates the control token once (64 hex digits, 0600) and reuses it', () => {
+    const dir = temp();
+    const file = join(dir, 'token');
+    const token = loadOrCreateToken(file);
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(loadOrCreateToken(file)).toBe(token);
+  });
+
+  it('follows XDG on Linux and the platform folders elsewhere', () => {
+    expect(defaultPaths({ HOME: '/home/u' }, 'linux')).toMatchObject({ configFile: '/home/u/.config/personalive/config.json', dataDir: '/home/u/.local/share/personalive' });
+    expect(defaultPaths({ HOME: '/home/u', XDG_CONFIG_HOME: '/cfg', XDG_DATA_HOME: '/data' }, 'linux')).toMatchObject({ configDir: '/cfg/personalive', dataDir: '/data/personalive' });
+    expect(defaultPaths({ HOME: '/Users/u' }, 'darwin').configDir).toBe('/Users/u/Library/Application Support/PersonaLive');
+    expect(defaultPaths({ HOME: 'C:/Users/u', APPDATA: 'C:/Users/u/AppData/Roaming' }, 'win32').configDir).toMatch(/Roaming.PersonaLive$/);
+  });
+});
