@@ -271,6 +271,11 @@ export class LiveLoop {
     this.injectedFault = null;
     if (fault === 'throw') return Promise.reject(new PersonaLiveError('ENGINE_FAILED', 'injected generator fault (test hook)'));
     const push = fault === 'stall' ? new Promise<OutputFrame[]>(() => undefined) : active.generator.push(frame);
+    // The deadline is for the diffusion generator (a GPU that hangs): the built-in one has
+    // nothing to fail over to, and restarting it on a busy CPU only makes a slow stream
+    // stop. A slow built-in push is waited for (the output repeats meanwhile); a throw
+    // still restarts it.
+    if (active.choice.generator === 'meshwarp' && fault !== 'stall') return push;
     const deadlineMs = this.config.generator.failoverAfterMs;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new PersonaLiveError('ENGINE_FAILED', `the ${active.choice.generator} generator produced nothing for ${deadlineMs} ms (generator.failoverAfterMs)`)), deadlineMs);
