@@ -62,10 +62,13 @@ async function withTimeout<T>(what: string, work: Promise<T>, ms = READINESS_TIM
   }
 }
 
-/** The built panel: dist/panel next to the compiled daemon, or in the repository. */
+/**
+ * The built panel (index.html + the bundled panel.js): dist/panel, found from the compiled
+ * daemon (dist/daemon/live) or from the sources (daemon/live, e.g. under tsx).
+ */
 function panelDir(): string {
   const candidates = [fileURLToPath(new URL('../../panel', import.meta.url)), fileURLToPath(new URL('../../dist/panel', import.meta.url))];
-  return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0]!;
+  return candidates.find((dir) => existsSync(join(dir, 'panel.js'))) ?? candidates[0]!;
 }
 
 /**

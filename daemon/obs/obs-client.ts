@@ -192,7 +192,9 @@ export class ObsClient extends EventEmitter<ObsClientEvents> {
    * @throws PersonaLiveError as call(); OBS_REQUEST_FAILED with obsCode 600 when the vendor is not registered
    */
   async callVendor(requestType: string, requestData: Record<string, unknown> = {}, vendorName = PERSONALIVE_VENDOR): Promise<Record<string, unknown>> {
-    const response = await this.call('CallVendorRequest', { vendorName, requestType, requestData: requestData as never });
+    // obs-websocket 5.1.0 answers an empty requestData object with code 403: leave it out.
+    const body = Object.keys(requestData).length > 0 ? { vendorName, requestType, requestData: requestData as never } : { vendorName, requestType };
+    const response = await this.call('CallVendorRequest', body as OBSRequestTypes['CallVendorRequest']);
     return (response.responseData ?? {}) as Record<string, unknown>;
   }
 

@@ -124,8 +124,7 @@ describe.skipIf(obsAvailable.skip)('the OBS plugin in a real headless OBS', () =
     await instance.client.call('TriggerHotkeyByName', { hotkeyName: 'personalive.reference.next' });
     expect((await next).eventData).toMatchObject({ action: 'reference.next' });
 
-    const status = await instance.client.call('CallVendorRequest', { vendorName: 'personalive', requestType: 'GetStatus' } as never);
-    const data = status.responseData as { outputs: Record<string, unknown>[]; filters: Record<string, unknown>[]; ringVersion: number };
+    const data = (await instance.client.callVendor('GetStatus')) as { outputs: Record<string, unknown>[]; filters: Record<string, unknown>[]; ringVersion: number };
     expect(data.ringVersion).toBe(1);
     const output = data.outputs.find((o) => o.ring === ringName('out'));
     expect(output).toMatchObject({ connected: true, width: 64, height: 48 });
