@@ -120,7 +120,13 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
 
   /** A tracker of its own for reference images, started at the first live swap. */
   let referenceTracker: Promise<HumanTracker> | null = null;
-  interface PreparedReference { square: RgbImage; landmarks: Float32Array }
+  /**
+   * A second render worker that builds the next reference's animator (mesh, warp tables:
+   * 20-110 ms here) while the current one keeps rendering; activation swaps the two, so the
+   * switch costs the stream nothing.
+   */
+  let standbyRenderer: WorkerClient<RenderBody, RenderResult> | null = null;
+  interface PreparedReference { square: RgbImage; landmarks: Float32Array; renderer: WorkerClient<RenderBody, RenderResult>; warp: string }
 
   async function trackReference(square: RgbImage, using: HumanTracker): Promise<Float32Array> {
     const tracked = await using.track(square);
@@ -130,7 +136,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
     return Float32Array.from(tracked.face.landmarks);
   }
 
-  async function useReference(prepared: PreparedReference): Promise<void> {
+  async function useReference(prepared: { square: RgbImage; landmarks: Float32Array }): Promise<void> {
     const stats = (await renderer.call({ type: 'reference', image: prepared.square, landmarks: prepared.landmarks, depthScale: options.depthScale, smoothing: options.smoothing })) as RenderWorkerStats;
     warp = stats.warp;
     fused = true;
@@ -150,17 +156,26 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
     },
 
     async prepareReference(image: RgbImage) {
-      // The driving trackers keep working; the reference gets its own (image-mode) tracker.
-      // Nice 10: on a busy machine the live trackers keep the CPU while this one works.
+      // The driving trackers keep working: the reference gets its own (image-mode) tracker at
+      // nice 10 (the live trackers keep the CPU), and its animator is built in the standby
+      // render worker.
       referenceTracker ??= createHumanTracker({ mode: 'image', niceness: 10 });
       const square = await fitSquare(image, size);
-      return { square, landmarks: await trackReference(square, await referenceTracker) } satisfies PreparedReference;
+      const landmarks = await trackReference(square, await referenceTracker);
+      const target = (standbyRenderer ??= createWorkerClient<RenderBody, RenderResult>(startWorker(import.meta.url, 'render-worker'), 'meshwarp renderer (standby)'));
+      const stats = (await target.call({ type: 'reference', image: square, landmarks, depthScale: options.depthScale, smoothing: options.smoothing })) as RenderWorkerStats;
+      return { square, landmarks, renderer: target, warp: stats.warp } satisfies PreparedReference;
     },
 
     async activateReference(prepared: unknown) {
-      // Frames already rendered keep the old reference; the render worker takes the new one
-      // in message order, so the switch falls between two frames.
-      await useReference(prepared as PreparedReference);
+      // Frames whose render has not been requested yet go to the new renderer, in order: the
+      // switch falls between two frames. The old renderer becomes the standby.
+      const next = prepared as PreparedReference;
+      if (next.renderer !== standbyRenderer) throw new PersonaLiveError('ENGINE_FAILED', 'this prepared reference was superseded by a newer one; prepare it again');
+      standbyRenderer = renderer;
+      renderer = next.renderer;
+      warp = next.warp;
+      fused = true;
     },
 
     async push(frame: DrivingFrame) {
@@ -206,7 +221,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
 
     async close() {
       await drain();
-      const extra = referenceTracker ? [referenceTracker.then((t) => t.close())] : [];
+      const extra = [...(referenceTracker ? [referenceTracker.then((t) => t.close())] : []), ...(standbyRenderer ? [standbyRenderer.terminate()] : [])];
       await Promise.allSettled([renderer.terminate(), ...trackers.map((t) => t.close()), ...extra]);
     },
   };
