@@ -1,8 +1,8 @@
 /** The obs-websocket wrapper against a fake obs-websocket server on a loopback port. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { PersonaLiveError } from '../../daemon/errors.js';
 import { ObsClient, type VendorEvent } from '../../daemon/obs/obs-client.js';
 import { FakeObsWebSocket } from '../helpers/fake-obs-websocket.js';
+import { rejection } from '../helpers/errors.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -20,16 +20,6 @@ function client(server: FakeObsWebSocket, options: ConstructorParameters<typeof 
   const obs = new ObsClient({ url: server.url, password: 'secret', ...options });
   cleanups.push(() => obs.close());
   return obs;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<PersonaLiveError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(PersonaLiveError);
-    return error as PersonaLiveError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('ObsClient (obs-websocket wrapper)', () => {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PersonaLiveError } from '../../daemon/errors.js';
 import { ReferenceGallery } from '../../daemon/references/gallery.js';
+import { rejection } from '../helpers/errors.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -13,16 +13,6 @@ afterEach(() => {
 
 async function png(colour: [number, number, number], size = 64): Promise<Uint8Array> {
   return new Uint8Array(await sharp({ create: { width: size, height: size, channels: 3, background: { r: colour[0], g: colour[1], b: colour[2] } } }).png().toBuffer());
-}
-
-async function rejection(promise: Promise<unknown>): Promise<PersonaLiveError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(PersonaLiveError);
-    return error as PersonaLiveError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('reference gallery', () => {

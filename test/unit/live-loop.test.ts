@@ -89,6 +89,16 @@ function makeLoop(kind: 'meshwarp' | 'personalive', factories: Partial<Record<'m
   return { loop, notices, created };
 }
 
+/** Starts `loop` with a reference, a collecting sink and a manual source. */
+async function started(loop: LiveLoop, reference: number): Promise<{ sink: ReturnType<typeof collectingSink>; source: ReturnType<typeof manualSource> }> {
+  const sink = collectingSink();
+  const source = manualSource();
+  await loop.start(image(reference));
+  await loop.setSink(sink);
+  await loop.setSource(source);
+  return { sink, source };
+}
+
 describe('live loop', () => {
   it('fails over from a PersonaLive generator that misses its deadline, keeps streaming, and goes back on request', async () => {
     // A PersonaLive generator whose push never answers once `hang` is set (a hung GPU).
@@ -96,12 +106,8 @@ describe('live loop', () => {
     const stalled = fakeGenerator('personalive');
     const push = stalled.push.bind(stalled);
     stalled.push = (frame) => (hang ? new Promise(() => undefined) : push(frame));
-    const { loop: loop, notices: notices } = makeLoop('personalive', { personalive: () => stalled, meshwarp: () => fakeGenerator('meshwarp') });
-    const sink = collectingSink();
-    const source = manualSource();
-    await loop.start(image(7));
-    await loop.setSink(sink);
-    await loop.setSource(source);
+    const { loop, notices } = makeLoop('personalive', { personalive: () => stalled, meshwarp: () => fakeGenerator('meshwarp') });
+    const { sink, source } = await started(loop, 7);
     source.emit();
     await until('a first frame', () => sink.fresh.length > 0);
     hang = true;
@@ -129,11 +135,7 @@ describe('live loop', () => {
         return g;
       },
     });
-    const sink = collectingSink();
-    const source = manualSource();
-    await loop.start(image(3));
-    await loop.setSink(sink);
-    await loop.setSource(source);
+    const { sink, source } = await started(loop, 3);
     source.emit();
     await until('the slow frame', () => sink.fresh.length === 1, 3000);
     expect(created).toHaveLength(1); // 500 ms > failoverAfterMs (200) and no restart
@@ -145,11 +147,7 @@ describe('live loop', () => {
 
   it('swaps the reference between two steps and keeps the old one when the new one is refused', async () => {
     const { loop } = makeLoop('meshwarp', { meshwarp: () => fakeGenerator('meshwarp') });
-    const sink = collectingSink();
-    const source = manualSource();
-    await loop.start(image(5));
-    await loop.setSink(sink);
-    await loop.setSource(source);
+    const { sink, source } = await started(loop, 5);
     source.emit();
     await until('a frame', () => sink.fresh.length >= 1);
     await loop.swapReference(image(9));
@@ -164,11 +162,7 @@ describe('live loop', () => {
   it('gives a slow generator the newest frame and counts the frames it skipped', async () => {
     const slow = fakeGenerator('meshwarp', { delayMs: 150 });
     const { loop } = makeLoop('meshwarp', { meshwarp: () => slow });
-    const sink = collectingSink();
-    const source = manualSource();
-    await loop.start(image(5));
-    await loop.setSink(sink);
-    await loop.setSource(source);
+    const { sink, source } = await started(loop, 5);
     source.emit();
     await sleep(20);
     for (let i = 0; i < 5; i++) source.emit(); // arrive while the first push is busy
