@@ -87,8 +87,9 @@ export class ControlServer {
     });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: HARD_MAX_PAYLOAD });
     this.http.on('upgrade', (req, socket, head) => {
-      const refusal = this.checkAccess(req, new URL(req.url ?? '/', 'http://localhost'));
-      if (refusal || new URL(req.url ?? '/', 'http://localhost').pathname !== CONTROL_PATH) {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const refusal = this.checkAccess(req, url);
+      if (refusal || url.pathname !== CONTROL_PATH) {
         const status = refusal ? refusal.status : 404;
         socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         return;

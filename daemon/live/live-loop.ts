@@ -13,7 +13,7 @@ import type { DaemonConfig } from '../config/config.js';
 import type { DaemonState, DecoderKind, DeviceKind, GeneratorKind, LiveStats } from '../control/protocol.js';
 import type { DrivingFrame, Generator, OutputFrame, RgbImage } from '../generators/generator.js';
 import { FramePacer, systemPacerClock } from '../transport/pacer.js';
-import { monotonicUs } from '../transport/ring.js';
+import { monotonicUs } from '../util/clock.js';
 import { LatencyWindow, RateMeter, selectEvenlySpaced } from './meters.js';
 import type { OutputSink, RgbFrame } from './sinks.js';
 import type { CapturedFrame, DrivingSource } from './sources/types.js';

@@ -20,6 +20,8 @@
  * so a generator that runs faster than the output never builds up delay.
  */
 
+import { monotonicUs } from '../util/clock.js';
+
 /** Pacing options. The rate is fpsNum/fpsDen frames per second (30000/1001 for 29.97). */
 export interface PacerOptions {
   fpsNum: number;
@@ -252,17 +254,12 @@ export interface PacerClock {
   cancel(handle: unknown): void;
 }
 
-// performance.now() counts from process start on the same monotonic clock as
-// process.hrtime (uv_hrtime): shifting it once puts it on monotonicUs()'s scale (the clock
-// frames' captureUs use) without a BigInt per call.
-const HRTIME_OFFSET_US = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
-
 /**
  * Monotonic microseconds (process.hrtime's clock, CLOCK_MONOTONIC / QPC) and setTimeout
  * (millisecond resolution: the jitter stats show what it costs).
  */
 export const systemPacerClock: PacerClock = {
-  nowUs: () => HRTIME_OFFSET_US + performance.now() * 1000,
+  nowUs: monotonicUs,
   schedule: (callback, delayUs) => setTimeout(callback, Math.max(0, Math.round(delayUs / 1000))),
   cancel: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };

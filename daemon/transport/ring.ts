@@ -7,6 +7,7 @@
  * end against the plugin.
  */
 import { PersonaLiveError } from '../errors.js';
+import { monotonicUs } from '../util/clock.js';
 import type { SharedMemoryBackend, SharedMemoryRegion } from './shared-memory.js';
 import {
   HEADER, HEADER_SIZE, PixelFormat, RING_DATA_OFFSET, RING_HEARTBEAT_INTERVAL_MS, RING_MAGIC, RING_MAX_SLOTS,
@@ -14,10 +15,7 @@ import {
   type RingGeometry,
 } from './ring-layout.js';
 
-/** Microseconds of the monotonic clock shared with OBS (CLOCK_MONOTONIC on Linux, QPC on Windows). */
-export function monotonicUs(): number {
-  return Number(process.hrtime.bigint() / 1000n);
-}
+export { monotonicUs };
 
 /**
  * Little-endian 64-bit fields as two 32-bit halves: exact up to 2^53, no BigInt per frame.
@@ -334,11 +332,7 @@ export class RingReader {
     if (this.closed) throw new PersonaLiveError('RING_CLOSED', `ring "${this.name}" was used after close()`);
     const now = this.now();
     if (this.view) {
-      const writerState = Atomics.load(this.words!, HEADER.writer_state / 4);
-      const heartbeatAge = now - getU64(this.view, HEADER.heartbeat_us);
-      if (writerState === WriterState.STOPPED) this.current = 'stopped';
-      else if (heartbeatAge > this.staleUs) this.current = 'stale';
-      else this.current = writerState === WriterState.EMPTY ? 'waiting' : 'live';
+      this.current = this.writerStatus(now);
       if (this.current === 'live' || this.current === 'waiting') return;
       // Dead or stopped: a new writer may have created a fresh object under the name.
       if (now - this.lastOpenAttemptUs < this.reopenIntervalUs) return;
@@ -361,6 +355,14 @@ export class RingReader {
       this.lastOpenAttemptUs = now;
     }
     this.map();
+  }
+
+  /** The mapped writer's state: stopped, stale (heartbeat too old), waiting (no frame yet) or live. */
+  private writerStatus(nowUs: number): RingReaderState {
+    const writerState = Atomics.load(this.words!, HEADER.writer_state / 4);
+    if (writerState === WriterState.STOPPED) return 'stopped';
+    if (nowUs - getU64(this.view!, HEADER.heartbeat_us) > this.staleUs) return 'stale';
+    return writerState === WriterState.EMPTY ? 'waiting' : 'live';
   }
 
   private openHeader(): { region: SharedMemoryRegion; view: DataView } | null {
@@ -421,10 +423,6 @@ export class RingReader {
     this.createdUs = createdUs;
     this.lastFrame = 0;
     if (this.pixels.length !== stride * height) this.pixels = new Uint8Array(stride * height);
-    const writerState = Atomics.load(this.words, HEADER.writer_state / 4);
-    const heartbeatAge = this.now() - getU64(this.view, HEADER.heartbeat_us);
-    if (writerState === WriterState.STOPPED) this.current = 'stopped';
-    else if (heartbeatAge > this.staleUs) this.current = 'stale';
-    else this.current = writerState === WriterState.EMPTY ? 'waiting' : 'live';
+    this.current = this.writerStatus(this.now());
   }
 }

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { DaemonState, EventMessage, LiveStats } from '../../daemon/control/protocol.js';
-import { RingReader } from '../../daemon/transport/ring.js';
+import { RingReader, monotonicUs } from '../../daemon/transport/ring.js';
 import { systemSharedMemory } from '../../daemon/transport/shared-memory.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 import { demoDataDir, requireBinary } from '../helpers/system.js';
@@ -126,7 +126,7 @@ class RingWatcher {
   }
 }
 
-const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
+const nowUs = monotonicUs;
 
 describe.skipIf(demo.skip || ffmpeg.skip)('personalive daemon (child process, built-in generator, looped demo video)', () => {
   let daemon: DaemonProcess;

@@ -5,7 +5,7 @@
  */
 import { PersonaLiveError, asPersonaLiveError } from '../../errors.js';
 import { decodeVideoFrames, probeVideo } from '../../media/ffmpeg.js';
-import { monotonicUs } from '../../transport/ring.js';
+import { monotonicUs } from '../../util/clock.js';
 import type { DrivingSource, SourceOptions, SourceState } from './types.js';
 
 export function createFileSource(path: string, options: SourceOptions): DrivingSource {

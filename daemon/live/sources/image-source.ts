@@ -1,7 +1,7 @@
 /** Driving frames from a still image, repeated at the configured rate (a face that holds still). */
 import { PersonaLiveError } from '../../errors.js';
 import { fitSquare, loadImageRgb } from '../../media/image.js';
-import { monotonicUs } from '../../transport/ring.js';
+import { monotonicUs } from '../../util/clock.js';
 import type { DrivingSource, SourceOptions, SourceState } from './types.js';
 
 export function createImageSource(path: string, options: SourceOptions): DrivingSource {

@@ -6,16 +6,15 @@
 import { PersonaLiveError } from '../../errors.js';
 import { createColourKernels } from '../../transport/colour.js';
 import { PixelFormat } from '../../transport/ring-layout.js';
-import { RingReader, type RingReaderState } from '../../transport/ring.js';
+import { RingReader } from '../../transport/ring.js';
 import { systemSharedMemory, type SharedMemoryBackend } from '../../transport/shared-memory.js';
-import type { CapturedFrame, DrivingSource, SourceOptions, SourceState } from './types.js';
+import type { CapturedFrame, DrivingSource, SourceOptions } from './types.js';
 
 export function createRingSource(ringName: string, options: SourceOptions, shm: SharedMemoryBackend = systemSharedMemory()): DrivingSource {
   const kernels = createColourKernels();
   let reader: RingReader | null = null;
   let timer: NodeJS.Timeout | null = null;
   let lastError: string | null = null;
-  const mapState = (state: RingReaderState): SourceState => state;
 
   return {
     kind: 'ring',
@@ -44,7 +43,7 @@ export function createRingSource(ringName: string, options: SourceOptions, shm: 
     state() {
       if (lastError) return 'error';
       try {
-        return reader ? mapState(reader.state()) : 'stopped';
+        return reader ? reader.state() : 'stopped';
       } catch (error) {
         lastError = (error as Error).message;
         return 'error';

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PersonaLiveError } from '../../errors.js';
 import { findFfmpeg } from '../../media/ffmpeg.js';
-import { monotonicUs } from '../../transport/ring.js';
+import { monotonicUs } from '../../util/clock.js';
 import type { DrivingSource, SourceOptions, SourceState } from './types.js';
 
 export function webcamInputArgs(device: string, fps: number): string[] {
