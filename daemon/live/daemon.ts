@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import sharp from 'sharp';
 import { PersonaLiveError, asPersonaLiveError } from '../errors.js';
+import { withDeadline } from '../util/deadline.js';
 import { DEFAULT_CONFIG, defaultPaths, loadConfig, loadOrCreateToken, saveConfig, validateConfig, type ConfigPaths, type ConfigPatch, type DaemonConfig } from '../config/config.js';
 import { PROTOCOL_VERSION, type DaemonState, type DrivingSettings, type RequestMap } from '../control/protocol.js';
 import { ControlServer, type Handlers } from '../control/server.js';
@@ -48,18 +49,8 @@ export interface RunningDaemon {
   close(): Promise<void>;
 }
 
-async function withTimeout<T>(what: string, work: Promise<T>, ms = READINESS_TIMEOUT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new PersonaLiveError('DAEMON_START_TIMEOUT', `${what} was not ready after ${ms} ms`, { subsystem: what })), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+function withTimeout<T>(what: string, work: Promise<T>, ms = READINESS_TIMEOUT_MS): Promise<T> {
+  return withDeadline(work, ms, () => new PersonaLiveError('DAEMON_START_TIMEOUT', `${what} was not ready after ${ms} ms`, { subsystem: what }));
 }
 
 /**

@@ -14,6 +14,7 @@ import type { DaemonState, DecoderKind, DeviceKind, GeneratorKind, LiveStats } f
 import type { DrivingFrame, Generator, OutputFrame, RgbImage } from '../generators/generator.js';
 import { FramePacer, systemPacerClock } from '../transport/pacer.js';
 import { monotonicUs } from '../util/clock.js';
+import { withDeadline } from '../util/deadline.js';
 import { LatencyWindow, RateMeter, selectEvenlySpaced } from './meters.js';
 import type { OutputSink, RgbFrame } from './sinks.js';
 import type { CapturedFrame, DrivingSource } from './sources/types.js';
@@ -277,13 +278,7 @@ export class LiveLoop {
     // still restarts it.
     if (active.choice.generator === 'meshwarp' && fault !== 'stall') return push;
     const deadlineMs = this.config.generator.failoverAfterMs;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new PersonaLiveError('ENGINE_FAILED', `the ${active.choice.generator} generator produced nothing for ${deadlineMs} ms (generator.failoverAfterMs)`)), deadlineMs);
-      push.then(
-        (value) => { clearTimeout(timer); resolve(value); },
-        (error: unknown) => { clearTimeout(timer); reject(error); },
-      );
-    });
+    return withDeadline(push, deadlineMs, () => new PersonaLiveError('ENGINE_FAILED', `the ${active.choice.generator} generator produced nothing for ${deadlineMs} ms (generator.failoverAfterMs)`));
   }
 
   private toOutputFrame(output: OutputFrame): RgbFrame {

@@ -85,7 +85,8 @@ export async function createVirtualCameraOutput(options: { width: number; height
  */
 export async function createRecordingSink(path: string, width: number, height: number, fps: number, onError: (error: PersonaLiveError) => void): Promise<OutputSink> {
   const writer: Mp4Writer = await openMp4Writer({ outPath: path, width, height, fpsRational: `${fps}/1`, argument: 'output.recording.path', ownProcessGroup: true });
-  let busy = false;
+  /** The frame ffmpeg is taking now; at most one in flight (a busy encoder drops, never queues). */
+  let inFlight: Promise<void> | null = null;
   let written = 0;
   let dropped = 0;
   let failed: PersonaLiveError | null = null;
@@ -94,13 +95,15 @@ export async function createRecordingSink(path: string, width: number, height: n
     kind: 'recording',
     write(frame) {
       if (failed || closed) return;
-      if (busy || frame.width !== width || frame.height !== height) {
+      if (inFlight || frame.width !== width || frame.height !== height) {
         dropped++;
         return;
       }
-      busy = true;
-      writer.write(frame.rgb).then(
-        () => { busy = false; written++; },
+      inFlight = writer.write(frame.rgb).then(
+        () => {
+          inFlight = null;
+          written++;
+        },
         (error: unknown) => {
           failed = asPersonaLiveError(error);
           onError(failed);
@@ -114,8 +117,12 @@ export async function createRecordingSink(path: string, width: number, height: n
         await writer.abort();
         return;
       }
-      // Wait for the frame in flight, then finalise (rename onto the path).
-      while (busy) await new Promise((r) => setTimeout(r, 5));
+      // Let the frame in flight land, then finalise (rename onto the path).
+      await inFlight;
+      if (failed) {
+        await writer.abort();
+        return;
+      }
       await writer.finish();
     },
   };

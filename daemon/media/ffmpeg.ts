@@ -358,28 +358,15 @@ export async function* decodeVideoFrames(path: string, options: DecodeOptions): 
   const run = watchChild(child);
   const stdout: AsyncIterable<Buffer> = child.stdout!;
 
-  const frameBytes = width * height * 3;
-  let frame = new Uint8Array(frameBytes);
-  let filled = 0;
+  const frames = new RawFrameAssembler(width * height * 3);
   let index = 0;
   let endedNaturally = false;
   try {
     for await (const chunk of stdout) {
-      let offset = 0;
-      while (offset < chunk.length) {
-        // Each byte is copied once, straight into the frame it belongs to.
-        const take = Math.min(frameBytes - filled, chunk.length - offset);
-        frame.set(chunk.subarray(offset, offset + take), filled);
-        filled += take;
-        offset += take;
-        if (filled === frameBytes) {
-          const done = frame;
-          frame = new Uint8Array(frameBytes);
-          filled = 0;
-          yield { data: done, index, timestampMs: (index * 1000) / info.fps };
-          index += 1;
-          if (maxFrames !== undefined && index >= maxFrames) return;
-        }
+      for (const data of frames.push(chunk)) {
+        yield { data, index, timestampMs: (index * 1000) / info.fps };
+        index += 1;
+        if (maxFrames !== undefined && index >= maxFrames) return;
       }
     }
     endedNaturally = true;
@@ -401,15 +388,51 @@ export async function* decodeVideoFrames(path: string, options: DecodeOptions): 
         { path, framesDecoded: index, exitCode: exit.code, stderr: run.stderrTail() },
       );
     }
-    if (filled !== 0) {
+    if (frames.partialBytes !== 0) {
       throw new PersonaLiveError(
         'FFMPEG_FAILED',
-        `ffmpeg stopped in the middle of frame ${index} of ${name} (${filled} of ${frameBytes} bytes).`,
+        `ffmpeg stopped in the middle of frame ${index} of ${name} (${frames.partialBytes} of ${frames.frameBytes} bytes).`,
         { path, framesDecoded: index },
       );
     }
   } finally {
     if (!endedNaturally) await run.stop();
+  }
+}
+
+/**
+ * Cuts a raw video byte stream (ffmpeg's rawvideo pipe) into whole frames. Each byte is
+ * copied once, straight into the frame it belongs to; every frame is a buffer of its own
+ * (the consumer may keep it).
+ */
+export class RawFrameAssembler {
+  private frame: Uint8Array;
+  private filled = 0;
+
+  constructor(readonly frameBytes: number) {
+    this.frame = new Uint8Array(frameBytes);
+  }
+
+  /** Bytes of the frame not finished yet (non-zero at the end of a stream: a truncated frame). */
+  get partialBytes(): number {
+    return this.filled;
+  }
+
+  /** The frames this chunk completes, in order. */
+  *push(chunk: Uint8Array): Generator<Uint8Array, void, undefined> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const take = Math.min(this.frameBytes - this.filled, chunk.length - offset);
+      this.frame.set(chunk.subarray(offset, offset + take), this.filled);
+      this.filled += take;
+      offset += take;
+      if (this.filled === this.frameBytes) {
+        const done = this.frame;
+        this.frame = new Uint8Array(this.frameBytes);
+        this.filled = 0;
+        yield done;
+      }
+    }
   }
 }
 

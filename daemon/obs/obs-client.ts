@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { EventSubscription, OBSWebSocket, OBSWebSocketError, type OBSEventTypes, type OBSRequestTypes, type OBSResponseTypes } from 'obs-websocket-js/json';
 import { PersonaLiveError } from '../errors.js';
+import { withDeadline } from '../util/deadline.js';
 
 export type { OBSRequestTypes, OBSResponseTypes };
 
@@ -113,14 +114,12 @@ export class ObsClient extends EventEmitter<ObsClientEvents> {
     if (this.current === 'connected') return;
     this.setState('connecting');
     const timeoutMs = this.options.connectTimeoutMs ?? 5000;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
+      await withDeadline(
         this.socket.connect(this.url, this.options.password, { rpcVersion: 1, eventSubscriptions: this.options.eventSubscriptions ?? DEFAULT_SUBSCRIPTIONS }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new PersonaLiveError('OBS_TIMEOUT', `connecting to ${this.url}: no answer in ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
+        timeoutMs,
+        () => new PersonaLiveError('OBS_TIMEOUT', `connecting to ${this.url}: no answer in ${timeoutMs} ms`),
+      );
     } catch (error) {
       const failure = toPersonaLiveError(error, `connecting to ${this.url}`);
       await this.socket.disconnect().catch(() => undefined);
@@ -129,8 +128,6 @@ export class ObsClient extends EventEmitter<ObsClientEvents> {
         this.scheduleReconnect();
       }
       throw failure;
-    } finally {
-      clearTimeout(timer);
     }
     if ((this.current as ObsConnectionState) === 'closed') {
       await this.socket.disconnect().catch(() => undefined);

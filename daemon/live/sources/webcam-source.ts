@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PersonaLiveError } from '../../errors.js';
-import { findFfmpeg } from '../../media/ffmpeg.js';
+import { RawFrameAssembler, findFfmpeg } from '../../media/ffmpeg.js';
 import { monotonicUs } from '../../util/clock.js';
 import type { DrivingSource, SourceOptions, SourceState } from './types.js';
 
@@ -27,22 +27,11 @@ export function createWebcamSource(device: string, options: SourceOptions, input
       const { ffmpeg } = findFfmpeg();
       const filter = `scale=${size}:${size}:force_original_aspect_ratio=increase,crop=${size}:${size},setsar=1`;
       child = spawn(ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', ...inputArgs, '-an', '-vf', filter, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, detached: true });
-      const bytes = size * size * 3;
-      let frame = new Uint8Array(bytes);
-      let filled = 0;
+      const frames = new RawFrameAssembler(size * size * 3);
       child.stdout!.on('data', (chunk: Buffer) => {
-        let offset = 0;
-        while (offset < chunk.length) {
-          const take = Math.min(bytes - filled, chunk.length - offset);
-          frame.set(chunk.subarray(offset, offset + take), filled);
-          filled += take;
-          offset += take;
-          if (filled === bytes) {
-            state = 'live';
-            onFrame({ rgb: frame, width: size, height: size, captureUs: monotonicUs() });
-            frame = new Uint8Array(bytes);
-            filled = 0;
-          }
+        for (const rgb of frames.push(chunk)) {
+          state = 'live';
+          onFrame({ rgb, width: size, height: size, captureUs: monotonicUs() });
         }
       });
       child.stderr!.on('data', (chunk) => { stderr = (stderr + String(chunk)).slice(-2000); });
