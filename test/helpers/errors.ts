@@ -9,5 +9,5 @@ export async function rejection(promise: Promise<unknown>): Promise<PersonaLiveE
     expect(error).toBeInstanceOf(PersonaLiveError);
     return error as PersonaLiveError;
   }
-  throw new Error('expected a rejection');
+  throw new Error('expected a PersonaLiveError, but the call succeeded');
 }

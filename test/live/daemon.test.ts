@@ -13,54 +13,13 @@ import WebSocket from 'ws';
 import type { DaemonState, EventMessage, LiveStats } from '../../daemon/control/protocol.js';
 import { RingReader, monotonicUs } from '../../daemon/transport/ring.js';
 import { systemSharedMemory } from '../../daemon/transport/shared-memory.js';
+import { ControlClient } from '../helpers/control-client.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 import { demoDataDir, requireBinary } from '../helpers/system.js';
 
 const demo = demoDataDir();
 const ffmpeg = requireBinary('ffmpeg');
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-
-/** A control connection that keeps every message it receives. */
-class ControlClient {
-  readonly messages: Record<string, unknown>[] = [];
-  private nextId = 1;
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => this.messages.push(JSON.parse(String(data)) as Record<string, unknown>));
-  }
-
-  static async open(daemon: DaemonProcess, headers: Record<string, string> = {}): Promise<ControlClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${daemon.port}/control?token=${daemon.token}`, { headers });
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
-    return new ControlClient(ws);
-  }
-
-  sendRaw(data: string | Buffer): void {
-    this.ws.send(data);
-  }
-
-  async call<T = unknown>(method: string, params: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<{ ok: boolean; result?: T; error?: { code: string; message: string } }> {
-    const id = this.nextId++;
-    this.ws.send(JSON.stringify({ id, method, params }));
-    return this.waitFor((m) => m.id === id, timeoutMs) as Promise<{ ok: boolean; result?: T; error?: { code: string; message: string } }>;
-  }
-
-  async waitFor(match: (message: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.messages.find(match);
-      if (found) return found;
-      if (Date.now() > deadline || this.ws.readyState > WebSocket.OPEN) throw new Error(`no matching message in ${timeoutMs} ms (socket state ${this.ws.readyState})`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-}
 
 /** Why a WebSocket upgrade was refused (HTTP status), or 'open'. */
 function tryConnect(url: string, headers: Record<string, string> = {}): Promise<number | 'open'> {

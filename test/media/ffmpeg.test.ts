@@ -17,6 +17,7 @@ import {
   type DecodedFrame,
 } from '../../daemon/media/ffmpeg.js';
 import { requireBinary, demoDataDir } from '../helpers/system.js';
+import { rejection } from '../helpers/errors.js';
 
 const { skip } = requireBinary('ffmpeg');
 const { dir: DEMO, skip: noDemoData } = demoDataDir();
@@ -47,16 +48,6 @@ async function collect(gen: AsyncGenerator<DecodedFrame>): Promise<DecodedFrame[
   const frames: DecodedFrame[] = [];
   for await (const frame of gen) frames.push(frame);
   return frames;
-}
-
-async function caught(promise: Promise<unknown>): Promise<PersonaLiveError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(PersonaLiveError);
-    return error as PersonaLiveError;
-  }
-  throw new Error('expected a PersonaLiveError, but the call succeeded');
 }
 
 function pixel(frame: { data: Uint8Array }, width: number, x: number, y: number): number[] {
@@ -172,9 +163,9 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
 
     it('missing ffmpeg: probe, decode and writer all report FFMPEG_MISSING', async () => {
       const env = { PATH: f('empty-path') };
-      expect((await caught(probeVideo(f('v.mp4'), env))).code).toBe('FFMPEG_MISSING');
-      expect((await caught(collect(decodeVideoFrames(f('v.mp4'), { width: 8, height: 8, env })))).code).toBe('FFMPEG_MISSING');
-      expect((await caught(openMp4Writer({ outPath: f('x.mp4'), width: 8, height: 8, fpsRational: '10/1', env }))).code).toBe(
+      expect((await rejection(probeVideo(f('v.mp4'), env))).code).toBe('FFMPEG_MISSING');
+      expect((await rejection(collect(decodeVideoFrames(f('v.mp4'), { width: 8, height: 8, env })))).code).toBe('FFMPEG_MISSING');
+      expect((await rejection(openMp4Writer({ outPath: f('x.mp4'), width: 8, height: 8, fpsRational: '10/1', env }))).code).toBe(
         'FFMPEG_MISSING',
       );
     });
@@ -209,7 +200,7 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
 
     it('video not found: VIDEO_NOT_FOUND names the file', async () => {
       const missing = f('no-such-video.mp4');
-      const error = await caught(probeVideo(missing, process.env, { argument: '--driving' }));
+      const error = await rejection(probeVideo(missing, process.env, { argument: '--driving' }));
       expect(error.code).toBe('VIDEO_NOT_FOUND');
       expect(error.message).toContain(missing);
       expect(error.message).toContain('--driving');
@@ -217,13 +208,13 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
     });
 
     it('a folder given as video: VIDEO_NOT_FOUND says it is a folder', async () => {
-      const error = await caught(probeVideo(dir));
+      const error = await rejection(probeVideo(dir));
       expect(error.code).toBe('VIDEO_NOT_FOUND');
       expect(error.message).toContain('is a folder');
     });
 
     it('a text file given as video: VIDEO_UNREADABLE quotes ffprobe', async () => {
-      const error = await caught(probeVideo(f('notes.txt')));
+      const error = await rejection(probeVideo(f('notes.txt')));
       expect(error.code).toBe('VIDEO_UNREADABLE');
       expect(error.message).toContain('notes.txt');
       expect(error.message).toMatch(/ffprobe said ".*Invalid data found when processing input/);
@@ -231,7 +222,7 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
     });
 
     it('an audio-only file: VIDEO_UNREADABLE says there is no video stream and what there is', async () => {
-      const error = await caught(probeVideo(f('audio-only.m4a')));
+      const error = await rejection(probeVideo(f('audio-only.m4a')));
       expect(error.code).toBe('VIDEO_UNREADABLE');
       expect(error.message).toContain('audio-only.m4a');
       expect(error.message).toContain('has no video stream');
@@ -329,26 +320,26 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
     });
 
     it('a video with no frames: VIDEO_NO_FRAMES names the file', async () => {
-      const error = await caught(collect(decodeVideoFrames(f('truncated.mp4'), { width: 32, height: 32 })));
+      const error = await rejection(collect(decodeVideoFrames(f('truncated.mp4'), { width: 32, height: 32 })));
       expect(error.code).toBe('VIDEO_NO_FRAMES');
       expect(error.message).toContain('truncated.mp4');
       expect(error.message).toContain('decodes to zero frames');
     });
 
     it('an audio-only file given to the decoder: VIDEO_UNREADABLE (no video stream)', async () => {
-      const error = await caught(collect(decodeVideoFrames(f('audio-only.m4a'), { width: 32, height: 32 })));
+      const error = await rejection(collect(decodeVideoFrames(f('audio-only.m4a'), { width: 32, height: 32 })));
       expect(error.code).toBe('VIDEO_UNREADABLE');
       expect(error.message).toContain('has no video stream');
     });
 
     it('video not found: the decoder reports VIDEO_NOT_FOUND before spawning anything', async () => {
-      const error = await caught(collect(decodeVideoFrames(f('gone.mp4'), { width: 32, height: 32, argument: '--driving' })));
+      const error = await rejection(collect(decodeVideoFrames(f('gone.mp4'), { width: 32, height: 32, argument: '--driving' })));
       expect(error.code).toBe('VIDEO_NOT_FOUND');
       expect(error.message).toMatch(/gone\.mp4" \(--driving\) does not exist/);
     });
 
     it('bad target size: USAGE names the argument', async () => {
-      const error = await caught(collect(decodeVideoFrames(f('v.mp4'), { width: 0, height: 32 })));
+      const error = await rejection(collect(decodeVideoFrames(f('v.mp4'), { width: 0, height: 32 })));
       expect(error.code).toBe('USAGE');
       expect(error.message).toContain("'width'");
     });
@@ -356,7 +347,7 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
     it.skipIf(process.platform === 'win32')('ffmpeg failing mid-stream: FFMPEG_FAILED with the stderr tail', async () => {
       const fake = fakeFfmpegDir('fake-decoder', `head -c ${32 * 32 * 3} /dev/zero\necho "simulated decoder failure at frame 1" >&2\nexit 1`);
       const frames: DecodedFrame[] = [];
-      const error = await caught(
+      const error = await rejection(
         (async () => {
           for await (const frame of decodeVideoFrames(f('v.mp4'), { width: 32, height: 32, env: { PATH: fake } })) frames.push(frame);
         })(),
@@ -539,7 +530,7 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
       const folder = outDir('w-fail');
       const out = path.join(folder, 'out.mp4');
       const writer = await openMp4Writer({ outPath: out, width: W, height: H, fpsRational: '10/1', env: { PATH: fake } });
-      const error = await caught(
+      const error = await rejection(
         (async () => {
           for (let i = 0; i < 20; i++) await writer.write(solidFrame(W, H, colours[0]));
           await writer.finish();
@@ -553,7 +544,7 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
     });
 
     it('output directory not existing: OUTPUT_NOT_WRITABLE before ffmpeg starts', async () => {
-      const error = await caught(
+      const error = await rejection(
         openMp4Writer({ outPath: f('missing-dir/out.mp4'), width: W, height: H, fpsRational: '10/1', argument: '--out' }),
       );
       expect(error.code).toBe('OUTPUT_NOT_WRITABLE');
@@ -562,10 +553,10 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
     });
 
     it('odd size or bad rate: USAGE names the argument and what was expected', async () => {
-      const odd = await caught(openMp4Writer({ outPath: f('odd.mp4'), width: 63, height: H, fpsRational: '10/1' }));
+      const odd = await rejection(openMp4Writer({ outPath: f('odd.mp4'), width: 63, height: H, fpsRational: '10/1' }));
       expect(odd.code).toBe('USAGE');
       expect(odd.message).toMatch(/'width' must be an even integer.*got 63/);
-      const rate = await caught(openMp4Writer({ outPath: f('odd.mp4'), width: W, height: H, fpsRational: 'fast' }));
+      const rate = await rejection(openMp4Writer({ outPath: f('odd.mp4'), width: W, height: H, fpsRational: 'fast' }));
       expect(rate.code).toBe('USAGE');
       expect(rate.message).toContain("'fpsRational'");
     });

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PersonaLiveError } from '../../daemon/errors.js';
 import { decodeImageBuffer, fitSquare, loadImageRgb, sniffImageBytes, writePng, type RgbImage } from '../../daemon/media/image.js';
+import { rejection } from '../helpers/errors.js';
 
 const { dir: DEMO, skip: noDemoData } = demoDataDir();
 const REFERENCE = path.join(DEMO, 'reference.png');
@@ -17,16 +18,6 @@ const PRESETS = path.join(DEMO, 'presets');
 
 let dir: string;
 const f = (name: string): string => path.join(dir, name);
-
-async function caught(promise: Promise<unknown>): Promise<PersonaLiveError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(PersonaLiveError);
-    return error as PersonaLiveError;
-  }
-  throw new Error('expected a PersonaLiveError, but the call succeeded');
-}
 
 function px(image: RgbImage, x: number, y: number): number[] {
   const i = (y * image.width + x) * 3;
@@ -157,19 +148,19 @@ describe('image adapter', () => {
     });
 
     it('image not found: IMAGE_NOT_FOUND names the file and the argument', async () => {
-      const error = await caught(loadImageRgb(f('missing.png'), { argument: '--reference' }));
+      const error = await rejection(loadImageRgb(f('missing.png'), { argument: '--reference' }));
       expect(error.code).toBe('IMAGE_NOT_FOUND');
       expect(error.message).toContain(`"${f('missing.png')}" (--reference) does not exist`);
     });
 
     it('a folder given as image: IMAGE_NOT_FOUND says it is a folder', async () => {
-      const error = await caught(loadImageRgb(f('folder.png')));
+      const error = await rejection(loadImageRgb(f('folder.png')));
       expect(error.code).toBe('IMAGE_NOT_FOUND');
       expect(error.message).toContain('is a folder');
     });
 
     it('a text file given as image: IMAGE_UNREADABLE says it looks like a text file', async () => {
-      const error = await caught(loadImageRgb(f('notes.txt')));
+      const error = await rejection(loadImageRgb(f('notes.txt')));
       expect(error.code).toBe('IMAGE_UNREADABLE');
       expect(error.message).toContain('notes.txt');
       expect(error.message).toContain('looks like a text file');
@@ -178,37 +169,37 @@ describe('image adapter', () => {
     });
 
     it('an empty file: IMAGE_UNREADABLE says it is empty', async () => {
-      const error = await caught(loadImageRgb(f('empty.png')));
+      const error = await rejection(loadImageRgb(f('empty.png')));
       expect(error.code).toBe('IMAGE_UNREADABLE');
       expect(error.message).toContain('empty.png');
       expect(error.message).toContain('an empty file');
     });
 
     it('corrupt image (truncated PNG bytes): IMAGE_UNREADABLE says corrupt PNG data', async () => {
-      const error = await caught(loadImageRgb(f('truncated.png')));
+      const error = await rejection(loadImageRgb(f('truncated.png')));
       expect(error.code).toBe('IMAGE_UNREADABLE');
       expect(error.message).toContain('truncated.png');
       expect(error.message).toContain('corrupt or truncated PNG data');
     });
 
     it('an MP4 given as image: IMAGE_UNREADABLE says it looks like an MP4 video', async () => {
-      const error = await caught(loadImageRgb(f('clip.mp4')));
+      const error = await rejection(loadImageRgb(f('clip.mp4')));
       expect(error.code).toBe('IMAGE_UNREADABLE');
       expect(error.message).toContain('looks like an MP4 video');
     });
 
     it('a GIF: IMAGE_UNREADABLE, formats other than PNG/JPEG/WebP are refused', async () => {
-      const error = await caught(loadImageRgb(f('anim.gif')));
+      const error = await rejection(loadImageRgb(f('anim.gif')));
       expect(error.code).toBe('IMAGE_UNREADABLE');
       expect(error.message).toContain('a GIF image (not supported)');
     });
 
     it('absurd sizes: IMAGE_UNREADABLE gives the size and the limit', async () => {
-      const huge = await caught(loadImageRgb(f('huge.png')));
+      const huge = await rejection(loadImageRgb(f('huge.png')));
       expect(huge.code).toBe('IMAGE_UNREADABLE');
       expect(huge.message).toContain('20000x20000 pixels');
       expect(huge.message).toContain('16384 px a side and 100 megapixels');
-      const wide = await caught(loadImageRgb(f('wide.png')));
+      const wide = await rejection(loadImageRgb(f('wide.png')));
       expect(wide.message).toContain('16385x1 pixels');
     });
   });
@@ -220,7 +211,7 @@ describe('image adapter', () => {
     });
 
     it('names the label in errors', async () => {
-      const error = await caught(decodeImageBuffer(new TextEncoder().encode('{"not": "an image"}'), 'Uploaded image "me.png"'));
+      const error = await rejection(decodeImageBuffer(new TextEncoder().encode('{"not": "an image"}'), 'Uploaded image "me.png"'));
       expect(error.code).toBe('IMAGE_UNREADABLE');
       expect(error.message).toMatch(/^Uploaded image "me\.png" is not a PNG, JPEG or WebP image: it looks like a text file/);
     });
@@ -273,15 +264,15 @@ describe('image adapter', () => {
     });
 
     it('a box outside the image: USAGE names the box and the image size', async () => {
-      const error = await caught(fitSquare(target(), 8, { x: 500, y: 0, width: 10, height: 10 }));
+      const error = await rejection(fitSquare(target(), 8, { x: 500, y: 0, width: 10, height: 10 }));
       expect(error.code).toBe('USAGE');
       expect(error.message).toContain("'box'");
       expect(error.message).toContain('outside the 100x60 image');
     });
 
     it('a bad size or malformed pixels: USAGE', async () => {
-      expect((await caught(fitSquare(target(), 0))).message).toContain("'size' must be an integer");
-      expect((await caught(fitSquare({ data: new Uint8Array(5), width: 2, height: 2 }, 4))).code).toBe('USAGE');
+      expect((await rejection(fitSquare(target(), 0))).message).toContain("'size' must be an integer");
+      expect((await rejection(fitSquare({ data: new Uint8Array(5), width: 2, height: 2 }, 4))).code).toBe('USAGE');
     });
   });
 
@@ -298,7 +289,7 @@ describe('image adapter', () => {
     });
 
     it('output folder not existing: OUTPUT_NOT_WRITABLE names the folder', async () => {
-      const error = await caught(writePng(halves(2, 2, RED, BLUE), f('nowhere/a.png')));
+      const error = await rejection(writePng(halves(2, 2, RED, BLUE), f('nowhere/a.png')));
       expect(error.code).toBe('OUTPUT_NOT_WRITABLE');
       expect(error.message).toContain(`the folder "${f('nowhere')}" does not exist`);
     });

@@ -7,9 +7,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { DaemonState } from '../../daemon/control/protocol.js';
 import { systemSharedMemory } from '../../daemon/transport/shared-memory.js';
+import { ControlClient } from '../helpers/control-client.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 import { eventually } from '../helpers/eventually.js';
 import { requireObs, screenshotPixels, startObs, type ObsInstance } from '../helpers/obs-harness.js';
@@ -19,25 +19,7 @@ const obsAvailable = requireObs();
 const demo = demoDataDir();
 const PLACEHOLDER_RGB = [24, 24, 32];
 
-async function call<T>(daemon: DaemonProcess, method: string, params: Record<string, unknown> = {}): Promise<{ ok: boolean; result?: T; error?: { code: string; message: string } }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${daemon.port}/control?token=${daemon.token}`);
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  try {
-    return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${method}: no answer in 30 s`)), 30_000);
-      ws.on('message', (data) => {
-        const message = JSON.parse(String(data)) as { id?: number };
-        if (message.id === 1) {
-          clearTimeout(timer);
-          resolve(message as never);
-        }
-      });
-      ws.send(JSON.stringify({ id: 1, method, params }));
-    });
-  } finally {
-    ws.close();
-  }
-}
+const call = <T>(daemon: DaemonProcess, method: string, params: Record<string, unknown> = {}) => ControlClient.callOnce<T>(daemon, method, params);
 
 describe.skipIf(obsAvailable.skip || demo.skip)('the daemon driving a real OBS through obs-websocket', () => {
   let obs: ObsInstance;

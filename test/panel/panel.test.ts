@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import type { DaemonState, Method, RequestMap } from '../../daemon/control/protocol.js';
 import { findChromium, launchChromium, type ChromiumSession } from '../helpers/chromium.js';
+import { ControlClient } from '../helpers/control-client.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 import { demoDataDir } from '../helpers/system.js';
 
@@ -24,28 +24,11 @@ const ARTIFACTS = `${repoRoot}test-artifacts/panel/`;
 const DOCK = { width: 300, height: 900 };
 const PRESET = 'presets/portrait-1.jpg';
 
-/** A control-API client for the test's own checks of the daemon's state (not the panel's). */
+/** A control-API call for the test's own checks of the daemon's state (not the panel's). */
 async function callDaemon<K extends Method>(daemon: DaemonProcess, method: K, params: RequestMap[K]['params']): Promise<RequestMap[K]['result']> {
-  const socket = new WebSocket(`${daemon.baseUrl.replace(/^http/, 'ws')}/control?token=${encodeURIComponent(daemon.token)}`);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-    });
-    return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${method}: no answer in 10 s`)), 10_000);
-      socket.on('message', (data) => {
-        const message = JSON.parse(String(data)) as { id?: unknown; ok?: boolean; result?: unknown; error?: { code: string; message: string } };
-        if (message.id !== 1) return;
-        clearTimeout(timer);
-        if (message.ok) resolve(message.result as RequestMap[K]['result']);
-        else reject(new Error(`${method} failed: ${message.error?.code}: ${message.error?.message}`));
-      });
-      socket.send(JSON.stringify({ id: 1, method, params }));
-    });
-  } finally {
-    socket.close();
-  }
+  const reply = await ControlClient.callOnce<RequestMap[K]['result']>(daemon, method, params as Record<string, unknown>, 10_000);
+  if (!reply.ok) throw new Error(`${method} failed: ${reply.error?.code}: ${reply.error?.message}`);
+  return reply.result!;
 }
 
 /** Polls the daemon's state until `accept` holds (the daemon may apply a change in the background). */
