@@ -164,6 +164,10 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       const landmarks = await trackReference(square, await referenceTracker);
       const target = (standbyRenderer ??= createWorkerClient<RenderBody, RenderResult>(startWorker(import.meta.url, 'render-worker'), 'meshwarp renderer (standby)'));
       const stats = (await target.call({ type: 'reference', image: square, landmarks, depthScale: options.depthScale, smoothing: options.smoothing })) as RenderWorkerStats;
+      // One throw-away frame so the switch does not pay the new animator's first-render
+      // cost (JIT, warp tables); reset() then restores the state a new animator starts with.
+      await target.call({ type: 'frame', frame: { landmarks, index: -1, timestampMs: 0 } });
+      await target.call({ type: 'reset' });
       return { square, landmarks, renderer: target, warp: stats.warp } satisfies PreparedReference;
     },
 
