@@ -54,6 +54,27 @@ export function checkSharedMemoryName(name: string): void {
   }
 }
 
+/**
+ * A region whose buffer cannot be reached after close(): `release` (unmap) runs once, and a
+ * later access throws instead of touching unmapped memory.
+ */
+function guardedRegion(name: string, displayName: string, size: number, buffer: ArrayBuffer, release: () => void): SharedMemoryRegion {
+  let current: ArrayBuffer | null = buffer;
+  return {
+    name,
+    size,
+    get buffer(): ArrayBuffer {
+      if (!current) throw new PersonaLiveError('SHM_FAILED', `shared memory "${displayName}" was used after close()`, { name });
+      return current;
+    },
+    close(): void {
+      if (!current) return;
+      current = null;
+      release();
+    },
+  };
+}
+
 let defaultBackend: SharedMemoryBackend | null = null;
 
 /** The backend for this platform (POSIX or Windows), created once. */
@@ -111,20 +132,7 @@ function createPosixBackend(): SharedMemoryBackend {
     // The mapping keeps the object alive; the descriptor is no longer needed.
     closeFd(fd);
     if (pointer === null || koffi.address(pointer) === 0xffffffffffffffffn) throw fail('mmap', name, errno);
-    let buffer: ArrayBuffer | null = koffi.view(pointer, size);
-    return {
-      name,
-      size,
-      get buffer(): ArrayBuffer {
-        if (!buffer) throw new PersonaLiveError('SHM_FAILED', `shared memory "/${name}" was used after close()`, { name });
-        return buffer;
-      },
-      close(): void {
-        if (!buffer) return;
-        buffer = null;
-        munmap(pointer, size);
-      },
-    };
+    return guardedRegion(name, `/${name}`, size, koffi.view(pointer, size), () => munmap(pointer, size));
   };
 
   return {
@@ -203,22 +211,11 @@ function createWindowsBackend(): SharedMemoryBackend {
       closeHandle(handle);
       throw fail('MapViewOfFile', name, code);
     }
-    let buffer: ArrayBuffer | null = koffi.view(pointer, size);
-    return {
-      name,
-      size,
-      get buffer(): ArrayBuffer {
-        if (!buffer) throw new PersonaLiveError('SHM_FAILED', `shared memory "${name}" was used after close()`, { name });
-        return buffer;
-      },
-      close(): void {
-        if (!buffer) return;
-        buffer = null;
-        unmapViewOfFile(pointer);
-        // The handle keeps the mapping alive for readers while this process runs.
-        closeHandle(handle);
-      },
-    };
+    return guardedRegion(name, name, size, koffi.view(pointer, size), () => {
+      unmapViewOfFile(pointer);
+      // The handle kept the mapping alive for readers while this process ran.
+      closeHandle(handle);
+    });
   };
 
   return {
@@ -259,20 +256,7 @@ function createWindowsBackend(): SharedMemoryBackend {
 /** A backend whose objects are ArrayBuffers in this process: same semantics, no OS calls. */
 export function createInProcessSharedMemory(): SharedMemoryBackend {
   const objects = new Map<string, ArrayBuffer>();
-  const region = (name: string, buffer: ArrayBuffer, size: number): SharedMemoryRegion => {
-    let open = true;
-    return {
-      name,
-      size,
-      get buffer(): ArrayBuffer {
-        if (!open) throw new PersonaLiveError('SHM_FAILED', `shared memory "${name}" was used after close()`, { name });
-        return buffer;
-      },
-      close(): void {
-        open = false;
-      },
-    };
-  };
+  const region = (name: string, buffer: ArrayBuffer, size: number): SharedMemoryRegion => guardedRegion(name, name, size, buffer, () => {});
   return {
     kind: 'in-process',
     create(name, size, options = {}) {
