@@ -11,8 +11,8 @@ import pino from 'pino';
 import sharp from 'sharp';
 import { PersonaLiveError, asPersonaLiveError } from '../errors.js';
 import { withDeadline } from '../util/deadline.js';
-import { DEFAULT_CONFIG, defaultPaths, loadConfig, loadOrCreateToken, saveConfig, validateConfig, type ConfigPaths, type ConfigPatch, type DaemonConfig } from '../config/config.js';
-import { PROTOCOL_VERSION, type DaemonState, type DrivingSettings, type RequestMap } from '../control/protocol.js';
+import { defaultPaths, loadConfig, loadOrCreateToken, saveConfig, validateConfig, type ConfigPaths, type ConfigPatch, type DaemonConfig } from '../config/config.js';
+import { PROTOCOL_VERSION, type DaemonState } from '../control/protocol.js';
 import { ControlServer, type Handlers } from '../control/server.js';
 import { generatorEntry } from '../generators/registry.js';
 import { loadImageRgb, type RgbImage } from '../media/image.js';
@@ -73,7 +73,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   let config: DaemonConfig = options.overrides ? validateConfig(options.overrides, 'command line', persisted) : persisted;
   const token = loadOrCreateToken(paths.tokenFile);
   const gallery = new ReferenceGallery(paths.dataDir);
-  const options_: BackendOptions = await backendOptions(config.generator.packDir);
+  const backends: BackendOptions = await backendOptions(config.generator.packDir);
 
   if (options.reference) {
     await loadImageRgb(options.reference, { argument: '--reference' }); // refuses a bad file with its path
@@ -133,9 +133,10 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       recordingPath = null;
       sinkErrors.recording = null;
       if (o.recording.enabled) {
-        let path = o.recording.path || join(paths.dataDir, 'recordings', `personalive-${new Date().toISOString().replace(/[:.]/g, '-')}.mp4`);
+        const base = o.recording.path || join(paths.dataDir, 'recordings', `personalive-${new Date().toISOString().replace(/[:.]/g, '-')}.mp4`);
+        let path = base;
         // A restart (new rate or size) must not overwrite what was recorded so far.
-        for (let n = 2; previous && existsSync(path); n++) path = o.recording.path.replace(/(\.[^./]+)?$/, `-${n}$1`);
+        for (let n = 2; previous && existsSync(path); n++) path = base.replace(/(\.[^./]+)?$/, `-${n}$1`);
         try {
           if (!o.recording.path) mkdirSync(join(paths.dataDir, 'recordings'), { recursive: true });
           await loop.setSink(await createRecordingSink(path, o.size, o.size, o.fps, (e) => { sinkErrors.recording = e.message; notice('error', e.code, `Recording: ${e.message}`); }));
@@ -152,8 +153,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   // --- driving source
   let sourceError: string | null = null;
   async function applySource(): Promise<void> {
-    const settings: DrivingSettings = { kind: config.driving.kind, ring: config.driving.ring, webcam: config.driving.webcam, file: config.driving.file, image: config.driving.image };
-    const source = DRIVING_SOURCES[settings.kind](settings, { fps: config.driving.fps, size: config.output.size });
+    const source = DRIVING_SOURCES[config.driving.kind](config.driving, { fps: config.driving.fps, size: config.output.size });
     try {
       await loop.setSource(source);
       sourceError = null;
@@ -172,7 +172,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       protocol: PROTOCOL_VERSION,
       paused: loop.isPaused,
       generator: loop.generatorStatus(),
-      options: options_,
+      options: backends,
       driving: {
         kind: config.driving.kind,
         ring: config.driving.ring,
@@ -214,7 +214,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   }
 
   function requireAvailable(kind: 'generators' | 'devices' | 'decoders', value: string): void {
-    const option = (options_[kind] as { value: string; available: boolean; reason: string | null }[]).find((o) => o.value === value);
+    const option = (backends[kind] as { value: string; available: boolean; reason: string | null }[]).find((o) => o.value === value);
     if (option && !option.available) {
       const code = kind === 'devices' ? 'DEVICE_UNAVAILABLE' : kind === 'decoders' ? 'DECODER_UNAVAILABLE' : 'GENERATOR_NEEDS_PACK';
       throw new PersonaLiveError(code, `${value} is not available: ${option.reason}`, { [kind]: value });
@@ -279,10 +279,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
           ...(params.recording !== undefined ? { recording: { enabled: params.recording } } : {}),
         },
       });
-      if (params.size !== undefined && params.size !== previous.output.size) {
-        const status = loop.generatorStatus();
-        await loop.switchBackend({ generator: status.active, device: status.device, decoder: status.decoder });
-      }
+      if (params.size !== undefined && params.size !== previous.output.size) await loop.rebuildActive();
       await applyOutputs(previous);
       broadcastState();
       return (await buildState()).output;
@@ -432,5 +429,3 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   };
 }
 
-export type { RequestMap };
-export { DEFAULT_CONFIG };

@@ -388,15 +388,29 @@ export class LiveLoop {
    * @throws PersonaLiveError from the generator's start (DEVICE_UNAVAILABLE, PACK_*, ...)
    */
   async switchBackend(choice: BackendChoice): Promise<void> {
+    await this.replaceGenerator(choice, true);
+  }
+
+  /**
+   * Builds the running backend again (e.g. for a new output size) the same way, keeping
+   * what the user asked for and any failover in place.
+   */
+  async rebuildActive(): Promise<void> {
+    await this.replaceGenerator(this.active?.choice ?? this.requested, false);
+  }
+
+  private async replaceGenerator(choice: BackendChoice, isRequest: boolean): Promise<void> {
     if (this.switching) throw new PersonaLiveError('ENGINE_FAILED', 'another backend switch is in progress; try again when it is done');
     const work = (async () => {
       const next = await this.buildGenerator(choice, this.reference!);
       await this.applyAtBoundary(async () => {
         const old = this.active;
         this.active = next;
-        this.requested = choice;
         this.generatorState = 'running';
-        this.failover = { active: false, reason: null, since: null };
+        if (isRequest) {
+          this.requested = choice;
+          this.failover = { active: false, reason: null, since: null };
+        }
         void old?.generator.close().catch(() => undefined);
       });
       this.options.log.info({ ...choice, providers: next.providers }, 'backend switched');

@@ -120,6 +120,9 @@ describe('live loop', () => {
     source.emit();
     await until('frames from the built-in generator', () => sink.fresh.length > before);
     expect(sink.fresh.at(-1)!.rgb[0]).toBe(7); // the same reference
+    // Rebuilding what runs (a new output size) keeps the failover and the request to go back.
+    await loop.rebuildActive();
+    expect(loop.generatorStatus()).toMatchObject({ active: 'meshwarp', requested: 'personalive', failover: { active: true } });
     hang = false;
     await loop.restoreRequested();
     expect(loop.generatorStatus()).toMatchObject({ active: 'personalive', failover: { active: false } });
