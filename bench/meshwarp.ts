@@ -23,7 +23,8 @@ function percentile(values: number[], p: number): number {
 
 const frames: Uint8Array[] = [];
 for await (const f of decodeVideoFrames(join(DATA, 'driving.mp4'), { width: SIZE, height: SIZE, maxFrames: FRAMES + WARMUP })) frames.push(f.data);
-const generator = await createMeshwarpGenerator({ size: SIZE });
+const TRACKERS = process.env.BENCH_TRACKERS ? Number(process.env.BENCH_TRACKERS) : undefined;
+const generator = await createMeshwarpGenerator({ size: SIZE, trackers: TRACKERS });
 await generator.fuseReference(await fitSquare(await loadImageRgb(join(DATA, 'reference.png')), SIZE));
 
 const pushedAt = new Map<number, number>();

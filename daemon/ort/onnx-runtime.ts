@@ -111,10 +111,11 @@ function describeValues(list: readonly ort.InferenceSession.ValueMetadata[]): Te
 }
 
 /**
- * Opens one ONNX graph on one device.
+ * Opens one ONNX graph on one device: from the file, or from `options.bytes` (a graph built
+ * in memory; `file` then only names it in messages).
  * @throws PersonaLiveError DEVICE_UNAVAILABLE (with the available devices) or PACK_GRAPH_INVALID.
  */
-export async function openGraph(name: string, file: string, device: Device, options: { threads?: number } = {}): Promise<GraphSession> {
+export async function openGraph(name: string, file: string, device: Device, options: { threads?: number; bytes?: Uint8Array } = {}): Promise<GraphSession> {
   if (device !== 'cpu') {
     const availability = deviceAvailability();
     const mine = availability.find((a) => a.device === device);
@@ -129,12 +130,13 @@ export async function openGraph(name: string, file: string, device: Device, opti
   const providers = DEVICE_PROVIDERS[device];
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(file, {
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [...providers],
       graphOptimizationLevel: 'all',
       intraOpNumThreads: options.threads ?? 0,
       logSeverityLevel: 3,
-    });
+    };
+    session = options.bytes ? await ort.InferenceSession.create(options.bytes, sessionOptions) : await ort.InferenceSession.create(file, sessionOptions);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (device !== 'cpu' && /provider|cuda|tensorrt|library/i.test(message)) {

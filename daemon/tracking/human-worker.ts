@@ -14,7 +14,7 @@
  * - The wasm binaries are read from the installed @tensorflow/tfjs-backend-wasm (wasmPath,
  *   no platform fetch), and Human's warm-up (which wants a canvas or tfjs-node) is off.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -23,6 +23,7 @@ import { serveRequests } from '../util/worker-server.js';
 import type { Config, FaceResult, Human } from '@vladmandic/human';
 import { PersonaLiveError } from '../errors.js';
 import { LANDMARK_COUNT } from './types.js';
+import { MODELS, checkModelFiles, humanPackageDir } from './model-files.js';
 import {
   VIDEO_DETECTOR_REUSE,
   meshBox,
@@ -36,8 +37,6 @@ import {
   type WorkerTrackResult,
 } from './human-tracker.js';
 
-/** The models this tracker needs: face detector, face mesh, iris. */
-const MODELS = ['blazeface', 'facemesh', 'iris'] as const;
 const MODEL_URL_BASE = 'http://personalive-tracker-models.invalid/';
 
 /** The slice of the tfjs API used here (Human exposes tfjs as `human.tf`, typed any). */
@@ -84,14 +83,7 @@ function lastHumanLines(): string {
 
 /** Folders of the installed packages, resolved the way Node would from here. */
 function locatePackages(): { humanFile: string; humanDir: string; wasmDir: string } {
-  const require = createRequire(import.meta.url);
-  let humanMain: string;
-  try {
-    humanMain = require.resolve('@vladmandic/human');
-  } catch (error) {
-    throw new PersonaLiveError('TRACKER_MODELS_MISSING', 'the face tracker package @vladmandic/human is not installed; run npm ci.', {}, { cause: error });
-  }
-  const humanDir = dirname(dirname(humanMain));
+  const humanDir = humanPackageDir();
   const humanFile = join(humanDir, 'dist', 'human.node-wasm.js');
   if (!existsSync(humanFile)) {
     throw new PersonaLiveError('TRACKER_MODELS_MISSING', `the face tracker's wasm build "${humanFile}" is missing; reinstall @vladmandic/human (npm ci).`, { path: humanFile });
@@ -103,35 +95,6 @@ function locatePackages(): { humanFile: string; humanDir: string; wasmDir: strin
     throw new PersonaLiveError('TRACKER_MODELS_MISSING', 'the face tracker needs @tensorflow/tfjs-backend-wasm, which is not installed; run npm ci.', {}, { cause: error });
   }
   return { humanFile, humanDir, wasmDir };
-}
-
-/** Checks that every model file (graph JSON and weight shards) is there before Human tries. */
-function checkModelFiles(modelDir: string): void {
-  for (const name of MODELS) {
-    const jsonPath = join(modelDir, `${name}.json`);
-    let graph: { weightsManifest?: { paths?: string[] }[]; signature?: { inputs?: Record<string, { tensorShape?: { dim?: { size?: string }[] } }> } };
-    try {
-      graph = JSON.parse(readFileSync(jsonPath, 'utf8'));
-    } catch (error) {
-      const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `cannot be read (${(error as Error).message})`;
-      throw new PersonaLiveError('TRACKER_MODELS_MISSING', `face tracker model "${jsonPath}" ${why}. Expected the ${MODELS.join('/')} models of @vladmandic/human in "${modelDir}".`, {
-        path: jsonPath,
-        modelDir,
-      });
-    }
-    for (const shard of graph.weightsManifest ?? []) {
-      for (const file of shard.paths ?? []) {
-        const path = join(modelDir, file);
-        if (!existsSync(path)) {
-          throw new PersonaLiveError('TRACKER_MODELS_MISSING', `face tracker model weights "${path}" are missing (named by ${name}.json).`, { path, modelDir });
-        }
-      }
-    }
-    if (name === 'facemesh') {
-      const size = Number(Object.values(graph.signature?.inputs ?? {})[0]?.tensorShape?.dim?.[1]?.size);
-      if (size > 0) meshInputSize = size;
-    }
-  }
 }
 
 /** Serves MODEL_URL_BASE/<file> from modelDir; refuses every other URL. */
@@ -159,7 +122,7 @@ async function init(options: TrackerWorkerInit): Promise<TrackerReady> {
   }
   const { humanFile, humanDir, wasmDir } = locatePackages();
   const modelDir = options.modelDir ?? join(humanDir, 'models');
-  checkModelFiles(modelDir);
+  meshInputSize = checkModelFiles(modelDir).meshInputSize;
   installModelFetch(modelDir);
   mode = options.mode;
 

@@ -7,7 +7,7 @@ import { decodeImageBuffer, loadImageRgb } from '../../daemon/media/image.js';
 import { decodeVideoFrames } from '../../daemon/media/ffmpeg.js';
 import type { RgbImage } from '../../daemon/generators/generator.js';
 import { PersonaLiveError } from '../../daemon/errors.js';
-import { createHumanTracker, facePriority, meshBox, pickFace, type HumanTracker } from '../../daemon/tracking/human-tracker.js';
+import { TRACKER_ENGINES, createHumanTracker, facePriority, meshBox, pickFace, type HumanTracker, type TrackerEngine } from '../../daemon/tracking/human-tracker.js';
 import { LANDMARK_COUNT, MESH_POINTS, type FaceObservation } from '../../daemon/tracking/types.js';
 import { demoDataDir, requireBinary } from '../helpers/system.js';
 
@@ -113,19 +113,24 @@ describe('face choice (pure)', () => {
   });
 });
 
-describe.skipIf(data.skip)('human face tracker (@vladmandic/human on tfjs-wasm)', () => {
+const BACKENDS: Record<TrackerEngine, RegExp> = {
+  onnx: /^onnxruntime cpu \(1 thread per model; MediaPipe blazeface\/facemesh\/iris from @vladmandic\/human\)$/,
+  tfjs: /^human \S+\/tfjs-wasm \S+ \((simd|no simd), (single-threaded|\d+ threads)\)$/,
+};
+
+describe.skipIf(data.skip).each(TRACKER_ENGINES)('face tracker, engine %s (MediaPipe models of @vladmandic/human)', (engine) => {
   let tracker: HumanTracker;
 
   beforeAll(async () => {
-    tracker = await createHumanTracker();
+    tracker = await createHumanTracker(engine === 'onnx' ? {} : { engine });
   }, 60_000);
 
   afterAll(async () => {
     await tracker?.close();
   });
 
-  it('reports the wasm backend that really runs', () => {
-    expect(tracker.backend).toMatch(/^human \S+\/tfjs-wasm \S+ \((simd|no simd), (single-threaded|\d+ threads)\)$/);
+  it('reports the backend that really runs (onnx is the default)', () => {
+    expect(tracker.backend).toMatch(BACKENDS[engine]);
     expect(tracker.mode).toBe('image');
   });
 
@@ -250,7 +255,7 @@ describe.skipIf(data.skip)('human face tracker (@vladmandic/human on tfjs-wasm)'
   it.skipIf(ffmpeg.skip)(
     'video mode agrees with image mode on driving.mp4 frames, then refuses use after close',
     async () => {
-      const video = await createHumanTracker({ mode: 'video' });
+      const video = await createHumanTracker({ mode: 'video', engine });
       try {
         expect(video.mode).toBe('video');
         let i = 0;
@@ -280,11 +285,11 @@ describe.skipIf(data.skip)('human face tracker (@vladmandic/human on tfjs-wasm)'
 });
 
 describe('human face tracker: failures', () => {
-  it('fails with TRACKER_MODELS_MISSING naming the file when a model is not in the folder', async () => {
+  it.each(TRACKER_ENGINES)('fails with TRACKER_MODELS_MISSING naming the file when a model is not in the folder (%s)', async (engine) => {
     const dir = await mkdtemp(join(tmpdir(), 'tracker-models-'));
     try {
       await writeFile(join(dir, 'blazeface.json'), JSON.stringify({ weightsManifest: [{ paths: ['blazeface.bin'] }] }));
-      const error = await createHumanTracker({ modelDir: dir }).catch((e: unknown) => e);
+      const error = await createHumanTracker({ modelDir: dir, engine }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(PersonaLiveError);
       expect(error).toMatchObject({ code: 'TRACKER_MODELS_MISSING', message: expect.stringContaining(join(dir, 'blazeface.bin')) });
     } finally {
@@ -311,5 +316,6 @@ describe('human face tracker: failures', () => {
     await expect(createHumanTracker({ maxFaces: 0 })).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining("'maxFaces'") });
     await expect(createHumanTracker({ minConfidence: 1.5 })).rejects.toMatchObject({ code: 'USAGE' });
     await expect(createHumanTracker({ mode: 'live' as 'video' })).rejects.toMatchObject({ code: 'USAGE' });
+    await expect(createHumanTracker({ engine: 'gpu' as 'onnx' })).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining("'engine'") });
   });
 });
