@@ -5,7 +5,8 @@
  *  (b) identity stability: the output's rigid-landmark geometry, normalised for position,
  *      size and rotation, vs. the reference's, over the whole video (mean error and drift
  *      between the first and last tenth, in reference pixels);
- *  (c) jitter: a still driving frame repeated; RMS motion of the output's landmarks (px).
+ *  (c) jitter: a still driving frame repeated; RMS motion of the output's landmarks (px);
+ *      also with camera-like sensor noise added to each repeat (noisyStillJitterRmsPx).
  * For each preset portrait in ../shared/data/presets. EVAL_FRAMES=N limits the frames.
  * Last line: one JSON object with the figures.
  */
@@ -23,6 +24,7 @@ import { LANDMARK_COUNT } from '../daemon/tracking/types.js';
 const DATA = process.env.PERSONALIVE_DEMO_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data');
 const MAX_FRAMES = process.env.EVAL_FRAMES ? Number(process.env.EVAL_FRAMES) : undefined;
 const DEPTH_SCALE = process.env.EVAL_DEPTH_SCALE ? Number(process.env.EVAL_DEPTH_SCALE) : undefined;
+const VERTICAL_DEPTH_SCALE = process.env.EVAL_VERTICAL_DEPTH_SCALE ? Number(process.env.EVAL_VERTICAL_DEPTH_SCALE) : undefined;
 const PRESETS = process.env.EVAL_PRESETS?.split(',');
 const TRACKERS = process.env.EVAL_TRACKERS ? Number(process.env.EVAL_TRACKERS) : undefined;
 /** EVAL_SMOOTHING=minCutoff,beta,dCutoff overrides the One-Euro parameters. */
@@ -79,9 +81,55 @@ async function trackAll(tracker: HumanTracker, frames: RgbImage[]): Promise<(Flo
   return out;
 }
 
+/** Sensor noise of the second jitter measure, in 8-bit levels (a webcam in good light: ~1-3). */
+const SENSOR_NOISE = 2;
+
+function withSensorNoise(data: Uint8Array, sigma: number, seed: number): Uint8Array {
+  if (sigma === 0) return Uint8Array.from(data);
+  let s = seed >>> 0 || 1;
+  const uniform = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 2 ** 32;
+  const out = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const gauss = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    out[i] = Math.max(0, Math.min(255, Math.round(data[i] + sigma * gauss)));
+  }
+  return out;
+}
+
+/** RMS motion (px) of the output's landmarks while one driving frame is repeated (after the smoother settles). */
+async function stillJitter(generator: Awaited<ReturnType<typeof createMeshwarpGenerator>>, frame: RgbImage, firstIndex: number, noise: number): Promise<number> {
+  await generator.reset();
+  const still: Float32Array[] = [];
+  const consume = async (frames: OutputFrame[]): Promise<void> => {
+    for (const out of frames) {
+      const face = (await evalTracker.track(out)).face;
+      if (face) still.push(Float32Array.from(face.landmarks));
+    }
+  };
+  for (let i = 0; i < JITTER_FRAMES; i++) {
+    await consume(await generator.push({ ...frame, data: withSensorNoise(frame.data, noise, i + 1), index: i, timestampMs: (firstIndex + i) * 40 }));
+  }
+  await consume(await generator.flush());
+  const settled = still.slice(10); // after the smoother's warm-up
+  let ss = 0;
+  let n = 0;
+  for (let p = 0; p < LANDMARK_COUNT; p++) {
+    for (const c of [0, 1]) {
+      const values = settled.map((l) => l[3 * p + c]);
+      const mean = values.reduce((s, v) => s + v, 0) / values.length;
+      for (const v of values) ss += (v - mean) ** 2;
+      n += values.length;
+    }
+  }
+  return Math.sqrt(ss / Math.max(1, n));
+}
+
+let evalTracker: HumanTracker;
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const tracker = await createHumanTracker({ mode: 'image' });
+  evalTracker = tracker;
   const driving: RgbImage[] = [];
   for await (const f of decodeVideoFrames(join(DATA, 'driving.mp4'), { width: SIZE, height: SIZE, maxFrames: MAX_FRAMES })) {
     driving.push({ data: f.data, width: SIZE, height: SIZE });
@@ -101,7 +149,7 @@ async function main(): Promise<void> {
       results.push({ preset, error: 'no face found in the preset' });
       continue;
     }
-    const generator = await createMeshwarpGenerator({ size: SIZE, depthScale: DEPTH_SCALE, trackers: TRACKERS, smoothing: SMOOTHING });
+    const generator = await createMeshwarpGenerator({ size: SIZE, depthScale: DEPTH_SCALE, verticalDepthScale: VERTICAL_DEPTH_SCALE, trackers: TRACKERS, smoothing: SMOOTHING });
     await generator.fuseReference(reference);
     const axes: { drv: number[]; out: number[] }[] = [0, 1, 2].map(() => ({ drv: [], out: [] }));
     const identity: number[] = [];
@@ -129,31 +177,11 @@ async function main(): Promise<void> {
     await consume(await generator.flush());
     const stats = await generator.stats();
 
-    // Jitter: the first driving frame, repeated.
-    await generator.reset();
-    const still: Float32Array[] = [];
-    const consumeStill = async (frames: OutputFrame[]): Promise<void> => {
-      for (const frame of frames) {
-        const face = (await tracker.track(frame)).face;
-        if (face) still.push(Float32Array.from(face.landmarks));
-      }
-    };
-    for (let i = 0; i < JITTER_FRAMES; i++) {
-      await consumeStill(await generator.push({ ...driving[0], data: Uint8Array.from(driving[0].data), index: i, timestampMs: (driving.length + i) * 40 }));
-    }
-    await consumeStill(await generator.flush());
+    // Jitter: the first driving frame, repeated: exactly (the measure), then with
+    // camera-like sensor noise (a fresh Gaussian, sigma SENSOR_NOISE levels, per frame).
+    const jitterRmsPx = await stillJitter(generator, driving[0], driving.length, 0);
+    const noisyJitterRmsPx = await stillJitter(generator, driving[0], driving.length, SENSOR_NOISE);
     await generator.close();
-    const settled = still.slice(10); // after the smoother's warm-up
-    let jitterSs = 0;
-    let jitterN = 0;
-    for (let p = 0; p < LANDMARK_COUNT; p++) {
-      for (const c of [0, 1]) {
-        const values = settled.map((l) => l[3 * p + c]);
-        const mean = values.reduce((s, v) => s + v, 0) / values.length;
-        for (const v of values) jitterSs += (v - mean) ** 2;
-        jitterN += values.length;
-      }
-    }
 
     const names = ['pitch', 'yaw', 'roll'] as const;
     const pose = Object.fromEntries(
@@ -175,14 +203,15 @@ async function main(): Promise<void> {
       meanPoseErrorDeg: round((pose.pitch.mae + pose.yaw.mae + pose.roll.mae) / 3),
       identityErrorPx: round(mean(identity)),
       identityDriftPx: round(mean(identity.slice(-tenth)) - mean(identity.slice(0, tenth))),
-      jitterRmsPx: round(Math.sqrt(jitterSs / Math.max(1, jitterN))),
+      jitterRmsPx: round(jitterRmsPx),
+      noisyStillJitterRmsPx: round(noisyJitterRmsPx),
       renderMsMean: round(stats.stages.render.totalMs / stats.stages.render.count, 2),
       trackMsMean: round(stats.stages.track.totalMs / stats.stages.track.count, 2),
     });
     console.log(JSON.stringify(results.at(-1)));
   }
   await tracker.close();
-  type Scored = { pose: Record<string, { correlation: number }>; meanPoseErrorDeg: number; jitterRmsPx: number; identityDriftPx: number };
+  type Scored = { pose: Record<string, { correlation: number }>; meanPoseErrorDeg: number; jitterRmsPx: number; noisyStillJitterRmsPx: number; identityDriftPx: number };
   const ok = results.filter((r) => 'pose' in r) as unknown as Scored[];
   const summary = {
     eval: 'meshwarp',
@@ -191,6 +220,7 @@ async function main(): Promise<void> {
     minPoseCorrelation: round(Math.min(...ok.flatMap((r) => Object.values(r.pose).map((a) => a.correlation)))),
     maxMeanPoseErrorDeg: round(Math.max(...ok.map((r) => r.meanPoseErrorDeg))),
     maxJitterRmsPx: round(Math.max(...ok.map((r) => r.jitterRmsPx))),
+    maxNoisyStillJitterRmsPx: round(Math.max(...ok.map((r) => r.noisyStillJitterRmsPx))),
     maxAbsIdentityDriftPx: round(Math.max(...ok.map((r) => Math.abs(r.identityDriftPx)))),
     goals: { poseCorrelation: 0.9, meanPoseErrorDeg: 3, jitterRmsPx: 0.5 },
     wallSeconds: round((performance.now() - t0) / 1000, 1),

@@ -195,6 +195,12 @@ export interface TransferOptions {
    * z, then move less relative to the cheeks and the 2D mesh folds less.
    */
   depthScale?: number;
+  /**
+   * The depth scale for vertical motion (pitch: nodding), default: depthScale. The tearing
+   * that depthScale avoids comes from the cheeks' silhouette under yaw; a nod moves the
+   * chin and forehead edges, which fold far less, so pitch can keep more of its true 3D.
+   */
+  verticalDepthScale?: number;
 }
 
 /** What one transfer did, for stats and evaluation. */
@@ -224,7 +230,7 @@ export class MotionTransfer {
   private readonly options: Required<TransferOptions>;
 
   constructor(referenceLandmarks: Float32Array, options: TransferOptions = {}) {
-    this.options = { translationScale: 1, expressionScale: 1, followScale: true, clampEyes: true, depthScale: 1, ...options };
+    this.options = { translationScale: 1, expressionScale: 1, followScale: true, clampEyes: true, depthScale: 1, verticalDepthScale: options.depthScale ?? 1, ...options };
     normalizeFace(referenceLandmarks, this.reference, this.referenceFrame);
   }
 
@@ -283,11 +289,12 @@ export class MotionTransfer {
     if (o.clampEyes) this.clampEyelids();
     const S = this.scratch;
     const depth = o.depthScale;
+    const verticalDepth = o.verticalDepthScale;
     for (let i = 0; i < LANDMARK_COUNT; i++) {
       const j = 3 * i;
       const qx = S[j], qy = S[j + 1], qz = S[j + 2] * depth;
       out[j] = (Rt[0] * qx + Rt[1] * qy + Rt[2] * qz) * pixelScale + ref.centroid[0] + tx;
-      out[j + 1] = (Rt[3] * qx + Rt[4] * qy + Rt[5] * qz) * pixelScale + ref.centroid[1] + ty;
+      out[j + 1] = (Rt[3] * qx + Rt[4] * qy + Rt[5] * S[j + 2] * verticalDepth) * pixelScale + ref.centroid[1] + ty;
       out[j + 2] = (Rt[6] * qx + Rt[7] * qy + Rt[8] * qz) * pixelScale + ref.centroid[2] + tz;
     }
     if (info) {

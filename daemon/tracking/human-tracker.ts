@@ -28,6 +28,7 @@
 import type { Worker, WorkerOptions } from 'node:worker_threads';
 import { PersonaLiveError, type ErrorCode } from '../errors.js';
 import { startWorker } from '../util/worker-url.js';
+import { definedOnly } from '../util/objects.js';
 import type { RgbImage } from '../generators/generator.js';
 import { MESH_POINTS, type FaceObservation, type FaceTracker, type TrackResult } from './types.js';
 
@@ -240,10 +241,6 @@ function checkOptions(options: HumanTrackerOptions): Required<Omit<HumanTrackerO
     if (!(Number.isFinite(merged[name]) && merged[name] > 0)) throw bad(name, merged[name], 'a positive number of milliseconds');
   }
   return merged;
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function assertImage(image: RgbImage): void {

@@ -58,7 +58,7 @@ interface Value {
 
 export interface ConvertedGraph {
   bytes: Uint8Array;
-  /** ONNX input name (the TF placeholder's name); NHWC float32 with a dynamic batch. */
+  /** ONNX input name (the TF placeholder's name); NHWC float32, batch dynamic where the TF graph's is. */
   input: string;
   /** ONNX output names in the order of the TF graph's Identity outputs (Identity, Identity_1, ...). */
   outputs: string[];
@@ -219,7 +219,8 @@ export function convertTfjsGraph(model: string, graph: TfjsGraphModel, shards: U
         const dims = (node.attr?.shape?.shape?.dim ?? []).map((d) => Number(d.size));
         if (dims.length !== 4 || dims[3] !== 3) fail(model, node, `input shape [${dims.join(',')}] is not an NHWC RGB image`);
         inputName = node.name;
-        builder.input(node.name, 'float32', ['batch', dims[1], dims[2], 3]);
+        // A fixed batch stays fixed (blazeface reshapes to batch 1); -1 becomes a dynamic axis.
+        builder.input(node.name, 'float32', [dims[0] > 0 ? dims[0] : 'batch', dims[1], dims[2], 3]);
         out = { name: builder.op('Transpose', [node.name], { perm: NHWC_TO_NCHW }), layout: 'nchw', rank: 4 };
         break;
       }

@@ -23,6 +23,8 @@ export interface MeshwarpOptions {
   size?: number;
   /** Head-turn depth flattening (see DEFAULT_DEPTH_SCALE in meshwarp/animator.ts). */
   depthScale?: number;
+  /** Depth flattening for nods (see DEFAULT_VERTICAL_DEPTH_SCALE in meshwarp/animator.ts). */
+  verticalDepthScale?: number;
   /** One-Euro parameters for the driver's landmarks (default LANDMARK_SMOOTHING). */
   smoothing?: OneEuroParams;
   /**
@@ -140,7 +142,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
   }
 
   async function useReference(prepared: { square: RgbImage; landmarks: Float32Array }): Promise<void> {
-    const stats = (await renderer.call({ type: 'reference', image: prepared.square, landmarks: prepared.landmarks, depthScale: options.depthScale, smoothing: options.smoothing })) as RenderWorkerStats;
+    const stats = (await renderer.call({ type: 'reference', image: prepared.square, landmarks: prepared.landmarks, depthScale: options.depthScale, verticalDepthScale: options.verticalDepthScale, smoothing: options.smoothing })) as RenderWorkerStats;
     warp = stats.warp;
     fused = true;
   }
@@ -166,7 +168,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       const square = await fitSquare(image, size);
       const landmarks = await trackReference(square, await referenceTracker);
       const target = (standbyRenderer ??= createWorkerClient<RenderBody, RenderResult>(startWorker(import.meta.url, 'render-worker'), 'meshwarp renderer (standby)'));
-      const stats = (await target.call({ type: 'reference', image: square, landmarks, depthScale: options.depthScale, smoothing: options.smoothing })) as RenderWorkerStats;
+      const stats = (await target.call({ type: 'reference', image: square, landmarks, depthScale: options.depthScale, verticalDepthScale: options.verticalDepthScale, smoothing: options.smoothing })) as RenderWorkerStats;
       // One throw-away frame so the switch does not pay the new animator's first-render
       // cost (JIT, warp tables); reset() then restores the state a new animator starts with.
       await target.call({ type: 'frame', frame: { landmarks, index: -1, timestampMs: 0 } });

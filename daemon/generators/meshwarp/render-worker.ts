@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { PersonaLiveError } from '../../errors.js';
 import { serveRequests } from '../../util/worker-server.js';
+import { definedOnly } from '../../util/objects.js';
 import { MeshwarpAnimator } from '../../meshwarp/animator.js';
 import type { RenderRequest, RenderResult } from './protocol.js';
 
@@ -14,7 +15,7 @@ let animator: MeshwarpAnimator | null = null;
 function handle(request: RenderRequest): RenderResult {
   switch (request.type) {
     case 'reference':
-      animator = new MeshwarpAnimator(request.image, request.landmarks, request.depthScale === undefined ? {} : { depthScale: request.depthScale }, request.smoothing);
+      animator = new MeshwarpAnimator(request.image, request.landmarks, definedOnly({ depthScale: request.depthScale, verticalDepthScale: request.verticalDepthScale }), request.smoothing);
       return { warp: animator.warpImplementation };
     case 'frame': {
       if (!animator) throw new PersonaLiveError('NO_REFERENCE', 'a driving frame arrived before a reference was fused');
