@@ -29,6 +29,28 @@ export const EYELIDS = {
 /** A 3x3 rotation, row-major. */
 export type Mat3 = Float64Array;
 
+/** Mean distance between the paired upper and lower lid points of one eye (normalised face units). */
+export function eyeOpening(face: Float64Array, eye: { upper: readonly number[]; lower: readonly number[] }): number {
+  let sum = 0;
+  const n = Math.min(eye.upper.length, eye.lower.length);
+  for (let k = 0; k < n; k++) {
+    const u = 3 * eye.upper[k];
+    const l = 3 * eye.lower[k];
+    sum += Math.hypot(face[u] - face[l], face[u + 1] - face[l + 1], face[u + 2] - face[l + 2]);
+  }
+  return sum / n;
+}
+
+/**
+ * Eyelid motion is scaled by the eyes' size ratio (reference opening / driver's first-frame
+ * opening): the same squint moves a narrower eye's lids less, instead of shutting it. Limited
+ * to [0.3, 1.5] so a driver who starts with closed eyes cannot blow the gain up.
+ */
+export function eyelidGain(anchorOpening: number, referenceOpening: number): number {
+  if (!(anchorOpening > 0) || !(referenceOpening > 0)) return 1;
+  return Math.min(1.5, Math.max(0.3, referenceOpening / anchorOpening));
+}
+
 export interface FaceFrame {
   /** Centre of the rigid points, pixels. */
   centroid: Float64Array;
@@ -228,6 +250,8 @@ export class MotionTransfer {
   private readonly relative = new Float64Array(9);
   private hasAnchor = false;
   private readonly options: Required<TransferOptions>;
+  /** Per-landmark expression gain: 1, except eyelids (see eyelidGain). */
+  private readonly expressionGain = new Float64Array(LANDMARK_COUNT).fill(1);
 
   constructor(referenceLandmarks: Float32Array, options: TransferOptions = {}) {
     this.options = { translationScale: 1, expressionScale: 1, followScale: true, clampEyes: true, depthScale: 1, verticalDepthScale: options.depthScale ?? 1, ...options };
@@ -242,6 +266,10 @@ export class MotionTransfer {
   setAnchor(driving: Float32Array): void {
     normalizeFace(driving, this.anchor, this.anchorFrame);
     bestRotation(this.anchor, this.reference, this.align);
+    for (const eye of [EYELIDS.right, EYELIDS.left]) {
+      const gain = eyelidGain(eyeOpening(this.anchor, eye), eyeOpening(this.reference, eye));
+      for (const i of [...eye.upper, ...eye.lower]) this.expressionGain[i] = gain;
+    }
     this.hasAnchor = true;
   }
 
@@ -279,9 +307,10 @@ export class MotionTransfer {
       const uy = Rt[1] * px + Rt[4] * py + Rt[7] * pz - P0[j + 1];
       const uz = Rt[2] * px + Rt[5] * py + Rt[8] * pz - P0[j + 2];
       // Re-expressed in the reference's orientation and added to its landmarks.
-      const qx = Pr[j] + e * (A[0] * ux + A[1] * uy + A[2] * uz);
-      const qy = Pr[j + 1] + e * (A[3] * ux + A[4] * uy + A[5] * uz);
-      const qz = Pr[j + 2] + e * (A[6] * ux + A[7] * uy + A[8] * uz);
+      const g = e * this.expressionGain[i];
+      const qx = Pr[j] + g * (A[0] * ux + A[1] * uy + A[2] * uz);
+      const qy = Pr[j + 1] + g * (A[3] * ux + A[4] * uy + A[5] * uz);
+      const qz = Pr[j + 2] + g * (A[6] * ux + A[7] * uy + A[8] * uz);
       this.scratch[j] = qx;
       this.scratch[j + 1] = qy;
       this.scratch[j + 2] = qz;

@@ -4,6 +4,7 @@ import {
   createFaceFrame,
   EYELIDS,
   eulerDegrees,
+  eyelidGain,
   MotionTransfer,
   normalizeFace,
   rotationFromEuler,
@@ -169,6 +170,35 @@ describe('relative motion transfer', () => {
     free.transfer(anchor, out);
     free.transfer(wide, out);
     expect(out[3 * EYELIDS.right.upper[3] + 1]).toBeLessThan(reference[3 * EYELIDS.right.upper[3] + 1] - 2);
+  });
+
+  it('scales eyelid motion by the eyes\' size ratio, so a squint narrows a smaller eye without shutting it', () => {
+    // A face whose right eye is open 4 px (lids paired point by point), and a driver whose eye is open 12 px.
+    const withEye = (face: Float32Array, opening: number): Float32Array => {
+      const out = Float32Array.from(face);
+      EYELIDS.right.upper.forEach((u, k) => {
+        const l = EYELIDS.right.lower[k];
+        out.set([230 + 4 * k, 240 - opening / 2, 0], 3 * u);
+        out.set([230 + 4 * k, 240 + opening / 2, 0], 3 * l);
+      });
+      return out;
+    };
+    const narrow = withEye(reference, 4);
+    const bigEyed = withEye(reference, 12);
+    expect(eyelidGain(12, 4)).toBeCloseTo(1 / 3, 9);
+    expect(eyelidGain(12, 1)).toBe(0.3);
+    expect(eyelidGain(1, 12)).toBe(1.5);
+    expect(eyelidGain(0, 4)).toBe(1);
+    const t = new MotionTransfer(narrow);
+    const out = new Float32Array(narrow.length);
+    t.transfer(bigEyed, out);
+    const squint = Float32Array.from(bigEyed);
+    for (const i of EYELIDS.right.upper) squint[3 * i + 1] += 3; // the driver's lid comes down 3 of 12 px
+    t.transfer(squint, out);
+    const mid = 3;
+    const opening = out[3 * EYELIDS.right.lower[mid] + 1] - out[3 * EYELIDS.right.upper[mid] + 1];
+    // A quarter of the driver's opening closed: a quarter of the reference's (4 -> 3 px), not 4 -> 1.
+    expect(opening).toBeCloseTo(3, 1);
   });
 
   it('re-anchors after resetAnchor', () => {

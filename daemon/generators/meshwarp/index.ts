@@ -8,7 +8,7 @@
  * on a machine too slow to track one frame per frame interval).
  */
 import { PersonaLiveError } from '../../errors.js';
-import { createHumanTracker, type HumanTracker } from '../../tracking/human-tracker.js';
+import { createHumanTracker, type HumanTracker, type TrackerEngine } from '../../tracking/human-tracker.js';
 import type { OneEuroParams } from '../../tracking/one-euro.js';
 import { startWorker } from '../../util/worker-url.js';
 import { createWorkerClient, type WorkerClient } from '../../util/worker-client.js';
@@ -34,6 +34,8 @@ export interface MeshwarpOptions {
    * cost of (trackers - 1) frames of latency. One tracker uses one core.
    */
   trackers?: number;
+  /** The tracker's runtime (default 'onnx'; see TrackerEngine). */
+  trackerEngine?: TrackerEngine;
 }
 
 export const MESHWARP_DEFAULT_SIZE = 512;
@@ -71,7 +73,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
   if (!Number.isInteger(trackerCount) || trackerCount < 1 || trackerCount > 8) {
     throw new PersonaLiveError('USAGE', `meshwarp trackers must be an integer from 1 to 8, got ${trackerCount}`, { option: 'trackers' });
   }
-  const started = await Promise.allSettled(Array.from({ length: trackerCount }, () => createHumanTracker({ mode: 'video' })));
+  const started = await Promise.allSettled(Array.from({ length: trackerCount }, () => createHumanTracker({ mode: 'video', engine: options.trackerEngine })));
   const trackers = started.filter((r): r is PromiseFulfilledResult<HumanTracker> => r.status === 'fulfilled').map((r) => r.value);
   const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
@@ -164,7 +166,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       // The driving trackers keep working: the reference gets its own (image-mode) tracker at
       // nice 10 (the live trackers keep the CPU), and its animator is built in the standby
       // render worker.
-      referenceTracker ??= createHumanTracker({ mode: 'image', niceness: 10 });
+      referenceTracker ??= createHumanTracker({ mode: 'image', niceness: 10, engine: options.trackerEngine });
       const square = await fitSquare(image, size);
       const landmarks = await trackReference(square, await referenceTracker);
       const target = (standbyRenderer ??= createWorkerClient<RenderBody, RenderResult>(startWorker(import.meta.url, 'render-worker'), 'meshwarp renderer (standby)'));
