@@ -3,7 +3,8 @@
  * (detector on every frame) and 'video' mode (detector reused between frames), and the
  * landmark smoother's effect: jitter on a still face, lag on a moving one.
  *
- *   npm run bench:tracking [-- FRAMES]      (default 200; BENCH_SMOOTHING=0 skips smoothing)
+ *   npm run bench:tracking [-- FRAMES]      (default 200; BENCH_SMOOTHING=0 skips smoothing;
+ *                                           BENCH_ENGINES=onnx or tfjs picks one engine)
  *
  * Figures per frame: `roundTripMs` is what a caller waits (copy to the worker, tracking,
  * reply); `trackMs` is the worker's own time. Last line: one JSON object with the figures.
@@ -13,12 +14,14 @@ import { performance } from 'node:perf_hooks';
 import { decodeVideoFrames } from '../daemon/media/ffmpeg.js';
 import { loadImageRgb } from '../daemon/media/image.js';
 import type { RgbImage } from '../daemon/generators/generator.js';
-import { createHumanTracker, type TrackerMode } from '../daemon/tracking/human-tracker.js';
+import { TRACKER_ENGINES, createHumanTracker, type TrackerEngine, type TrackerMode } from '../daemon/tracking/human-tracker.js';
 import { LANDMARK_SMOOTHING, LandmarkSmoother } from '../daemon/tracking/one-euro.js';
 import { MESH_POINTS } from '../daemon/tracking/types.js';
 
 const FRAMES = Number(process.argv[2] ?? process.env.BENCH_FRAMES ?? 200);
 const WARMUP = 5;
+/** BENCH_ENGINES=onnx,tfjs (default: both). */
+const ENGINES = (process.env.BENCH_ENGINES?.split(',') ?? [...TRACKER_ENGINES]) as TrackerEngine[];
 const SIZE = 512;
 const FRAME_MS = 40; // driving.mp4 and the smoothing runs are 25 fps
 const DATA = process.env.PERSONALIVE_DEMO_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data');
@@ -57,8 +60,8 @@ function meanAcceleration(series: Float32Array[]): number {
   return count ? sum / count : 0;
 }
 
-async function benchMode(mode: TrackerMode, frames: Uint8Array[]): Promise<ModeResult & { backend: string }> {
-  const tracker = await createHumanTracker({ mode });
+async function benchMode(mode: TrackerMode, frames: Uint8Array[], engine: TrackerEngine): Promise<ModeResult & { backend: string; engine: TrackerEngine }> {
+  const tracker = await createHumanTracker({ mode, engine });
   const frame = (i: number): RgbImage => ({ data: frames[i % frames.length], width: SIZE, height: SIZE });
   for (let i = 0; i < WARMUP; i++) await tracker.track(frame(i));
   const tensorsBefore = (await tracker.stats()).numTensors;
@@ -84,6 +87,7 @@ async function benchMode(mode: TrackerMode, frames: Uint8Array[]): Promise<ModeR
   await tracker.close();
   return {
     mode,
+    engine,
     backend,
     frames: frames.length,
     roundTripMs: { median: round(quantile(roundTrip, 0.5)), p95: round(quantile(roundTrip, 0.95)) },
@@ -145,6 +149,7 @@ function jitterRms(series: Float32Array[]): number {
 
 interface SmoothingResult {
   mode: TrackerMode;
+  engine: TrackerEngine;
   stillJitterRawPx: number;
   stillJitterSmoothedPx: number;
   /** Steady-state lag of the smoothed mesh behind the true position, in frames, per speed (px/frame). */
@@ -152,8 +157,8 @@ interface SmoothingResult {
   rampLagRawFrames: Record<string, number>;
 }
 
-async function benchSmoothing(mode: TrackerMode, reference: RgbImage): Promise<SmoothingResult> {
-  const tracker = await createHumanTracker({ mode });
+async function benchSmoothing(mode: TrackerMode, reference: RgbImage, engine: TrackerEngine): Promise<SmoothingResult> {
+  const tracker = await createHumanTracker({ mode, engine });
   const random = rng(7);
   const STILL = 60;
   const SETTLE = 10;
@@ -192,7 +197,7 @@ async function benchSmoothing(mode: TrackerMode, reference: RgbImage): Promise<S
     rampLagRawFrames[String(speed)] = round(lag.raw / lag.n);
   }
   await tracker.close();
-  return { mode, stillJitterRawPx: round(jitterRms(raw), 3), stillJitterSmoothedPx: round(jitterRms(smoothed), 3), rampLagFrames, rampLagRawFrames };
+  return { mode, engine, stillJitterRawPx: round(jitterRms(raw), 3), stillJitterSmoothedPx: round(jitterRms(smoothed), 3), rampLagFrames, rampLagRawFrames };
 }
 
 async function main(): Promise<void> {
@@ -201,35 +206,33 @@ async function main(): Promise<void> {
   const frames: Uint8Array[] = [];
   for await (const frame of decodeVideoFrames(join(DATA, 'driving.mp4'), { width: SIZE, height: SIZE, maxFrames: FRAMES })) frames.push(frame.data);
 
-  const modes: (ModeResult & { backend: string })[] = [];
-  for (const mode of ['image', 'video'] as const) {
-    process.stderr.write(`tracking ${frames.length} frames in ${mode} mode...\n`);
-    const r = await benchMode(mode, frames);
-    modes.push(r);
-    console.log(
-      `${mode.padEnd(5)}  round trip median ${r.roundTripMs.median} ms, p95 ${r.roundTripMs.p95} ms | worker median ${r.trackMs.median} ms, ` +
-        `p95 ${r.trackMs.p95} ms | faces ${r.facesFound}/${r.frames} | tensors ${r.tensorsBefore} -> ${r.tensorsAfter} | ` +
-        `mesh acceleration raw ${r.accelRaw} -> smoothed ${r.accelSmoothed} px/frame^2`,
-    );
-  }
-  const backend = modes[0].backend;
-  console.log(`backend: ${backend}`);
-  const [image, video] = modes;
-  console.log(`video/image median round trip: ${round(video.roundTripMs.median / image.roundTripMs.median)}`);
-
+  const modes: (ModeResult & { backend: string; engine: TrackerEngine })[] = [];
   const smoothing: SmoothingResult[] = [];
-  if (process.env.BENCH_SMOOTHING !== '0') {
-    const reference = await loadImageRgb(join(DATA, 'reference.png'));
+  const reference = await loadImageRgb(join(DATA, 'reference.png'));
+  for (const engine of ENGINES) {
     for (const mode of ['image', 'video'] as const) {
-      process.stderr.write(`smoothing: still and moving reference in ${mode} mode...\n`);
-      const s = await benchSmoothing(mode, reference);
+      process.stderr.write(`${engine}: tracking ${frames.length} frames in ${mode} mode...\n`);
+      const r = await benchMode(mode, frames, engine);
+      modes.push(r);
+      console.log(
+        `${engine.padEnd(4)} ${mode.padEnd(5)}  round trip median ${r.roundTripMs.median} ms, p95 ${r.roundTripMs.p95} ms | worker median ${r.trackMs.median} ms, ` +
+          `p95 ${r.trackMs.p95} ms | faces ${r.facesFound}/${r.frames} | tensors ${r.tensorsBefore} -> ${r.tensorsAfter} | ` +
+          `mesh acceleration raw ${r.accelRaw} -> smoothed ${r.accelSmoothed} px/frame^2`,
+      );
+    }
+    console.log(`${engine} backend: ${modes.at(-1)!.backend}`);
+    if (process.env.BENCH_SMOOTHING === '0') continue;
+    for (const mode of ['image', 'video'] as const) {
+      process.stderr.write(`${engine}: smoothing, still and moving reference in ${mode} mode...\n`);
+      const s = await benchSmoothing(mode, reference, engine);
       smoothing.push(s);
       console.log(
-        `smoothing ${mode.padEnd(5)} (${JSON.stringify(LANDMARK_SMOOTHING)}): still jitter RMS ${s.stillJitterRawPx} -> ${s.stillJitterSmoothedPx} px ` +
+        `${engine.padEnd(4)} smoothing ${mode.padEnd(5)} (${JSON.stringify(LANDMARK_SMOOTHING)}): still jitter RMS ${s.stillJitterRawPx} -> ${s.stillJitterSmoothedPx} px ` +
           `(x${round(s.stillJitterRawPx / s.stillJitterSmoothedPx)}); ramp lag frames raw ${JSON.stringify(s.rampLagRawFrames)} -> smoothed ${JSON.stringify(s.rampLagFrames)}`,
       );
     }
   }
+  const backend = modes.map((m) => m.backend).filter((b, i, all) => all.indexOf(b) === i);
   console.log(JSON.stringify({ bench: 'tracking', backend, frameSize: SIZE, modes, smoothingParams: LANDMARK_SMOOTHING, smoothing }));
 }
 

@@ -20,7 +20,7 @@ export const RIGID_INDICES: readonly number[] = [
   168, 6, 197, 195, 5, 4, 1, 33, 133, 362, 263, 116, 345, 123, 352, 151, 9,
 ];
 
-/** Upper and lower eyelid points of each eye (MediaPipe indices). */
+/** Upper and lower eyelid points of each eye (MediaPipe indices), paired: upper[k] faces lower[k]. */
 export const EYELIDS = {
   right: { upper: [246, 161, 160, 159, 158, 157, 173], lower: [7, 163, 144, 145, 153, 154, 155] },
   left: { upper: [466, 388, 387, 386, 385, 384, 398], lower: [249, 390, 373, 374, 380, 381, 382] },
@@ -339,16 +339,27 @@ export class MotionTransfer {
   private readonly scratch = new Float64Array(3 * LANDMARK_COUNT);
 
   /**
-   * Eyelids may close (blink) but not open beyond the reference: in the reference's own
-   * (normalised, upright) frame, an upper-lid point may not rise above its reference
-   * height, a lower-lid point may not sink below it.
+   * Eyelids may close (blink) but not open beyond the reference: the reference has no
+   * pixels above its eyelids. In the reference's own (normalised, upright) frame, each pair
+   * of facing lid points may not be further apart than in the reference; a pair that is is
+   * brought back to the reference's distance about its own midpoint. The eye as a whole may
+   * still move: clamping each lid to its reference height instead shut an eye that moved up
+   * (a raised cheek, a nod) because only its upper lid was stopped.
    */
   private clampEyelids(): void {
     const S = this.scratch;
     const Pr = this.reference;
     for (const eye of [EYELIDS.right, EYELIDS.left]) {
-      for (const i of eye.upper) if (S[3 * i + 1] < Pr[3 * i + 1]) S[3 * i + 1] = Pr[3 * i + 1];
-      for (const i of eye.lower) if (S[3 * i + 1] > Pr[3 * i + 1]) S[3 * i + 1] = Pr[3 * i + 1];
+      for (let k = 0; k < eye.upper.length; k++) {
+        const u = 3 * eye.upper[k] + 1;
+        const l = 3 * eye.lower[k] + 1;
+        const limit = Pr[l] - Pr[u];
+        if (S[l] - S[u] > limit) {
+          const mid = (S[u] + S[l]) / 2;
+          S[u] = mid - limit / 2;
+          S[l] = mid + limit / 2;
+        }
+      }
     }
   }
 }

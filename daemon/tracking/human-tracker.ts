@@ -1,23 +1,26 @@
 /**
- * The face tracker adapter for @vladmandic/human (MediaPipe BlazeFace + FaceMesh + Iris on
- * TensorFlow.js with its WebAssembly backend). This module and its worker, human-worker.ts,
- * are the only code that touches Human or tfjs; the rest of the daemon sees FaceTracker.
+ * The face tracker: MediaPipe BlazeFace + FaceMesh + Iris, the models that @vladmandic/human
+ * ships, in a worker thread. This module is the host side; the worker runs one of two
+ * engines (TrackerEngine), and the rest of the daemon sees FaceTracker only:
+ * - 'onnx' (default): onnx-face-worker.ts converts the three tfjs graph models to ONNX in
+ *   memory (tfjs-to-onnx.ts) and runs them on ONNX Runtime's CPU provider with its own
+ *   pipeline (face-pipeline.ts).
+ * - 'tfjs': human-worker.ts runs Human itself on tfjs-wasm (the reference implementation,
+ *   kept as an engine of its own; 2.5-3x slower here).
  *
- * Human runs in a worker thread: tfjs-wasm computes on the calling thread, and a frame
- * costs tens to hundreds of milliseconds on one core, which the main thread (control API,
- * frame pacing) must never wait on.
+ * The worker exists because tracking costs tens of milliseconds per frame on one core, which
+ * the main thread (control API, frame pacing) must never wait on.
  *
  * Modes:
  * - 'image' (default): stateless. Every image runs the detector, then the mesh and iris
  *   models on each detected face; the result depends on that image only. Use it for
  *   references, presets and anything that is not a continuous stream.
- * - 'video': for a live stream of one scene. Human re-runs the detector only every few
- *   frames (VIDEO_DETECTOR_REUSE) or when the frame changed a lot, and in between runs the
- *   mesh on the box derived from the previous frame's mesh, which follows the head. It saves
- *   the detector's cost on most frames; a new face entering is only seen at the next full
- *   detection (within about a second). This is the mode for live use. bench/tracking.ts,
- *   512x512 driving.mp4, one core of the 2-core dev VM: image 143 ms median / 201 ms p95,
- *   video 73 ms / 161 ms (the p95 frames are the ones that re-run the detector).
+ * - 'video': for a live stream of one scene. The mesh reads the region derived from the
+ *   previous frame's mesh, which follows the head; the detector runs only when the face is
+ *   lost and every VIDEO_DETECTOR_REUSE frames or milliseconds (to count faces); a new face
+ *   entering is seen at the next detection (within about a second). The mode for live use.
+ *   bench:tracking, 512x512 driving.mp4, one core of the 2-core dev VM: onnx video ~17 ms
+ *   median / ~25 ms p95 per frame (image ~30 ms); tfjs video ~45 ms / ~90 ms.
  *
  * Choosing a face: among the faces found, the one with the highest priority
  * area x (1 - 0.5 x d), where d is the distance from the face centre to the image centre
@@ -80,9 +83,11 @@ export const HUMAN_TRACKER_DEFAULTS = Object.freeze({
 
 /**
  * Video mode: the detector runs again after this many frames or this many milliseconds,
- * whichever comes first, and whenever the frame differs from the previous one by more than
+ * whichever comes first, and (both engines) whenever the face is lost. The tfjs engine
+ * (Human) also re-detects when the frame differs from the previous one by more than
  * `cacheSensitivity` (Human's measure: mean squared 8-bit difference / 255, so 0.7 is an
- * RMS change of about 13 levels; a talking head stays well below, a cut goes above).
+ * RMS change of about 13 levels; a talking head stays well below, a cut goes above); the
+ * onnx engine needs no such check: a cut makes the mesh lose the face, which re-detects.
  */
 export const VIDEO_DETECTOR_REUSE = Object.freeze({ skipFrames: 25, skipTimeMs: 1000, cacheSensitivity: 0.7 });
 

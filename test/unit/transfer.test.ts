@@ -166,6 +166,16 @@ describe('relative motion transfer', () => {
     for (const i of EYELIDS.right.upper) blink[3 * i + 1] += 6;
     t.transfer(blink, out);
     for (const i of EYELIDS.right.upper) expect(out[3 * i + 1]).toBeGreaterThan(reference[3 * i + 1] + 2);
+    // An eye that moves up as a whole (a raised cheek) keeps its opening: the clamp limits
+    // how far the lids are apart, not where they are.
+    const raised = Float32Array.from(anchor);
+    for (const i of [...EYELIDS.right.upper, ...EYELIDS.right.lower]) raised[3 * i + 1] -= 5;
+    t.transfer(raised, out);
+    for (let k = 0; k < EYELIDS.right.upper.length; k++) {
+      const [u, l] = [EYELIDS.right.upper[k], EYELIDS.right.lower[k]];
+      expect(out[3 * l + 1] - out[3 * u + 1]).toBeCloseTo(reference[3 * l + 1] - reference[3 * u + 1], 2);
+      expect(out[3 * u + 1]).toBeLessThan(reference[3 * u + 1] - 2);
+    }
     const free = new MotionTransfer(reference, { clampEyes: false });
     free.transfer(anchor, out);
     free.transfer(wide, out);
