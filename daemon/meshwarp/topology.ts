@@ -599,6 +599,14 @@ export function buildWarpTopology(referenceLandmarks: Float32Array, width: numbe
     for (let i = 0; ok && i < poly.length; i++) ok = mesh.insertEdge(poly[i], poly[(i + 1) % poly.length], inMesh);
     openings[c.name] = ok;
   }
+  // The face oval is a constraint too, so no triangle crosses it and the skin band's
+  // triangles join band points to oval points only. Unconstrained, Delaunay joined band points
+  // to cheek points inside the oval, and a head turn (which moves the oval, deep in z, more
+  // than the cheek inside it) pulled those band triangles over the cheek as a sawtooth.
+  const oval = FACE_OVAL.map((v) => vertexToCompact[v]);
+  if (oval.every((k) => k >= 0 && inMesh[k] === 1) && polygonIsSimple(coords, oval)) {
+    for (let i = 0; i < oval.length; i++) mesh.insertEdge(oval[i], oval[(i + 1) % oval.length], inMesh);
+  }
   mesh.restoreDelaunay();
   for (const c of contours) {
     if (!openings[c.name]) continue;

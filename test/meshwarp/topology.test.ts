@@ -24,6 +24,7 @@ import {
 } from '../../daemon/meshwarp/topology.js';
 import { countCoverage } from '../../daemon/meshwarp/warp.js';
 import { moveFace, syntheticFace } from './synthetic-face.js';
+import { LANDMARK_COUNT } from '../../daemon/tracking/types.js';
 
 const W = 512, H = 512;
 
@@ -117,6 +118,31 @@ describe('buildWarpTopology', () => {
       const allowed = new Set<number>([...polygon, ...extra]);
       for (const vtx of inside.vertices) expect(allowed.has(vtx)).toBe(true);
       expect(inside.area).toBeCloseTo(polygonArea(topology.referenceVertices, polygon), 6);
+    }
+  });
+
+  it('keeps the face oval as triangle edges: nothing but face points inside it, no face point joined across it', () => {
+    const t = topology.triangles;
+    const v = topology.referenceVertices;
+    const edges = new Set<string>();
+    for (let i = 0; i < t.length; i += 3) {
+      for (let e = 0; e < 3; e++) {
+        const [a, b] = [t[i + e], t[i + ((e + 1) % 3)]];
+        edges.add(`${Math.min(a, b)}-${Math.max(a, b)}`);
+      }
+    }
+    FACE_OVAL.forEach((a, k) => {
+      const b = FACE_OVAL[(k + 1) % FACE_OVAL.length];
+      expect(edges.has(`${Math.min(a, b)}-${Math.max(a, b)}`), `oval edge ${a}-${b}`).toBe(true);
+    });
+    for (let i = 0; i < t.length; i += 3) {
+      const tri = [t[i], t[i + 1], t[i + 2]];
+      if (tri.every((k) => k < LANDMARK_COUNT)) continue;
+      // A triangle with a ring or border vertex lies outside the oval (the skin band's
+      // triangles used to reach cheek points inside it, and tore into a sawtooth on turns).
+      const cx = (v[2 * tri[0]] + v[2 * tri[1]] + v[2 * tri[2]]) / 3;
+      const cy = (v[2 * tri[0] + 1] + v[2 * tri[1] + 1] + v[2 * tri[2] + 1]) / 3;
+      expect(pointInPolygon(cx, cy, v, FACE_OVAL), `triangle ${tri.join('/')}`).toBe(false);
     }
   });
 
