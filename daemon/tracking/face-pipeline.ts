@@ -348,8 +348,8 @@ export const FOLLOW = Object.freeze({
   resizeThreshold: 0.04,
 });
 
-/** The mesh region centred on the 468 points' bounding box, FOLLOW.sideOverMesh times its largest side. */
-export function regionFromMesh(landmarks: Float32Array): SquareBox {
+/** Bounds of the 468 mesh points (not the iris points), image pixels. */
+export function meshBounds(landmarks: Float32Array): { minX: number; minY: number; maxX: number; maxY: number } {
   let minX = Infinity;
   let minY = Infinity;
   let maxX = -Infinity;
@@ -362,6 +362,12 @@ export function regionFromMesh(landmarks: Float32Array): SquareBox {
     if (y < minY) minY = y;
     if (y > maxY) maxY = y;
   }
+  return { minX, minY, maxX, maxY };
+}
+
+/** The mesh region centred on the 468 points' bounding box, FOLLOW.sideOverMesh times its largest side. */
+export function regionFromMesh(landmarks: Float32Array): SquareBox {
+  const { minX, minY, maxX, maxY } = meshBounds(landmarks);
   const side = Math.max(maxX - minX, maxY - minY) * FOLLOW.sideOverMesh;
   return { x: (minX + maxX) / 2 - side / 2, y: (minY + maxY) / 2 - side / 2, side };
 }

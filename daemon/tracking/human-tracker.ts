@@ -33,7 +33,8 @@ import { PersonaLiveError, type ErrorCode } from '../errors.js';
 import { startWorker } from '../util/worker-url.js';
 import { definedOnly } from '../util/objects.js';
 import type { RgbImage } from '../generators/generator.js';
-import { MESH_POINTS, type FaceObservation, type FaceTracker, type TrackResult } from './types.js';
+import { meshBounds } from './face-pipeline.js';
+import { type FaceObservation, type FaceTracker, type TrackResult } from './types.js';
 
 export type TrackerMode = 'image' | 'video';
 
@@ -208,22 +209,11 @@ export function pickFace(boxes: ReadonlyArray<readonly [number, number, number, 
 
 /** Bounding box [x, y, w, h] of the 468 mesh points (not the iris points), clamped to the image. */
 export function meshBox(landmarks: Float32Array, width: number, height: number): [number, number, number, number] {
-  let minX = Infinity;
-  let minY = Infinity;
-  let maxX = -Infinity;
-  let maxY = -Infinity;
-  for (let i = 0; i < MESH_POINTS; i++) {
-    const x = landmarks[i * 3];
-    const y = landmarks[i * 3 + 1];
-    if (x < minX) minX = x;
-    if (x > maxX) maxX = x;
-    if (y < minY) minY = y;
-    if (y > maxY) maxY = y;
-  }
-  minX = Math.max(0, minX);
-  minY = Math.max(0, minY);
-  maxX = Math.min(width, maxX);
-  maxY = Math.min(height, maxY);
+  const bounds = meshBounds(landmarks);
+  const minX = Math.max(0, bounds.minX);
+  const minY = Math.max(0, bounds.minY);
+  const maxX = Math.min(width, bounds.maxX);
+  const maxY = Math.min(height, bounds.maxY);
   return [minX, minY, Math.max(0, maxX - minX), Math.max(0, maxY - minY)];
 }
 

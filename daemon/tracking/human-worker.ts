@@ -19,7 +19,7 @@ import { setPriority } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { serveRequests } from '../util/worker-server.js';
+import { serveTrackerWorker } from './tracker-worker.js';
 import type { Config, FaceResult, Human } from '@vladmandic/human';
 import { PersonaLiveError } from '../errors.js';
 import { LANDMARK_COUNT } from './types.js';
@@ -30,8 +30,6 @@ import {
   pickFace,
   type HumanFaceObservation,
   type TrackerReady,
-  type TrackerRequest,
-  type TrackerResult,
   type TrackerStats,
   type TrackerWorkerInit,
   type WorkerTrackResult,
@@ -256,26 +254,12 @@ function stats(): TrackerStats {
   return { numTensors: memory.numTensors, numBytes: memory.numBytes, frames, backend, mode };
 }
 
-async function handle(request: TrackerRequest): Promise<TrackerResult> {
-  switch (request.type) {
-    case 'init':
-      return init(request.init);
-    case 'track':
-      return track(request.data, request.width, request.height);
-    case 'stats':
-      return stats();
-    case 'close':
-      human = null;
-      tf = null;
-      return null;
-  }
-}
-
-function transferList(result: TrackerResult): ArrayBuffer[] {
-  if (!result || !('returned' in result)) return [];
-  const list = [result.returned];
-  if (result.face) list.push(result.face.landmarks.buffer as ArrayBuffer);
-  return list;
-}
-
-serveRequests<TrackerRequest, TrackerResult>(handle, { transferOf: transferList, errorCode: 'TRACKER_FAILED' });
+serveTrackerWorker({
+  init,
+  track,
+  stats,
+  close() {
+    human = null;
+    tf = null;
+  },
+});

@@ -11,12 +11,12 @@
  * the region follows the mesh with hysteresis (face-pipeline.followRegion).
  */
 import { setPriority } from 'node:os';
-import { serveRequests } from '../util/worker-server.js';
 import { PersonaLiveError } from '../errors.js';
 import { openGraph, type GraphSession } from '../ort/onnx-runtime.js';
 import { LANDMARK_COUNT } from './types.js';
 import { MODELS, checkModelFiles, defaultModelDir, readGraphModel, type ModelName } from './model-files.js';
 import { convertTfjsGraph } from './tfjs-to-onnx.js';
+import { serveTrackerWorker } from './tracker-worker.js';
 import {
   DETECTOR_SIZE,
   IRIS_OUTPUT_VALUES,
@@ -41,8 +41,6 @@ import {
   pickFace,
   type HumanFaceObservation,
   type TrackerReady,
-  type TrackerRequest,
-  type TrackerResult,
   type TrackerStats,
   type TrackerWorkerInit,
   type WorkerTrackResult,
@@ -208,26 +206,12 @@ function stats(): TrackerStats {
   return { numTensors: 0, numBytes: 0, frames, backend, mode: settings?.mode ?? 'image' };
 }
 
-async function handle(request: TrackerRequest): Promise<TrackerResult> {
-  switch (request.type) {
-    case 'init':
-      return init(request.init);
-    case 'track':
-      return track(request.data, request.width, request.height);
-    case 'stats':
-      return stats();
-    case 'close':
-      if (models) await Promise.all(Object.values(models).map((m) => m.session.release()));
-      models = null;
-      return null;
-  }
-}
-
-function transferList(result: TrackerResult): ArrayBuffer[] {
-  if (!result || !('returned' in result)) return [];
-  const list = [result.returned];
-  if (result.face) list.push(result.face.landmarks.buffer as ArrayBuffer);
-  return list;
-}
-
-serveRequests<TrackerRequest, TrackerResult>(handle, { transferOf: transferList, errorCode: 'TRACKER_FAILED' });
+serveTrackerWorker({
+  init,
+  track,
+  stats,
+  async close() {
+    if (models) await Promise.all(Object.values(models).map((m) => m.session.release()));
+    models = null;
+  },
+});

@@ -20,7 +20,7 @@ import { checkFrameSize, createColourKernels, frameBytes, type ColourKernels, ty
 import {
   EACCES, EBUSY, ENOENT, SIZEOF, V4L2_BUF_TYPE_VIDEO_OUTPUT, V4L2_CAP_DEVICE_CAPS, V4L2_CAP_VIDEO_OUTPUT, V4L2_COLORSPACE_SMPTE170M,
   V4L2_FIELD_NONE, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV, V4L2_QUANTIZATION_LIM_RANGE, V4L2_XFER_FUNC_709, V4L2_YCBCR_ENC_601, VIDIOC,
-  decodeCapability, decodeOutputParm, decodePixFormat, encodeOutputParm, encodePixFormat, fourccName, libcV4l2Io, setBufferType,
+  decodeCapability, decodePixFormat, encodeOutputParm, encodePixFormat, fourccName, libcV4l2Io, setBufferType,
   type V4l2Io,
 } from './v4l2-abi.js';
 import type { FrameWriter, VirtualCameraConfig } from './sink.js';

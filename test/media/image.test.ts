@@ -8,7 +8,6 @@ import { demoDataDir } from '../helpers/system.js';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PersonaLiveError } from '../../daemon/errors.js';
 import { decodeImageBuffer, fitSquare, loadImageRgb, sniffImageBytes, writePng, type RgbImage } from '../../daemon/media/image.js';
 import { rejection } from '../helpers/errors.js';
 

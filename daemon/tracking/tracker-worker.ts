@@ -1,0 +1,38 @@
+/**
+ * The worker side shared by both tracker engines (onnx-face-worker.ts, human-worker.ts): the
+ * request loop of human-tracker.ts's protocol, with the input pixels and the landmarks moved
+ * back to the host instead of copied.
+ */
+import { serveRequests } from '../util/worker-server.js';
+import type { TrackerReady, TrackerRequest, TrackerResult, TrackerStats, TrackerWorkerInit, WorkerTrackResult } from './human-tracker.js';
+
+export interface TrackerEngineWorker {
+  init(options: TrackerWorkerInit): Promise<TrackerReady>;
+  track(data: Uint8Array, width: number, height: number): Promise<WorkerTrackResult>;
+  stats(): TrackerStats;
+  close(): Promise<void> | void;
+}
+
+function transferList(result: TrackerResult): ArrayBuffer[] {
+  if (!result || !('returned' in result)) return [];
+  const list = [result.returned];
+  if (result.face) list.push(result.face.landmarks.buffer as ArrayBuffer);
+  return list;
+}
+
+export function serveTrackerWorker(engine: TrackerEngineWorker): void {
+  const handle = async (request: TrackerRequest): Promise<TrackerResult> => {
+    switch (request.type) {
+      case 'init':
+        return engine.init(request.init);
+      case 'track':
+        return engine.track(request.data, request.width, request.height);
+      case 'stats':
+        return engine.stats();
+      case 'close':
+        await engine.close();
+        return null;
+    }
+  };
+  serveRequests<TrackerRequest, TrackerResult>(handle, { transferOf: transferList, errorCode: 'TRACKER_FAILED' });
+}
