@@ -16,18 +16,21 @@ import { createMeshWarper, type MeshWarper } from './warp.js';
 
 /**
  * Depth flattening for head turns (TransferOptions.depthScale): a 2D mesh cannot show the far
- * cheek going out of sight, and with full 3D parallax its silhouette points cross the cheek
- * points beside them at turns beyond ~10 degrees, which tears the face edge. At 0.6 the edge
- * stays clean to ~15 degrees of yaw (seen on the demo portrait); the turn reads slightly
- * flatter. Measured effect on pose follow: see the eval:meshwarp figures in the issue notes.
+ * cheek going out of sight or the near cheek's side coming into view; with full 3D parallax
+ * the near cheek's edge (the reference's shading and hair at the face border) is stretched
+ * into a visible band at turns beyond ~15 degrees. eval:meshwarp, 400 frames, portraits 1
+ * and 3 (the face oval constrained in the mesh): depth 0.6 -> yaw correlation 0.96 / 0.82,
+ * mean pose error 1.6 / 2.2 deg; 0.8 -> 0.97 / 0.87, 1.2 / 2.2 deg; 1.0 -> 0.97 / 0.89,
+ * 1.8 / 2.8 deg (the output turns further than the driver). 0.8: the best pose follow with
+ * only a faint band.
  */
-export const DEFAULT_DEPTH_SCALE = 0.6;
+export const DEFAULT_DEPTH_SCALE = 0.8;
 
 /**
  * Depth scale for nods (TransferOptions.verticalDepthScale). A nod moves the chin and the
  * forehead's edge, which do not fold over the face as the cheek silhouette does on a turn,
- * so pitch keeps its true 3D; with 0.6 the output nodded ~20% less than the driver (pitch
- * mean error 3.8-5.1 deg on 300 frames, eval:meshwarp).
+ * so pitch keeps its true 3D; flattened like turns (0.6), the output nodded ~20% less than the
+ * driver (pitch mean error 3.8-5.1 deg on 300 frames, eval:meshwarp).
  */
 export const DEFAULT_VERTICAL_DEPTH_SCALE = 1;
 
