@@ -18,7 +18,8 @@ import { createMeshwarpGenerator } from '../daemon/generators/meshwarp/index.js'
 import { decodeVideoFrames } from '../daemon/media/ffmpeg.js';
 import { fitSquare, loadImageRgb } from '../daemon/media/image.js';
 import type { OutputFrame, RgbImage } from '../daemon/generators/generator.js';
-import { bestRotation, createFaceFrame, eulerDegrees, normalizeFace, RIGID_INDICES } from '../daemon/meshwarp/transfer.js';
+import { bestRotation, createFaceFrame, normalizeFace, RIGID_INDICES } from '../daemon/meshwarp/transfer.js';
+import { pearson, relativeAngles } from '../daemon/meshwarp/pose-follow.js';
 import { LANDMARK_COUNT } from '../daemon/tracking/types.js';
 
 const DATA = process.env.PERSONALIVE_DEMO_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data');
@@ -31,17 +32,6 @@ const TRACKERS = process.env.EVAL_TRACKERS ? Number(process.env.EVAL_TRACKERS) :
 const SMOOTHING = process.env.EVAL_SMOOTHING ? (([minCutoff, beta, dCutoff]) => ({ minCutoff, beta, dCutoff }))(process.env.EVAL_SMOOTHING.split(',').map(Number)) : undefined;
 const JITTER_FRAMES = 100;
 const SIZE = 512;
-
-type Angles = [number, number, number]; // pitch, yaw, roll
-
-function relativeAngles(from: Float32Array, to: Float32Array): Angles {
-  const a = new Float64Array(3 * LANDMARK_COUNT);
-  const b = new Float64Array(3 * LANDMARK_COUNT);
-  normalizeFace(from, a, createFaceFrame());
-  normalizeFace(to, b, createFaceFrame());
-  const e = eulerDegrees(bestRotation(a, b));
-  return [e.pitch, e.yaw, e.roll];
-}
 
 /** RMS distance (reference pixels) of the rigid points after removing position, size and rotation. */
 function identityError(reference: Float32Array, output: Float32Array): number {
@@ -58,19 +48,6 @@ function identityError(reference: Float32Array, output: Float32Array): number {
     ss += (x - a[3 * i]) ** 2 + (y - a[3 * i + 1]) ** 2;
   }
   return Math.sqrt(ss / RIGID_INDICES.length) * fa.scale;
-}
-
-function pearson(a: number[], b: number[]): number {
-  const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n;
-  const mb = b.reduce((s, v) => s + v, 0) / n;
-  let sab = 0, saa = 0, sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) ** 2;
-    sbb += (b[i] - mb) ** 2;
-  }
-  return saa === 0 || sbb === 0 ? 0 : sab / Math.sqrt(saa * sbb);
 }
 
 const round = (v: number, d = 3): number => Number(v.toFixed(d));
