@@ -17,7 +17,12 @@
  * emitting a burst to catch up: a reader that missed a frame gains nothing from two at once.
  *
  * Latency is bounded by the queue: when it is full the oldest frame is dropped (counted),
- * so a generator that runs faster than the output never builds up delay.
+ * so a generator that runs faster than the output never builds up delay. A generator that
+ * runs exactly at the output rate would keep whatever backlog one hiccup left (every late
+ * frame followed by a catch-up adds a frame of standing delay, up to the capacity): so when
+ * a frame was left waiting after every tick for a whole second, the oldest is dropped
+ * (counted as trimmed), one per second until the standing delay is gone. A chunked
+ * generator (4 frames at once) empties the queue once per chunk and is never trimmed.
  */
 
 import { monotonicUs } from '../util/clock.js';
@@ -42,6 +47,8 @@ export interface PacerStats {
   idle: number;
   /** Frames dropped unseen because the queue was full (oldest first). */
   dropped: number;
+  /** Frames dropped to remove standing delay (a frame waited after every tick for a second). */
+  trimmed: number;
   /** Deadlines skipped because a tick ran more than a period late. */
   skipped: number;
   /** Frames queued now. */
@@ -100,7 +107,11 @@ export class FramePacerCore<T> {
   private k = 0;
   private started = false;
   private lastTickUs = Number.NaN;
-  private readonly counters = { ticks: 0, emitted: 0, repeated: 0, idle: 0, dropped: 0, skipped: 0, maxQueueDepth: 0 };
+  private readonly counters = { ticks: 0, emitted: 0, repeated: 0, idle: 0, dropped: 0, trimmed: 0, skipped: 0, maxQueueDepth: 0 };
+  /** Standing-delay watch: ticks in the current window and the least depth left after a tick. */
+  private readonly windowTicks: number;
+  private windowCount = 0;
+  private windowMinDepth = Number.POSITIVE_INFINITY;
   private intervals = 0;
   private intervalSum = 0;
   private deviationSquares = 0;
@@ -116,6 +127,7 @@ export class FramePacerCore<T> {
     this.periodUs = this.usNumerator / fpsNum;
     this.capacity = capacity;
     this.ring = new Array<T | null>(capacity).fill(null);
+    this.windowTicks = Math.max(2, Math.round(fpsNum / fpsDen));
   }
 
   /** Starts the schedule: the first tick is due at `nowUs`. */
@@ -177,8 +189,25 @@ export class FramePacerCore<T> {
       result.frame = null;
       result.repeated = false;
     }
+    if (result.frame !== null) this.watchStandingDelay();
     this.advance(nowUs);
     return result;
+  }
+
+  /** Drops the oldest queued frame when one was left waiting after every tick of a window. */
+  private watchStandingDelay(): void {
+    if (this.depth < this.windowMinDepth) this.windowMinDepth = this.depth;
+    if (++this.windowCount < this.windowTicks) return;
+    if (this.windowMinDepth >= 1 && this.depth >= 1) {
+      const oldest = this.ring[this.head] as T;
+      this.ring[this.head] = null;
+      this.head = (this.head + 1) % this.capacity;
+      this.depth--;
+      this.counters.trimmed++;
+      this.onRelease(oldest);
+    }
+    this.windowCount = 0;
+    this.windowMinDepth = Number.POSITIVE_INFINITY;
   }
 
   /** Releases every queued frame and the last frame (on stop). */

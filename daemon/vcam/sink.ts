@@ -237,7 +237,7 @@ export class VirtualCameraSink implements VideoSink {
 
 function emptyPacerStats(fpsNum: number, fpsDen: number): PacerStats {
   return {
-    ticks: 0, emitted: 0, repeated: 0, idle: 0, dropped: 0, skipped: 0, queueDepth: 0, maxQueueDepth: 0,
+    ticks: 0, emitted: 0, repeated: 0, idle: 0, dropped: 0, trimmed: 0, skipped: 0, queueDepth: 0, maxQueueDepth: 0,
     periodUs: (1e6 * fpsDen) / fpsNum, intervalMeanUs: 0, intervalJitterUs: 0, intervalMaxUs: 0,
   };
 }

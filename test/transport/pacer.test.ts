@@ -41,7 +41,31 @@ describe('FramePacerCore', () => {
       if (k % 4 === 0) for (let i = 0; i < 4; i++) pacer.push(next++);
     });
     expect(out).toEqual(Array.from({ length: 40 }, (_, i) => i));
-    expect(pacer.stats()).toMatchObject({ emitted: 40, repeated: 0, dropped: 0, maxQueueDepth: 4 });
+    expect(pacer.stats()).toMatchObject({ emitted: 40, repeated: 0, dropped: 0, trimmed: 0, maxQueueDepth: 4 });
+  });
+
+  it('removes the standing delay a hiccup leaves behind a generator that runs exactly at the output rate', () => {
+    const pacer = new FramePacerCore<number>({ fpsNum: 25, fpsDen: 1 });
+    pacer.start(0);
+    let next = 0;
+    const depths: number[] = [];
+    // One frame per tick, except that frames 10-12 arrive together before tick 12 (a late
+    // generator catching up): two frames of delay that the steady rate alone never drains.
+    const out = run(pacer, 100, (k) => {
+      depths.push(pacer.stats().queueDepth); // left waiting after tick k - 1
+      if (k === 10 || k === 11) return;
+      if (k === 12) for (let i = 0; i < 3; i++) pacer.push(next++);
+      else pacer.push(next++);
+    });
+    expect(depths).toHaveLength(100);
+    // Before the hiccup each frame goes out on the tick it arrives; after it, two frames
+    // wait until a trim per second takes the delay back to nothing.
+    expect(depths.slice(0, 11)).toEqual(new Array(11).fill(0));
+    expect(depths.slice(14, 20)).toEqual(new Array(6).fill(2));
+    expect(depths.slice(-20)).toEqual(new Array(20).fill(0));
+    expect(pacer.stats()).toMatchObject({ trimmed: 2, dropped: 0 });
+    // Trims only skip frames: the output stays in order.
+    for (let i = 1; i < out.length; i++) expect(out[i]).toBeGreaterThanOrEqual(out[i - 1]);
   });
 
   it('a late generator (one frame every 2.5 periods) gets its last frame repeated on the empty ticks', () => {
