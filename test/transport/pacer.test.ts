@@ -65,7 +65,7 @@ describe('FramePacerCore', () => {
     expect(depths.slice(-20)).toEqual(new Array(20).fill(0));
     expect(pacer.stats()).toMatchObject({ trimmed: 2, dropped: 0 });
     // Trims only skip frames: the output stays in order.
-    for (let i = 1; i < out.length; i++) expect(out[i]).toBeGreaterThanOrEqual(out[i - 1]);
+    for (let i = 1; i < out.length; i++) expect(out[i]!).toBeGreaterThanOrEqual(out[i - 1]!);
   });
 
   it('a late generator (one frame every 2.5 periods) gets its last frame repeated on the empty ticks', () => {
