@@ -16,16 +16,23 @@ export const DETECTOR_SIZE = 256;
 export const MESH_SIZE = 192;
 export const IRIS_SIZE = 64;
 
-/** A square region of the image: top-left corner and side, in image pixels. */
-export interface SquareBox {
-  x: number;
-  y: number;
+/**
+ * A square region of the image, possibly turned: centre and side in image pixels, and the
+ * angle (radians, clockwise on screen) by which the region's axes are turned. Like MediaPipe,
+ * the mesh and iris models read a tilted head through a region turned with it, so they
+ * always see an upright face (they under-report a tilt they are shown: a 10 degree roll came
+ * out as 6.7 degrees from an axis-aligned crop).
+ */
+export interface Region {
+  cx: number;
+  cy: number;
   side: number;
+  angle: number;
 }
 
 export interface Detection {
   /** The detector's face box, enlarged and made square: the region the mesh model reads. */
-  box: SquareBox;
+  box: Region;
   score: number;
 }
 
@@ -44,15 +51,27 @@ export const EYE_CROP_SCALE = 2.3;
 // Crops
 
 /**
- * Samples a square region of an RGB24 image into an NHWC float tensor of outSize x outSize,
+ * Where a point of a region's crop lands in the image: (mx, my) in crop pixels of an
+ * outSize x outSize crop (mirrored left-right when `mirror`), turned by the region's angle.
+ */
+export function cropToImage(region: Region, outSize: number, mx: number, my: number, mirror = false): [number, number] {
+  const u = ((mirror ? outSize - mx : mx) / outSize - 0.5) * region.side;
+  const v = (my / outSize - 0.5) * region.side;
+  const c = Math.cos(region.angle);
+  const s = Math.sin(region.angle);
+  return [region.cx + u * c - v * s, region.cy + u * s + v * c];
+}
+
+/**
+ * Samples a region of an RGB24 image into an NHWC float tensor of outSize x outSize,
  * bilinear, value * scale + offset; outside the image reads as black (0). `mirror` flips it
  * left-right. Writes into `out` (outSize * outSize * 3 floats) at `outOffset`.
  */
-export function sampleSquare(
+export function sampleRegion(
   rgb: Uint8Array,
   width: number,
   height: number,
-  box: SquareBox,
+  region: Region,
   outSize: number,
   scale: number,
   offset: number,
@@ -60,35 +79,39 @@ export function sampleSquare(
   outOffset = 0,
   mirror = false,
 ): void {
-  const step = box.side / outSize;
   const maxX = width - 1;
   const maxY = height - 1;
+  // The crop is an affine image of the region: pixel (i, j) samples at P00 + i * di + j * dj
+  // (crop pixel centres, shifted by -0.5 into image pixel-index space).
+  const [x00, y00] = cropToImage(region, outSize, 0.5, 0.5, mirror);
+  const [x10, y10] = cropToImage(region, outSize, 1.5, 0.5, mirror);
+  const [x01, y01] = cropToImage(region, outSize, 0.5, 1.5, mirror);
+  const dxi = x10 - x00;
+  const dyi = y10 - y00;
   for (let j = 0; j < outSize; j++) {
-    const sy = box.y + (j + 0.5) * step - 0.5;
-    const y0 = Math.floor(sy);
-    const fy = sy - y0;
-    const rowInside = y0 >= 0 && y0 < maxY;
-    for (let i = 0; i < outSize; i++) {
-      const column = mirror ? outSize - 1 - i : i;
-      const sx = box.x + (column + 0.5) * step - 0.5;
+    let sx = x00 + (x01 - x00) * j - 0.5;
+    let sy = y00 + (y01 - y00) * j - 0.5;
+    for (let i = 0; i < outSize; i++, sx += dxi, sy += dyi) {
       const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
       const fx = sx - x0;
+      const fy = sy - y0;
       const o = outOffset + (j * outSize + i) * 3;
-      if (rowInside && x0 >= 0 && x0 < maxX) {
+      if (x0 >= 0 && x0 < maxX && y0 >= 0 && y0 < maxY) {
         const a = (y0 * width + x0) * 3;
         const b = a + width * 3;
-        for (let c = 0; c < 3; c++) {
-          const top = rgb[a + c] + (rgb[a + 3 + c] - rgb[a + c]) * fx;
-          const bottom = rgb[b + c] + (rgb[b + 3 + c] - rgb[b + c]) * fx;
-          out[o + c] = (top + (bottom - top) * fy) * scale + offset;
+        for (let k = 0; k < 3; k++) {
+          const top = rgb[a + k] + (rgb[a + 3 + k] - rgb[a + k]) * fx;
+          const bottom = rgb[b + k] + (rgb[b + 3 + k] - rgb[b + k]) * fx;
+          out[o + k] = (top + (bottom - top) * fy) * scale + offset;
         }
       } else {
         // At or beyond the border: taps outside the image read black.
-        const tap = (x: number, y: number, c: number): number => (x >= 0 && x <= maxX && y >= 0 && y <= maxY ? rgb[(y * width + x) * 3 + c] : 0);
-        for (let c = 0; c < 3; c++) {
-          const top = tap(x0, y0, c) + (tap(x0 + 1, y0, c) - tap(x0, y0, c)) * fx;
-          const bottom = tap(x0, y0 + 1, c) + (tap(x0 + 1, y0 + 1, c) - tap(x0, y0 + 1, c)) * fx;
-          out[o + c] = (top + (bottom - top) * fy) * scale + offset;
+        const tap = (x: number, y: number, k: number): number => (x >= 0 && x <= maxX && y >= 0 && y <= maxY ? rgb[(y * width + x) * 3 + k] : 0);
+        for (let k = 0; k < 3; k++) {
+          const top = tap(x0, y0, k) + (tap(x0 + 1, y0, k) - tap(x0, y0, k)) * fx;
+          const bottom = tap(x0, y0 + 1, k) + (tap(x0 + 1, y0 + 1, k) - tap(x0, y0 + 1, k)) * fx;
+          out[o + k] = (top + (bottom - top) * fy) * scale + offset;
         }
       }
     }
@@ -96,9 +119,8 @@ export function sampleSquare(
 }
 
 /** The square the detector reads: the whole image, padded (centred) to a square. */
-export function detectorSquare(width: number, height: number): SquareBox {
-  const side = Math.max(width, height);
-  return { x: (width - side) / 2, y: (height - side) / 2, side };
+export function detectorSquare(width: number, height: number): Region {
+  return { cx: width / 2, cy: height / 2, side: Math.max(width, height), angle: 0 };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -147,11 +169,12 @@ export function sortDetectorOutputs(outputs: Float32Array[]): DetectorOutputs {
   return { scores512: bySize(512), scores384: bySize(384), boxes512: bySize(512 * 16), boxes384: bySize(384 * 16) };
 }
 
-function iou(a: SquareBox, b: SquareBox): number {
-  const x0 = Math.max(a.x, b.x);
-  const y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.side, b.x + b.side);
-  const y1 = Math.min(a.y + a.side, b.y + b.side);
+function iou(a: Region, b: Region): number {
+  // Detections are compared as upright squares (their turn does not change the overlap much).
+  const x0 = Math.max(a.cx - a.side / 2, b.cx - b.side / 2);
+  const y0 = Math.max(a.cy - a.side / 2, b.cy - b.side / 2);
+  const x1 = Math.min(a.cx + a.side / 2, b.cx + b.side / 2);
+  const y1 = Math.min(a.cy + a.side / 2, b.cy + b.side / 2);
   const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
   const union = a.side * a.side + b.side * b.side - inter;
   return union > 0 ? inter / union : 0;
@@ -162,10 +185,10 @@ function iou(a: SquareBox, b: SquareBox): number {
  * overlapping ones merged (greedy non-maximum suppression), at most maxFaces.
  * `square` is the region the detector read (detectorSquare).
  */
-export function decodeDetections(raw: DetectorOutputs, square: SquareBox, minScore: number, maxFaces: number): Detection[] {
+export function decodeDetections(raw: DetectorOutputs, square: Region, minScore: number, maxFaces: number): Detection[] {
   const anchors = detectorAnchors();
   const scale = square.side / DETECTOR_SIZE;
-  const candidates: { box: SquareBox; score: number }[] = [];
+  const candidates: { box: Region; score: number }[] = [];
   const minLogit = Math.log(minScore / (1 - minScore));
   const visit = (scores: Float32Array, boxes: Float32Array, anchorOffset: number): void => {
     for (let i = 0; i < scores.length; i++) {
@@ -178,10 +201,10 @@ export function decodeDetections(raw: DetectorOutputs, square: SquareBox, minSco
       const h = boxes[r + 3];
       if (!(w > 0 && h > 0)) continue;
       const side = Math.max(w, h) * DETECTION.enlarge * scale;
-      candidates.push({
-        box: { x: square.x + cx * scale - side / 2, y: square.y + cy * scale - side / 2, side },
-        score: 1 / (1 + Math.exp(-scores[i])),
-      });
+      // Keypoints 0 and 1 are the eyes (the image-left one first): their line gives the tilt.
+      const angle = Math.atan2(boxes[r + 7] - boxes[r + 5], boxes[r + 6] - boxes[r + 4]);
+      const [x, y] = cropToImage(square, DETECTOR_SIZE, cx, cy);
+      candidates.push({ box: { cx: x, cy: y, side, angle }, score: 1 / (1 + Math.exp(-scores[i])) });
     }
   };
   visit(raw.scores512, raw.boxes512, 0);
@@ -199,11 +222,12 @@ export function decodeDetections(raw: DetectorOutputs, square: SquareBox, minSco
 // Mesh and iris
 
 /** Maps the mesh model's 468 points (crop pixels of a MESH_SIZE crop of `box`) into `out` (image pixels; z in the same scale). */
-export function meshToImage(mesh: Float32Array, box: SquareBox, out: Float32Array): void {
+export function meshToImage(mesh: Float32Array, box: Region, out: Float32Array): void {
   const s = box.side / MESH_SIZE;
   for (let i = 0; i < MESH_POINTS; i++) {
-    out[i * 3] = box.x + mesh[i * 3] * s;
-    out[i * 3 + 1] = box.y + mesh[i * 3 + 1] * s;
+    const [x, y] = cropToImage(box, MESH_SIZE, mesh[i * 3], mesh[i * 3 + 1]);
+    out[i * 3] = x;
+    out[i * 3 + 1] = y;
     out[i * 3 + 2] = mesh[i * 3 + 2] * s;
   }
 }
@@ -257,14 +281,18 @@ const IRIS_LANDMARK_START: Record<EyeSide, number> = { left: MESH_POINTS, right:
  * The square crop around one eye (corner to corner distance x EYE_CROP_SCALE), and whether
  * it is mirrored: the Iris model reads the image-left eye as is and the other one mirrored.
  */
-export function eyeCrop(landmarks: Float32Array, side: EyeSide): { box: SquareBox; mirror: boolean } {
+export function eyeCrop(landmarks: Float32Array, side: EyeSide): { box: Region; mirror: boolean } {
   const outline = EYE_CONTOURS[side].lower0;
   const a = outline[0] * 3;
   const b = outline[outline.length - 1] * 3;
   const cx = (landmarks[a] + landmarks[b]) / 2;
   const cy = (landmarks[a + 1] + landmarks[b + 1]) / 2;
-  const size = Math.max(Math.abs(landmarks[a] - landmarks[b]), Math.abs(landmarks[a + 1] - landmarks[b + 1])) * EYE_CROP_SCALE;
-  return { box: { x: cx - size / 2, y: cy - size / 2, side: size }, mirror: side === 'left' };
+  const size = Math.hypot(landmarks[a] - landmarks[b], landmarks[a + 1] - landmarks[b + 1]) * EYE_CROP_SCALE;
+  // Turned with the eye-corner line (outer corner of the image-left eye to its inner corner
+  // runs left to right; the image-right eye's outer corner comes first, hence the swap).
+  const [fromX, fromY, toX, toY] = side === 'right' ? [landmarks[a], landmarks[a + 1], landmarks[b], landmarks[b + 1]] : [landmarks[b], landmarks[b + 1], landmarks[a], landmarks[a + 1]];
+  const angle = Math.atan2(toY - fromY, toX - fromX);
+  return { box: { cx, cy, side: size, angle }, mirror: side === 'left' };
 }
 
 /**
@@ -279,14 +307,14 @@ export function applyIris(
   irisOutput: Float32Array,
   outputOffset: number,
   side: EyeSide,
-  crop: { box: SquareBox; mirror: boolean },
+  crop: { box: Region; mirror: boolean },
   contours: 'all' | 'lids' | 'none',
 ): void {
   const s = crop.box.side / IRIS_SIZE;
   const point = (k: number): [number, number, number] => {
     const o = outputOffset + k * 3;
-    const x = crop.mirror ? IRIS_SIZE - irisOutput[o] : irisOutput[o];
-    return [crop.box.x + x * s, crop.box.y + irisOutput[o + 1] * s, irisOutput[o + 2] * s];
+    const [x, y] = cropToImage(crop.box, IRIS_SIZE, irisOutput[o], irisOutput[o + 1], crop.mirror);
+    return [x, y, irisOutput[o + 2] * s];
   };
   if (contours !== 'none') {
     const names: ContourName[] = contours === 'all' ? (Object.keys(IRIS_MODEL_CONTOURS) as ContourName[]) : ['upper0', 'lower0'];
@@ -344,8 +372,10 @@ export const FOLLOW = Object.freeze({
   sideOverMesh: 1.35,
   /** The region stays put until the face centre moved this fraction of its side... */
   moveThreshold: 0.02,
-  /** ...or the wanted side changed by this fraction. */
+  /** ...or the wanted side changed by this fraction... */
   resizeThreshold: 0.04,
+  /** ...or the head tilted by this much (radians, 2 degrees). */
+  turnThreshold: (2 * Math.PI) / 180,
 });
 
 /** Bounds of the 468 mesh points (not the iris points), image pixels. */
@@ -365,11 +395,34 @@ export function meshBounds(landmarks: Float32Array): { minX: number; minY: numbe
   return { minX, minY, maxX, maxY };
 }
 
-/** The mesh region centred on the 468 points' bounding box, FOLLOW.sideOverMesh times its largest side. */
-export function regionFromMesh(landmarks: Float32Array): SquareBox {
-  const { minX, minY, maxX, maxY } = meshBounds(landmarks);
-  const side = Math.max(maxX - minX, maxY - minY) * FOLLOW.sideOverMesh;
-  return { x: (minX + maxX) / 2 - side / 2, y: (minY + maxY) / 2 - side / 2, side };
+/**
+ * The mesh region for the next frame: turned with the head's tilt (the eye-corner line 33 ->
+ * 263), centred on the 468 points' bounding box in the face's own axes, FOLLOW.sideOverMesh
+ * times its larger side.
+ */
+export function regionFromMesh(landmarks: Float32Array): Region {
+  // The face's extent measured along its own axes (turned by the eye-corner line's angle).
+  const angle = Math.atan2(landmarks[263 * 3 + 1] - landmarks[33 * 3 + 1], landmarks[263 * 3] - landmarks[33 * 3]);
+  const c = Math.cos(angle);
+  const s = Math.sin(angle);
+  let minU = Infinity;
+  let minV = Infinity;
+  let maxU = -Infinity;
+  let maxV = -Infinity;
+  for (let i = 0; i < MESH_POINTS; i++) {
+    const x = landmarks[i * 3];
+    const y = landmarks[i * 3 + 1];
+    const u = x * c + y * s;
+    const v = -x * s + y * c;
+    if (u < minU) minU = u;
+    if (u > maxU) maxU = u;
+    if (v < minV) minV = v;
+    if (v > maxV) maxV = v;
+  }
+  const side = Math.max(maxU - minU, maxV - minV) * FOLLOW.sideOverMesh;
+  const mu = (minU + maxU) / 2;
+  const mv = (minV + maxV) / 2;
+  return { cx: mu * c - mv * s, cy: mu * s + mv * c, side, angle };
 }
 
 /**
@@ -377,12 +430,11 @@ export function regionFromMesh(landmarks: Float32Array): SquareBox {
  * thresholds (so a still head reads exactly the same crop, and the crop does not wander
  * with the landmarks' own noise), else the region the mesh asks for.
  */
-export function followRegion(current: SquareBox, wanted: SquareBox): SquareBox {
-  const dx = wanted.x + wanted.side / 2 - (current.x + current.side / 2);
-  const dy = wanted.y + wanted.side / 2 - (current.y + current.side / 2);
-  const moved = Math.hypot(dx, dy) > FOLLOW.moveThreshold * current.side;
+export function followRegion(current: Region, wanted: Region): Region {
+  const moved = Math.hypot(wanted.cx - current.cx, wanted.cy - current.cy) > FOLLOW.moveThreshold * current.side;
   const resized = Math.abs(wanted.side - current.side) > FOLLOW.resizeThreshold * current.side;
-  return moved || resized ? wanted : current;
+  const turned = Math.abs(Math.atan2(Math.sin(wanted.angle - current.angle), Math.cos(wanted.angle - current.angle))) > FOLLOW.turnThreshold;
+  return moved || resized || turned ? wanted : current;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -31,9 +31,9 @@ import {
   irisContourPolicy,
   meshToImage,
   regionFromMesh,
-  sampleSquare,
+  sampleRegion,
   sortDetectorOutputs,
-  type SquareBox,
+  type Region,
 } from './face-pipeline.js';
 import {
   VIDEO_DETECTOR_REUSE,
@@ -57,7 +57,7 @@ let backend = '';
 let frames = 0;
 
 /** Video mode: the region the mesh reads next, and when the detector last ran. */
-let region: SquareBox | null = null;
+let region: Region | null = null;
 let framesSinceDetection = 0;
 let lastDetectionAt = 0;
 let lastFaceCount = 0;
@@ -103,10 +103,10 @@ async function run(model: Model, data: Float32Array, dims: number[]): Promise<Fl
 }
 
 /** Runs the detector; returns the mesh regions of the faces found, strongest first. */
-async function detect(rgb: Uint8Array, width: number, height: number): Promise<SquareBox[]> {
+async function detect(rgb: Uint8Array, width: number, height: number): Promise<Region[]> {
   const { blazeface } = models!;
   const square = detectorSquare(width, height);
-  sampleSquare(rgb, width, height, square, DETECTOR_SIZE, 1 / 127.5, -1, detectorInput);
+  sampleRegion(rgb, width, height, square, DETECTOR_SIZE, 1 / 127.5, -1, detectorInput);
   const raw = sortDetectorOutputs(await run(blazeface, detectorInput, [1, DETECTOR_SIZE, DETECTOR_SIZE, 3]));
   const found = decodeDetections(raw, square, settings!.minConfidence, settings!.maxFaces);
   return found.map((d) => d.box);
@@ -119,9 +119,9 @@ interface MeshResult {
 }
 
 /** Runs the mesh (and iris) on one region; null when the mesh model says it is not a face. */
-async function meshAt(rgb: Uint8Array, width: number, height: number, box: SquareBox): Promise<MeshResult | null> {
+async function meshAt(rgb: Uint8Array, width: number, height: number, box: Region): Promise<MeshResult | null> {
   const { facemesh, iris } = models!;
-  sampleSquare(rgb, width, height, box, MESH_SIZE, 1 / 255, 0, meshInput);
+  sampleRegion(rgb, width, height, box, MESH_SIZE, 1 / 255, 0, meshInput);
   const outputs = await run(facemesh, meshInput, [1, MESH_SIZE, MESH_SIZE, 3]);
   const mesh = outputs.find((o) => o.length === 1404);
   const flag = outputs.find((o) => o.length === 1);
@@ -133,8 +133,8 @@ async function meshAt(rgb: Uint8Array, width: number, height: number, box: Squar
   const left = eyeCrop(landmarks, 'left');
   const right = eyeCrop(landmarks, 'right');
   const eyeValues = IRIS_SIZE * IRIS_SIZE * 3;
-  sampleSquare(rgb, width, height, left.box, IRIS_SIZE, 1 / 255, 0, irisInput, 0, left.mirror);
-  sampleSquare(rgb, width, height, right.box, IRIS_SIZE, 1 / 255, 0, irisInput, eyeValues, right.mirror);
+  sampleRegion(rgb, width, height, left.box, IRIS_SIZE, 1 / 255, 0, irisInput, 0, left.mirror);
+  sampleRegion(rgb, width, height, right.box, IRIS_SIZE, 1 / 255, 0, irisInput, eyeValues, right.mirror);
   const [eyes] = await run(iris, irisInput, [2, IRIS_SIZE, IRIS_SIZE, 3]);
   if (!eyes || eyes.length !== 2 * IRIS_OUTPUT_VALUES) throw new PersonaLiveError('TRACKER_FAILED', `the iris model returned ${eyes?.length ?? 0} values; expected ${2 * IRIS_OUTPUT_VALUES}`);
   const policy = irisContourPolicy(landmarks, box.side);
@@ -176,7 +176,7 @@ async function trackVideo(rgb: Uint8Array, width: number, height: number): Promi
     lastDetectionAt = now;
     lastFaceCount = regions.length;
     if (!found) {
-      const boxes = regions.map((b): [number, number, number, number] => [b.x, b.y, b.side, b.side]);
+      const boxes = regions.map((b): [number, number, number, number] => [b.cx - b.side / 2, b.cy - b.side / 2, b.side, b.side]);
       const chosen = pickFace(boxes, width, height);
       if (chosen >= 0) found = await meshAt(rgb, width, height, regions[chosen]);
       region = null;

@@ -16,7 +16,8 @@ import {
   irisContourPolicy,
   meshToImage,
   regionFromMesh,
-  sampleSquare,
+  cropToImage,
+  sampleRegion,
   sortDetectorOutputs,
   type DetectorOutputs,
 } from '../../daemon/tracking/face-pipeline.js';
@@ -57,14 +58,19 @@ describe('detector decoding', () => {
     raw.scores512[index] = 4; // sigmoid 0.982
     raw.boxes512.set([2, -4, 40, 50], index * 16);
     const square = detectorSquare(640, 480); // 640 wide: 80 px of padding above and below
-    expect(square).toEqual({ x: 0, y: -80, side: 640 });
+    expect(square).toEqual({ cx: 320, cy: 240, side: 640, angle: 0 });
     const [face] = decodeDetections(raw, square, 0.5, 4);
     const scale = 640 / DETECTOR_SIZE;
     const side = 50 * DETECTION.enlarge * scale;
     expect(face.score).toBeCloseTo(1 / (1 + Math.exp(-4)), 5);
     expect(face.box.side).toBeCloseTo(side, 4);
-    expect(face.box.x + side / 2).toBeCloseTo(58 * scale, 4);
-    expect(face.box.y + side / 2).toBeCloseTo(84 * scale - 80, 4);
+    expect(face.box.cx).toBeCloseTo(58 * scale, 4);
+    expect(face.box.cy).toBeCloseTo(84 * scale - 80, 4);
+    expect(face.box.angle).toBe(0); // both eye keypoints at the anchor: no tilt
+
+    // Eye keypoints 10 px apart with the right one 10 px lower: a 45-degree tilt.
+    raw.boxes512.set([-5, 0, 5, 10], index * 16 + 4);
+    expect(decodeDetections(raw, square, 0.5, 4)[0].box.angle).toBeCloseTo(Math.PI / 4, 9);
   });
 
   it('merges overlapping detections, keeps separate faces strongest first, drops weak ones and caps the count', () => {
@@ -90,7 +96,7 @@ describe('crops', () => {
 
   it('a crop of the whole image at its own size reproduces the pixels (scaled)', () => {
     const out = new Float32Array(4 * 4 * 3);
-    sampleSquare(image, W, H, { x: 1, y: 0, side: 4 }, 4, 1 / 255, 0, out);
+    sampleRegion(image, W, H, { cx: 3, cy: 2, side: 4, angle: 0 }, 4, 1 / 255, 0, out);
     for (let y = 0; y < 4; y++) {
       for (let x = 0; x < 4; x++) {
         for (let c = 0; c < 3; c++) expect(out[(y * 4 + x) * 3 + c]).toBeCloseTo(image[(y * W + x + 1) * 3 + c] / 255, 6);
@@ -101,19 +107,31 @@ describe('crops', () => {
   it('mirrors left-right, and reads black (the offset) outside the image', () => {
     const plain = new Float32Array(4 * 4 * 3);
     const mirrored = new Float32Array(4 * 4 * 3);
-    sampleSquare(image, W, H, { x: 1, y: 0, side: 4 }, 4, 1, 0, plain);
-    sampleSquare(image, W, H, { x: 1, y: 0, side: 4 }, 4, 1, 0, mirrored, 0, true);
+    sampleRegion(image, W, H, { cx: 3, cy: 2, side: 4, angle: 0 }, 4, 1, 0, plain);
+    sampleRegion(image, W, H, { cx: 3, cy: 2, side: 4, angle: 0 }, 4, 1, 0, mirrored, 0, true);
     for (let y = 0; y < 4; y++) {
       for (let x = 0; x < 4; x++) expect(mirrored[(y * 4 + x) * 3]).toBe(plain[(y * 4 + 3 - x) * 3]);
     }
     const outside = new Float32Array(2 * 2 * 3);
-    sampleSquare(image, W, H, { x: 100, y: 100, side: 4 }, 2, 1 / 127.5, -1, outside);
+    sampleRegion(image, W, H, { cx: 102, cy: 102, side: 4, angle: 0 }, 2, 1 / 127.5, -1, outside);
     expect([...outside].every((v) => v === -1)).toBe(true);
+  });
+
+  it('a region turned by 90 degrees reads the image turned (crop rows are image columns)', () => {
+    const square = Uint8Array.from({ length: 4 * 4 * 3 }, (_, i) => i % 3 === 0 ? i / 3 : 0); // red = pixel index
+    const out = new Float32Array(4 * 4 * 3);
+    sampleRegion(square, 4, 4, { cx: 2, cy: 2, side: 4, angle: Math.PI / 2 }, 4, 1, 0, out);
+    // Turned clockwise by 90 degrees: crop (i, j) reads image (x = 3 - j, y = i).
+    for (let j = 0; j < 4; j++) for (let i = 0; i < 4; i++) expect(out[(j * 4 + i) * 3]).toBeCloseTo(i * 4 + (3 - j), 6);
+    // And cropToImage maps crop coordinates back the same way (pixel centres).
+    const [x, y] = cropToImage({ cx: 2, cy: 2, side: 4, angle: Math.PI / 2 }, 4, 0.5, 3.5);
+    expect(x).toBeCloseTo(0.5, 9);
+    expect(y).toBeCloseTo(0.5, 9);
   });
 
   it('writes at an offset, so two eyes share one batch tensor', () => {
     const out = new Float32Array(2 * 2 * 2 * 3).fill(9);
-    sampleSquare(image, W, H, { x: 0, y: 0, side: 2 }, 2, 1, 0, out, 12);
+    sampleRegion(image, W, H, { cx: 1, cy: 1, side: 2, angle: 0 }, 2, 1, 0, out, 12);
     expect(out.slice(0, 12).every((v) => v === 9)).toBe(true);
     expect(out[12]).toBe(image[0]);
   });
@@ -139,8 +157,11 @@ describe('mesh and iris decoding', () => {
     const mesh = new Float32Array(MESH_POINTS * 3);
     mesh.set([0, 0, 0, MESH_SIZE, MESH_SIZE / 2, -10]);
     const out = new Float32Array(LANDMARK_COUNT * 3);
-    meshToImage(mesh, { x: 100, y: 50, side: 384 }, out);
+    meshToImage(mesh, { cx: 292, cy: 242, side: 384, angle: 0 }, out);
     expect([...out.slice(0, 6)]).toEqual([100, 50, 0, 484, 242, -20]);
+    meshToImage(mesh, { cx: 292, cy: 242, side: 384, angle: Math.PI }, out);
+    expect(out[0]).toBeCloseTo(484, 4); // a region turned upside down: the crop's corner is the image's far corner
+    expect(out[1]).toBeCloseTo(434, 4);
   });
 
   it('crops each eye around its corners, the image-right eye mirrored, and maps the iris model back', () => {
@@ -149,8 +170,9 @@ describe('mesh and iris decoding', () => {
     l.set([260, 204, 0], 362 * 3); // inner corner
     const crop = eyeCrop(l, 'left');
     expect(crop.mirror).toBe(true);
-    expect(crop.box.side).toBeCloseTo(40 * 2.3, 5);
-    expect(crop.box.x + crop.box.side / 2).toBeCloseTo(280, 5);
+    expect(crop.box.side).toBeCloseTo(Math.hypot(40, 4) * 2.3, 5);
+    expect(crop.box.cx).toBeCloseTo(280, 5);
+    expect(crop.box.angle).toBeCloseTo(Math.atan2(-4, 40), 9); // inner corner (260, 204) to outer (300, 200)
     expect(eyeCrop(l, 'right').mirror).toBe(false);
 
     const output = new Float32Array(IRIS_OUTPUT_VALUES);
@@ -159,10 +181,11 @@ describe('mesh and iris decoding', () => {
     const before = l[466 * 3 + 2];
     applyIris(l, output, 0, 'left', crop, 'all');
     const s = crop.box.side / IRIS_SIZE;
-    // Mirrored crop: x = 16 in the crop is 48 from the left of the image region.
-    expect(l[MESH_POINTS * 3]).toBeCloseTo(crop.box.x + 48 * s, 4);
-    expect(l[MESH_POINTS * 3 + 1]).toBeCloseTo(crop.box.y + 32 * s, 4);
-    expect(l[466 * 3]).toBeCloseTo(crop.box.x + 54 * s, 4);
+    // Mirrored crop: x = 16 in the crop is 48 from the region's left edge (then turned).
+    const [ix, iy] = cropToImage(crop.box, IRIS_SIZE, 48, 32);
+    expect(l[MESH_POINTS * 3]).toBeCloseTo(ix, 4);
+    expect(l[MESH_POINTS * 3 + 1]).toBeCloseTo(iy, 4);
+    expect(l[466 * 3]).toBeCloseTo(cropToImage(crop.box, IRIS_SIZE, 54, 30)[0], 4);
     expect(l[466 * 3 + 2]).toBeCloseTo((6 * s + before) / 2, 4);
   });
 
@@ -178,20 +201,28 @@ describe('mesh and iris decoding', () => {
 
 describe('following the head', () => {
   it('frames the mesh like the detector does', () => {
-    const r = regionFromMesh(frontalFace(256, 240, 200));
+    const face = frontalFace(256, 240, 200);
+    face.set([200, 220, 0], 33 * 3); // eye corners level: upright
+    face.set([312, 220, 0], 263 * 3);
+    const r = regionFromMesh(face);
     expect(r.side).toBeCloseTo(200 * FOLLOW.sideOverMesh, 4);
-    expect(r.x + r.side / 2).toBeCloseTo(256, 4);
-    expect(r.y + r.side / 2).toBeCloseTo(240, 4);
+    expect(r.cx).toBeCloseTo(256, 4);
+    expect(r.cy).toBeCloseTo(240, 4);
+    expect(r.angle).toBeCloseTo(0, 9);
+    face.set([312, 240, 0], 263 * 3); // the head tilted: the region turns with it
+    expect(regionFromMesh(face).angle).toBeCloseTo(Math.atan2(20, 112), 9);
   });
 
   it('keeps the region for small moves (the same crop for a still head), follows larger ones', () => {
-    const current = { x: 100, y: 100, side: 300 };
-    const nudged = { x: 103, y: 101, side: 302 };
+    const current = { cx: 250, cy: 250, side: 300, angle: 0 };
+    const nudged = { cx: 253, cy: 251, side: 302, angle: 0.01 };
     expect(followRegion(current, nudged)).toBe(current);
-    const moved = { x: 110, y: 100, side: 300 };
+    const moved = { cx: 260, cy: 250, side: 300, angle: 0 };
     expect(followRegion(current, moved)).toBe(moved);
-    const grown = { x: 95, y: 95, side: 315 };
+    const grown = { cx: 250, cy: 250, side: 315, angle: 0 };
     expect(followRegion(current, grown)).toBe(grown);
+    const tilted = { cx: 250, cy: 250, side: 300, angle: 0.05 };
+    expect(followRegion(current, tilted)).toBe(tilted);
   });
 });
 
