@@ -4,6 +4,9 @@
  * the head from frame to frame, and the head angles. onnx-face-worker.ts runs the models;
  * everything here is plain arithmetic on arrays, unit-tested without models.
  *
+ * Regions turn with the head's tilt (Region.angle), as in MediaPipe: the models then always
+ * see an upright face.
+ *
  * The models are MediaPipe's (as shipped by @vladmandic/human): BlazeFace "back" (256x256,
  * [-1, 1] input, 896 anchors), FaceMesh (192x192, [0, 1], 468 points + face flag) and Iris
  * (64x64, [0, 1], 71 eye-contour points + 5 iris points, trained on one eye: the other eye's
