@@ -146,12 +146,8 @@ export class FramePacerCore<T> {
   /** Queues a frame; when the queue is full the oldest queued frame is dropped (and released). */
   push(frame: T): void {
     if (this.depth === this.capacity) {
-      const oldest = this.ring[this.head] as T;
-      this.ring[this.head] = null;
-      this.head = (this.head + 1) % this.capacity;
-      this.depth--;
       this.counters.dropped++;
-      this.onRelease(oldest);
+      this.onRelease(this.takeOldest());
     }
     this.ring[(this.head + this.depth) % this.capacity] = frame;
     this.depth++;
@@ -170,10 +166,7 @@ export class FramePacerCore<T> {
     this.counters.ticks++;
     const result = this.result;
     if (this.depth > 0) {
-      const next = this.ring[this.head] as T;
-      this.ring[this.head] = null;
-      this.head = (this.head + 1) % this.capacity;
-      this.depth--;
+      const next = this.takeOldest();
       const previous = this.last;
       this.last = next;
       if (previous !== null && previous !== next) this.onRelease(previous);
@@ -194,17 +187,22 @@ export class FramePacerCore<T> {
     return result;
   }
 
+  /** Removes and returns the oldest queued frame (the queue must not be empty). */
+  private takeOldest(): T {
+    const oldest = this.ring[this.head] as T;
+    this.ring[this.head] = null;
+    this.head = (this.head + 1) % this.capacity;
+    this.depth--;
+    return oldest;
+  }
+
   /** Drops the oldest queued frame when one was left waiting after every tick of a window. */
   private watchStandingDelay(): void {
     if (this.depth < this.windowMinDepth) this.windowMinDepth = this.depth;
     if (++this.windowCount < this.windowTicks) return;
     if (this.windowMinDepth >= 1 && this.depth >= 1) {
-      const oldest = this.ring[this.head] as T;
-      this.ring[this.head] = null;
-      this.head = (this.head + 1) % this.capacity;
-      this.depth--;
       this.counters.trimmed++;
-      this.onRelease(oldest);
+      this.onRelease(this.takeOldest());
     }
     this.windowCount = 0;
     this.windowMinDepth = Number.POSITIVE_INFINITY;
@@ -212,13 +210,7 @@ export class FramePacerCore<T> {
 
   /** Releases every queued frame and the last frame (on stop). */
   clear(): void {
-    while (this.depth > 0) {
-      const frame = this.ring[this.head] as T;
-      this.ring[this.head] = null;
-      this.head = (this.head + 1) % this.capacity;
-      this.depth--;
-      this.onRelease(frame);
-    }
+    while (this.depth > 0) this.onRelease(this.takeOldest());
     if (this.last !== null) {
       const last = this.last;
       this.last = null;

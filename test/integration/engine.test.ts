@@ -18,6 +18,7 @@ import type { DrivingFrame, OutputFrame, RgbImage } from '../../daemon/generator
 import { createPersonaLiveGenerator } from '../../daemon/generators/personalive/index.js';
 import type { GraphSession } from '../../daemon/ort/onnx-runtime.js';
 import { PersonaLiveError } from '../../daemon/errors.js';
+import { pearson } from '../../daemon/meshwarp/pose-follow.js';
 
 const R = 64;
 let root: string;
@@ -78,20 +79,6 @@ function brightnessSequence(count: number): number[] {
   return values;
 }
 
-function correlation(a: number[], b: number[]): number {
-  const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n;
-  const mb = b.reduce((s, v) => s + v, 0) / n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) ** 2;
-    sbb += (b[i] - mb) ** 2;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'personalive-engine-'));
@@ -139,8 +126,8 @@ describe('streaming window', () => {
     const out = [...(await pushAll(engine, frames)).flat(), ...(await engine.flush())].filter((f) => f.source === 'driving');
     expect(out.map((f) => f.sourceIndex)).toEqual(values.map((_, i) => i));
     const outMeans = out.map(meanOf);
-    const aligned = correlation(values, outMeans);
-    const shifted = correlation(values.slice(1), outMeans.slice(0, -1));
+    const aligned = pearson(values, outMeans);
+    const shifted = pearson(values.slice(1), outMeans.slice(0, -1));
     expect(Math.abs(aligned)).toBeGreaterThan(0.98); // the sign depends on the test pack's weights
     expect(Math.abs(shifted)).toBeLessThan(0.5);
   });
