@@ -284,6 +284,23 @@ describe.skipIf(data.skip).each(TRACKER_ENGINES)('face tracker, engine %s (Media
   });
 });
 
+describe.skipIf(data.skip)('face tracker, engine onnx: video mode', () => {
+  it('video mode holds its region for a still head: a repeated frame gives identical landmarks', async () => {
+    const video = await createHumanTracker({ mode: 'video' });
+    try {
+      const image = await loadImageRgb(join(data.dir, 'reference.png'));
+      const runs: Float32Array[] = [];
+      for (let i = 0; i < 6; i++) runs.push((await video.track(image)).face!.landmarks);
+      // The first frames settle the region (detector framing, then the mesh's); then it stays.
+      expect([...runs[5]]).toEqual([...runs[4]]);
+      expect([...runs[4]]).toEqual([...runs[3]]);
+    } finally {
+      await video.close();
+    }
+  });
+
+});
+
 describe('human face tracker: failures', () => {
   it.each(TRACKER_ENGINES)('fails with TRACKER_MODELS_MISSING naming the file when a model is not in the folder (%s)', async (engine) => {
     const dir = await mkdtemp(join(tmpdir(), 'tracker-models-'));
