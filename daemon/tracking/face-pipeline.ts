@@ -13,7 +13,7 @@
  * crop is mirrored). Coordinates stay in floating point end to end: no rounding to whole
  * pixels, which would itself add up to half a pixel of jitter.
  */
-import { LANDMARK_COUNT, MESH_POINTS } from './types.js';
+import { MESH_POINTS } from './types.js';
 
 export const DETECTOR_SIZE = 256;
 export const MESH_SIZE = 192;
@@ -468,5 +468,3 @@ export function headAngles(landmarks: Float32Array): { pitch: number; yaw: numbe
   const roll = Math.atan2(x[1], x[0]);
   return { pitch, yaw, roll, matrix };
 }
-
-export const LANDMARK_VALUES = LANDMARK_COUNT * 3;

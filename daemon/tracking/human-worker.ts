@@ -15,7 +15,6 @@
  *   no platform fetch), and Human's warm-up (which wants a canvas or tfjs-node) is off.
  */
 import { existsSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -113,11 +112,6 @@ function installModelFetch(modelDir: string): void {
 }
 
 async function init(options: TrackerWorkerInit): Promise<TrackerReady> {
-  if (options.niceness) {
-    // On Linux the nice value is per thread: this lowers only this worker. Elsewhere it
-    // would lower the whole process, so it is skipped there.
-    if (process.platform === 'linux') setPriority(0, options.niceness);
-  }
   const { humanFile, humanDir, wasmDir } = locatePackages();
   const modelDir = options.modelDir ?? join(humanDir, 'models');
   meshInputSize = checkModelFiles(modelDir).meshInputSize;

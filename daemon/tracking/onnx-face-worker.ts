@@ -6,11 +6,10 @@
  * need the other cores).
  *
  * Per image: the detector runs (every image in 'image' mode; in 'video' mode only to find the
- * face, when the mesh loses it, and every VIDEO_REDETECT to count faces), then the mesh on
- * the chosen face's region, then the iris model on both eyes in one batch. In 'video' mode
- * the region follows the mesh with hysteresis (face-pipeline.followRegion).
+ * face, when the mesh loses it, and every VIDEO_DETECTOR_REUSE frames or milliseconds to count
+ * faces), then the mesh on the chosen face's region, then the iris model on both eyes in one
+ * batch. In 'video' mode the region follows the mesh with hysteresis (face-pipeline.followRegion).
  */
-import { setPriority } from 'node:os';
 import { PersonaLiveError } from '../errors.js';
 import { openGraph, type GraphSession } from '../ort/onnx-runtime.js';
 import { LANDMARK_COUNT } from './types.js';
@@ -68,11 +67,6 @@ const meshInput = new Float32Array(MESH_SIZE * MESH_SIZE * 3);
 const irisInput = new Float32Array(2 * IRIS_SIZE * IRIS_SIZE * 3);
 
 async function init(options: TrackerWorkerInit): Promise<TrackerReady> {
-  if (options.niceness && process.platform === 'linux') {
-    // On Linux the nice value is per thread: this lowers only this worker (ONNX Runtime runs
-    // each model on the calling thread here: one intra-op thread).
-    setPriority(0, options.niceness);
-  }
   const modelDir = options.modelDir ?? defaultModelDir();
   checkModelFiles(modelDir);
   const opened: Partial<Record<ModelName, Model>> = {};
