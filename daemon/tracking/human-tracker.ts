@@ -13,8 +13,10 @@
  *
  * Modes:
  * - 'image' (default): stateless. Every image runs the detector, then the mesh and iris
- *   models on each detected face; the result depends on that image only. Use it for
- *   references, presets and anything that is not a continuous stream.
+ *   models on each detected face; the result depends on that image only. The onnx engine
+ *   then reads the chosen face once more from the region its mesh gives (the framing video
+ *   mode follows), steadier than the detector's box. Use it for references, presets and
+ *   anything that is not a continuous stream.
  * - 'video': for a live stream of one scene. The mesh reads the region derived from the
  *   previous frame's mesh, which follows the head; the detector runs only when the face is
  *   lost and every VIDEO_DETECTOR_REUSE frames or milliseconds (to count faces); a new face

@@ -8,7 +8,7 @@
  * Per image: the detector runs (every image in 'image' mode; in 'video' mode only to find the
  * face, when the mesh loses it, and every VIDEO_DETECTOR_REUSE frames or milliseconds to count
  * faces), then the mesh on the chosen face's region, then the iris model on both eyes in one
- * batch. In 'video' mode the region follows the mesh with hysteresis (face-pipeline.followRegion).
+ * batch. Image mode then reads the chosen face once more from the region its mesh gives. In 'video' mode the region follows the mesh with hysteresis (face-pipeline.followRegion).
  */
 import { PersonaLiveError } from '../errors.js';
 import { openGraph, type GraphSession } from '../ort/onnx-runtime.js';
@@ -141,7 +141,7 @@ function observation({ landmarks, score }: MeshResult, width: number, height: nu
   return { landmarks, box: meshBox(landmarks, width, height), score, rotation: headAngles(landmarks) };
 }
 
-/** Image mode: detect, mesh every face found, pick one. */
+/** Image mode: detect, mesh every face found, pick one, read its mesh again from the mesh's own region. */
 async function trackImage(rgb: Uint8Array, width: number, height: number): Promise<{ face: HumanFaceObservation | null; faceCount: number }> {
   const regions = await detect(rgb, width, height);
   const faces: MeshResult[] = [];
@@ -154,7 +154,14 @@ async function trackImage(rgb: Uint8Array, width: number, height: number): Promi
     width,
     height,
   );
-  return { face: chosen >= 0 ? observation(faces[chosen], width, height) : null, faceCount: faces.length };
+  if (chosen < 0) return { face: null, faceCount: faces.length };
+  // The mesh read once more from the region its own landmarks give (the region video mode
+  // follows): the detector's box is coarse and jitters from image to image, and the mesh
+  // model expects the framing a mesh gives. Measured on the demo video: the yaw that image
+  // mode reads agrees better with video mode (correlation 0.947 -> 0.956) and the eval's
+  // output-vs-driver yaw correlation rises 0.866 -> 0.907 (portrait-3).
+  const refined = await meshAt(rgb, width, height, regionFromMesh(faces[chosen].landmarks));
+  return { face: observation(refined ?? faces[chosen], width, height), faceCount: faces.length };
 }
 
 /** Video mode: follow the face's region; detect only when needed. */

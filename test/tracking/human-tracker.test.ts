@@ -299,6 +299,23 @@ describe.skipIf(data.skip)('face tracker, engine onnx: video mode', () => {
     }
   });
 
+  it('image mode reads the face from the region its own mesh gives, as video mode does once it follows', async () => {
+    // Without the second reading, image mode would equal video mode's first frame (the
+    // detector's framing) and differ from its second.
+    const image = await loadImageRgb(join(data.dir, 'presets', 'portrait-3.jpg'));
+    const still = await createHumanTracker({ mode: 'image' });
+    const video = await createHumanTracker({ mode: 'video' });
+    try {
+      const fromImage = (await still.track(image)).face!.landmarks;
+      const firstVideo = (await video.track(image)).face!.landmarks;
+      const secondVideo = (await video.track(image)).face!.landmarks;
+      expect([...fromImage]).toEqual([...secondVideo]);
+      expect([...fromImage]).not.toEqual([...firstVideo]);
+    } finally {
+      await Promise.all([still.close(), video.close()]);
+    }
+  });
+
 });
 
 describe('human face tracker: failures', () => {
