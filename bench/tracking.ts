@@ -4,7 +4,9 @@
  * landmark smoother's effect: jitter on a still face, lag on a moving one.
  *
  *   npm run bench:tracking [-- FRAMES]      (default 200; BENCH_SMOOTHING=0 skips smoothing;
- *                                           BENCH_ENGINES=onnx or tfjs picks one engine)
+ *                                           BENCH_ENGINES=onnx or tfjs picks one engine;
+ *                                           BENCH_SMOOTHING_PARAMS="1,0.3,0.5;..." adds
+ *                                           One-Euro settings to compare with the default)
  *
  * Figures per frame: `roundTripMs` is what a caller waits (copy to the worker, tracking,
  * reply); `trackMs` is the worker's own time. Last line: one JSON object with the figures.
@@ -15,7 +17,7 @@ import { decodeVideoFrames } from '../daemon/media/ffmpeg.js';
 import { loadImageRgb } from '../daemon/media/image.js';
 import type { RgbImage } from '../daemon/generators/generator.js';
 import { TRACKER_ENGINES, createHumanTracker, type TrackerEngine, type TrackerMode } from '../daemon/tracking/human-tracker.js';
-import { LANDMARK_SMOOTHING, LandmarkSmoother } from '../daemon/tracking/one-euro.js';
+import { LANDMARK_SMOOTHING, LandmarkSmoother, type OneEuroParams } from '../daemon/tracking/one-euro.js';
 import { MESH_POINTS } from '../daemon/tracking/types.js';
 
 const FRAMES = Number(process.argv[2] ?? process.env.BENCH_FRAMES ?? 200);
@@ -150,6 +152,7 @@ function jitterRms(series: Float32Array[]): number {
 interface SmoothingResult {
   mode: TrackerMode;
   engine: TrackerEngine;
+  params: OneEuroParams;
   stillJitterRawPx: number;
   stillJitterSmoothedPx: number;
   /** Steady-state lag of the smoothed mesh behind the true position, in frames, per speed (px/frame). */
@@ -157,47 +160,85 @@ interface SmoothingResult {
   rampLagRawFrames: Record<string, number>;
 }
 
-async function benchSmoothing(mode: TrackerMode, reference: RgbImage, engine: TrackerEngine): Promise<SmoothingResult> {
+const RAMP_SPEEDS = [1, 2, 6];
+
+/**
+ * Tracks a still reference with fresh sensor noise per frame, then the reference sliding at
+ * RAMP_SPEEDS px/frame; each parameter set smooths the same tracked sequences.
+ */
+async function benchSmoothing(mode: TrackerMode, reference: RgbImage, engine: TrackerEngine, paramSets: OneEuroParams[]): Promise<SmoothingResult[]> {
   const tracker = await createHumanTracker({ mode, engine });
   const random = rng(7);
   const STILL = 60;
   const SETTLE = 10;
-  const raw: Float32Array[] = [];
-  const smoothed: Float32Array[] = [];
-  const smoother = new LandmarkSmoother();
+  const RAMP = 20;
+  const still: Float32Array[] = [];
   for (let i = 0; i < STILL; i++) {
     const face = (await tracker.track(withNoise(reference, 3, random))).face;
     if (!face) throw new Error('bench: no face in the still reference');
-    const s = smoother.smooth(face.landmarks, i * FRAME_MS, new Float32Array(face.landmarks.length));
-    if (i >= SETTLE) (raw.push(face.landmarks), smoothed.push(s));
+    still.push(face.landmarks);
   }
-  const rampLagFrames: Record<string, number> = {};
-  const rampLagRawFrames: Record<string, number> = {};
-  for (const speed of [2, 6]) {
-    smoother.reset();
-    const RAMP = 20;
-    const base = new Float64Array(MESH_POINTS);
-    const lag = { raw: 0, smoothed: 0, n: 0 };
+  const ramps = new Map<number, Float32Array[]>();
+  for (const speed of RAMP_SPEEDS) {
+    const seq: Float32Array[] = [];
     for (let i = -8; i < RAMP; i++) {
       const shift = Math.max(0, i) * speed;
       const face = (await tracker.track(withNoise(shiftedLeft(reference, shift), 3, random))).face;
       if (!face) throw new Error(`bench: no face in the reference moved by ${shift} px`);
-      const s = smoother.smooth(face.landmarks, (i + 8) * FRAME_MS);
-      for (let p = 0; p < MESH_POINTS; p++) {
-        if (i < 0) base[p] += face.landmarks[3 * p] / 8;
-        else if (i >= RAMP - 8) {
-          const expected = base[p] - shift;
-          lag.raw += (face.landmarks[3 * p] - expected) / speed;
-          lag.smoothed += (s[3 * p] - expected) / speed;
-          lag.n++;
-        }
-      }
+      seq.push(face.landmarks);
     }
-    rampLagFrames[String(speed)] = round(lag.smoothed / lag.n);
-    rampLagRawFrames[String(speed)] = round(lag.raw / lag.n);
+    ramps.set(speed, seq);
   }
   await tracker.close();
-  return { mode, engine, stillJitterRawPx: round(jitterRms(raw), 3), stillJitterSmoothedPx: round(jitterRms(smoothed), 3), rampLagFrames, rampLagRawFrames };
+
+  return paramSets.map((params) => {
+    const smoother = new LandmarkSmoother(params);
+    const smoothed = still.map((l, i) => smoother.smooth(l, i * FRAME_MS, new Float32Array(l.length)));
+    const rampLagFrames: Record<string, number> = {};
+    const rampLagRawFrames: Record<string, number> = {};
+    for (const [speed, seq] of ramps) {
+      smoother.reset();
+      const base = new Float64Array(MESH_POINTS);
+      const lag = { raw: 0, smoothed: 0, n: 0 };
+      seq.forEach((landmarks, k) => {
+        const i = k - 8;
+        const s = smoother.smooth(landmarks, k * FRAME_MS);
+        for (let p = 0; p < MESH_POINTS; p++) {
+          if (i < 0) base[p] += landmarks[3 * p] / 8;
+          else if (i >= RAMP - 8) {
+            const expected = base[p] - Math.max(0, i) * speed;
+            lag.raw += (landmarks[3 * p] - expected) / speed;
+            lag.smoothed += (s[3 * p] - expected) / speed;
+            lag.n++;
+          }
+        }
+      });
+      rampLagFrames[String(speed)] = round(lag.smoothed / lag.n);
+      rampLagRawFrames[String(speed)] = round(lag.raw / lag.n);
+    }
+    return {
+      mode,
+      engine,
+      params,
+      stillJitterRawPx: round(jitterRms(still.slice(SETTLE)), 3),
+      stillJitterSmoothedPx: round(jitterRms(smoothed.slice(SETTLE)), 3),
+      rampLagFrames,
+      rampLagRawFrames,
+    };
+  });
+}
+
+/** BENCH_SMOOTHING_PARAMS="minCutoff,beta,dCutoff;..." compares other One-Euro settings with the default. */
+function smoothingParamSets(): OneEuroParams[] {
+  const extra = (process.env.BENCH_SMOOTHING_PARAMS ?? '')
+    .split(';')
+    .filter((s) => s.trim() !== '')
+    .map((s) => {
+      const [minCutoff, beta, dCutoff] = s.split(',').map(Number);
+      if (![minCutoff, beta, dCutoff].every(Number.isFinite)) throw new Error(`BENCH_SMOOTHING_PARAMS: "${s}" is not minCutoff,beta,dCutoff`);
+      return { minCutoff, beta, dCutoff };
+    });
+  return [{ ...LANDMARK_SMOOTHING }, ...extra];
 }
 
 async function main(): Promise<void> {
@@ -224,12 +265,13 @@ async function main(): Promise<void> {
     if (process.env.BENCH_SMOOTHING === '0') continue;
     for (const mode of ['image', 'video'] as const) {
       process.stderr.write(`${engine}: smoothing, still and moving reference in ${mode} mode...\n`);
-      const s = await benchSmoothing(mode, reference, engine);
-      smoothing.push(s);
-      console.log(
-        `${engine.padEnd(4)} smoothing ${mode.padEnd(5)} (${JSON.stringify(LANDMARK_SMOOTHING)}): still jitter RMS ${s.stillJitterRawPx} -> ${s.stillJitterSmoothedPx} px ` +
-          `(x${round(s.stillJitterRawPx / s.stillJitterSmoothedPx)}); ramp lag frames raw ${JSON.stringify(s.rampLagRawFrames)} -> smoothed ${JSON.stringify(s.rampLagFrames)}`,
-      );
+      for (const s of await benchSmoothing(mode, reference, engine, smoothingParamSets())) {
+        smoothing.push(s);
+        console.log(
+          `${engine.padEnd(4)} smoothing ${mode.padEnd(5)} (${JSON.stringify(s.params)}): still jitter RMS ${s.stillJitterRawPx} -> ${s.stillJitterSmoothedPx} px ` +
+            `(x${round(s.stillJitterRawPx / s.stillJitterSmoothedPx)}); ramp lag frames raw ${JSON.stringify(s.rampLagRawFrames)} -> smoothed ${JSON.stringify(s.rampLagFrames)}`,
+        );
+      }
     }
   }
   const backend = modes.map((m) => m.backend).filter((b, i, all) => all.indexOf(b) === i);

@@ -15,22 +15,22 @@ import { MotionTransfer, type TransferInfo, type TransferOptions } from './trans
 import { createMeshWarper, type MeshWarper } from './warp.js';
 
 /**
- * Depth flattening for head turns (TransferOptions.depthScale): a 2D mesh cannot show the far
- * cheek going out of sight or the near cheek's side coming into view; with full 3D parallax
- * the near cheek's edge (the reference's shading and hair at the face border) is stretched
- * into a visible band at turns beyond ~15 degrees. eval:meshwarp, 400 frames, portraits 1
- * and 3 (the face oval constrained in the mesh): depth 0.6 -> yaw correlation 0.96 / 0.82,
- * mean pose error 1.6 / 2.2 deg; 0.8 -> 0.97 / 0.87, 1.2 / 2.2 deg; 1.0 -> 0.97 / 0.89,
- * 1.8 / 2.8 deg (the output turns further than the driver). 0.8: the best pose follow with
- * only a faint band.
+ * Depth scale for head turns (TransferOptions.depthScale). A 2D mesh cannot show the far
+ * cheek going out of sight or the near cheek's side coming into view; what tore at the face
+ * edge on turns was the silhouette's deep points (the face oval lies ~0.4 face units behind
+ * the cheek next to it), now compressed by the transfer's silhouette depth knee, so turns
+ * keep their full depth. eval:meshwarp sweep (whole demo video, portraits 3 / 1): without the
+ * knee, depth 0.8 -> yaw correlation 0.921 / 0.960, yaw error 3.4 / 2.6 deg (the output turned
+ * ~80% as far as the driver) with a jagged dark band at the near cheek on turns of 20 deg;
+ * knee and depth 1 -> 0.916 / 0.960, 2.2 / 1.5 deg, the cheek edge clean.
  */
-export const DEFAULT_DEPTH_SCALE = 0.8;
+export const DEFAULT_DEPTH_SCALE = 1;
 
 /**
  * Depth scale for nods (TransferOptions.verticalDepthScale). A nod moves the chin and the
  * forehead's edge, which do not fold over the face as the cheek silhouette does on a turn,
- * so pitch keeps its true 3D; flattened like turns (0.6), the output nodded ~20% less than the
- * driver (pitch mean error 3.8-5.1 deg on 300 frames, eval:meshwarp).
+ * so pitch keeps its true 3D; flattened like turns once were (0.6), the output nodded ~20%
+ * less than the driver (pitch mean error 3.8-5.1 deg on 300 frames, eval:meshwarp).
  */
 export const DEFAULT_VERTICAL_DEPTH_SCALE = 1;
 

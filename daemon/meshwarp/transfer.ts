@@ -7,6 +7,7 @@
  * frame, is added to the reference's landmarks. Pure maths over Float32Array landmarks
  * (LANDMARK_COUNT x 3, pixels), no allocation per frame.
  */
+import { PersonaLiveError } from '../errors.js';
 import { LANDMARK_COUNT } from '../tracking/types.js';
 
 /**
@@ -25,6 +26,10 @@ export const EYELIDS = {
   right: { upper: [246, 161, 160, 159, 158, 157, 173], lower: [7, 163, 144, 145, 153, 154, 155] },
   left: { upper: [466, 388, 387, 386, 385, 384, 398], lower: [249, 390, 373, 374, 380, 381, 382] },
 } as const;
+
+/** See TransferOptions.silhouetteDepthKnee / silhouetteDepthRange. */
+export const DEFAULT_SILHOUETTE_DEPTH_KNEE = 0.3;
+export const DEFAULT_SILHOUETTE_DEPTH_RANGE = 0.3;
 
 /** A 3x3 rotation, row-major. */
 export type Mat3 = Float64Array;
@@ -223,6 +228,20 @@ export interface TransferOptions {
    * chin and forehead edges, which fold far less, so pitch can keep more of its true 3D.
    */
   verticalDepthScale?: number;
+  /**
+   * Depth beyond which the reference's depth is compressed, in normalised face units (the
+   * rigid points' RMS radius; the nose tip is about -0.7, the eye corners 0, the cheeks
+   * 0.5-0.6, the face oval 0.85-1). Points deeper than the knee get
+   * knee + range * tanh((z - knee) / range), so nothing lies deeper than knee + range.
+   * Why: along the silhouette, points a few pixels apart on screen lie up to 0.4 apart in
+   * depth (cheek vs. face oval); a turn or nod moves them apart by that much parallax and the
+   * thin triangles between them fold, showing mirrored texture from beyond the face edge
+   * (a jagged dark band at the cheek). Compressing only the deep points keeps the front of
+   * the face (nose, eyes, mouth) at full parallax. Default 0.3; Infinity turns it off.
+   */
+  silhouetteDepthKnee?: number;
+  /** How much depth the compressed points keep beyond the knee (see silhouetteDepthKnee); default 0.3. */
+  silhouetteDepthRange?: number;
 }
 
 /** What one transfer did, for stats and evaluation. */
@@ -254,7 +273,18 @@ export class MotionTransfer {
   private readonly expressionGain = new Float64Array(LANDMARK_COUNT).fill(1);
 
   constructor(referenceLandmarks: Float32Array, options: TransferOptions = {}) {
-    this.options = { translationScale: 1, expressionScale: 1, followScale: true, clampEyes: true, depthScale: 1, verticalDepthScale: options.depthScale ?? 1, ...options };
+    this.options = {
+      translationScale: 1,
+      expressionScale: 1,
+      followScale: true,
+      clampEyes: true,
+      depthScale: 1,
+      verticalDepthScale: options.depthScale ?? 1,
+      silhouetteDepthKnee: DEFAULT_SILHOUETTE_DEPTH_KNEE,
+      silhouetteDepthRange: DEFAULT_SILHOUETTE_DEPTH_RANGE,
+      ...options,
+    };
+    if (!(this.options.silhouetteDepthRange > 0)) throw new PersonaLiveError('USAGE', `silhouetteDepthRange must be > 0, got ${this.options.silhouetteDepthRange}`);
     normalizeFace(referenceLandmarks, this.reference, this.referenceFrame);
   }
 
@@ -319,12 +349,16 @@ export class MotionTransfer {
     const S = this.scratch;
     const depth = o.depthScale;
     const verticalDepth = o.verticalDepthScale;
+    const knee = o.silhouetteDepthKnee;
+    const range = o.silhouetteDepthRange;
     for (let i = 0; i < LANDMARK_COUNT; i++) {
       const j = 3 * i;
-      const qx = S[j], qy = S[j + 1], qz = S[j + 2] * depth;
+      const z = S[j + 2] > knee ? knee + range * Math.tanh((S[j + 2] - knee) / range) : S[j + 2];
+      const qx = S[j], qy = S[j + 1], qz = z * depth;
       out[j] = (Rt[0] * qx + Rt[1] * qy + Rt[2] * qz) * pixelScale + ref.centroid[0] + tx;
-      out[j + 1] = (Rt[3] * qx + Rt[4] * qy + Rt[5] * S[j + 2] * verticalDepth) * pixelScale + ref.centroid[1] + ty;
-      out[j + 2] = (Rt[6] * qx + Rt[7] * qy + Rt[8] * qz) * pixelScale + ref.centroid[2] + tz;
+      out[j + 1] = (Rt[3] * qx + Rt[4] * qy + Rt[5] * z * verticalDepth) * pixelScale + ref.centroid[1] + ty;
+      // Depth keeps what the knee took off, so the anchor frame gives back the reference.
+      out[j + 2] = (Rt[6] * qx + Rt[7] * qy + Rt[8] * qz + (S[j + 2] - z) * depth) * pixelScale + ref.centroid[2] + tz;
     }
     if (info) {
       eulerDegrees(Rt, info.rotation);

@@ -116,26 +116,29 @@ export class OneEuroFilter {
 
 /**
  * Landmark smoothing for faces in 512x512 frames (x, y, z in pixels; the face about 230 px
- * wide), timestamps in ms. Tuned on the tracker's real output (bench/tracking.ts, section
- * "smoothing", 25 fps), over a grid of minCutoff 0.3-2 Hz, beta 0-0.1, dCutoff 0.5-2 Hz:
+ * wide), timestamps in ms. Tuned on the ONNX tracker's real output (bench/tracking.ts,
+ * section "smoothing", 25 fps; BENCH_SMOOTHING_PARAMS compares settings) and on the pose
+ * follow of eval:meshwarp:
  *
  * - Jitter: reference.png tracked 50 times with fresh Gaussian noise (sigma 3 levels, like
- *   a webcam's) moves the mesh points by 0.68 px RMS (image mode; 0.79 px in video mode,
- *   where the crop follows the last mesh). Smoothed: 0.21 / 0.25 px, about 3.2x less.
- *   Human truncates mesh coordinates to whole pixels, so raw points also step in 1-px jumps.
- * - Lag: the same face moving at constant speed (whole-pixel shifts, same noise). The
- *   smoothed mesh trails by 0.56 frames (22 ms, 1.1 px) at 2 px/frame and 0.28 frames (11 ms,
- *   1.7 px) at 6 px/frame; raw: under 0.05 frames. A 20 px jump settles within 2 frames.
- * - driving.mp4 (200 frames): mean |second difference| of the mesh points, a measure of
- *   shake, falls from 1.70 to 0.91 px/frame^2.
+ *   a webcam's) moves the mesh points by 0.17 px RMS in video mode (0.20 px in image mode).
+ *   Smoothed: 0.061 px (2.8x less; image mode 0.067 px).
+ * - Lag: the same face sliding at constant speed (same noise), video mode: the smoothed
+ *   mesh trails by 0.59 frames at 1 px/frame, 0.23 at 2 px/frame, 0.11 at 6 px/frame.
+ * - Pose follow, whole demo video (yaw correlation output vs driver, portraits 3 / 1):
+ *   0.921 / 0.960.
  *
- * Why these values: minCutoff 0.5 Hz gives most of the still-face gain (1 Hz: 2.4x, 2 Hz:
- * 2.0x, at beta 0.1); beta 0.1 keeps lag under a frame from 2 px/frame up (beta 0.05: 0.8 frames at
- * 2 px/frame, 0.02: 1.4 frames); dCutoff 0.5 Hz keeps noise from lifting the cutoff (1 Hz
- * costs ~10% of the jitter gain for 1 ms less lag). Moving faces are what a viewer
- * watches, so lag was bounded first and jitter minimised within that bound.
+ * Why these values: the earlier tuning (minCutoff 0.5 Hz, beta 0.1) was chosen for Human on
+ * tfjs, whose landmarks jittered 4x more (0.68 px, whole-pixel steps). On the ONNX tracker it
+ * gives 0.052 px still jitter but trails by 1.06 / 0.53 / 0.26 frames, and a slow head turn
+ * (a few degrees over a second: under 1 px/frame) reached the output late enough to cost
+ * yaw correlation (0.907 / 0.943). minCutoff 1 Hz with beta 0.3 halves the lag for 17% more
+ * still jitter, far below anything visible (goal 0.5 px); beta 0.6 cut lag a little more
+ * (0.44 frames at 1 px/frame, correlation 0.924 / 0.963) but lets noise through faster: with
+ * 1 px of noise per point (a dim, noisy webcam) it keeps 1.65x of smoothing where 0.3 keeps
+ * 1.93x (unit test). dCutoff 0.5 Hz keeps noise from lifting the cutoff.
  */
-export const LANDMARK_SMOOTHING: Readonly<OneEuroParams> = Object.freeze({ minCutoff: 0.5, beta: 0.1, dCutoff: 0.5 });
+export const LANDMARK_SMOOTHING: Readonly<OneEuroParams> = Object.freeze({ minCutoff: 1, beta: 0.3, dCutoff: 0.5 });
 
 /** Smooths the tracker's landmark arrays (LANDMARK_COUNT x 3 floats) over time. */
 export class LandmarkSmoother {

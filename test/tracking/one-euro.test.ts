@@ -37,14 +37,15 @@ describe('OneEuroFilter', () => {
     for (let f = 0; f < 50; f++) expect(Array.from(filter.filter(values, f * FRAME_MS))).toEqual([12.5, -3.25, 400]);
   });
 
-  it('reduces noise on a still signal: a 1 Hz low-pass (beta 0) by 3x at 25 fps as theory says, the landmark tuning by over 2.4x at 1 px noise', () => {
+  it('reduces noise on a still signal: a 1 Hz low-pass (beta 0) by 3x at 25 fps as theory says, the landmark tuning by over 1.8x at 1 px noise', () => {
     const lowPass = run({ minCutoff: 1, beta: 0, dCutoff: 1 }, 3000, () => 100, 1);
     const tuned = run(LANDMARK_SMOOTHING, 3000, () => 100, 1);
     const before = rms(lowPass.inputError.slice(20));
     // Theory for alpha = 0.2: sqrt(alpha / (2 - alpha)) = 1/3 of the noise remains.
     expect(before / rms(lowPass.out.slice(20))).toBeGreaterThan(2.7);
-    // The speed term lets noise raise the cutoff a little: 2.69x measured with this seed.
-    expect(before / rms(tuned.out.slice(20))).toBeGreaterThan(2.4);
+    // The speed term lets noise raise the cutoff: 1.93x measured with this seed (the real
+    // tracker's 0.17 px noise raises it less: 2.8x, bench:tracking).
+    expect(before / rms(tuned.out.slice(20))).toBeGreaterThan(1.8);
   });
 
   it('follows a ramp with bounded lag: the faster the move, the smaller the lag', () => {
@@ -55,11 +56,12 @@ describe('OneEuroFilter', () => {
     const slow = lagFrames(LANDMARK_SMOOTHING, 2);
     const fast = lagFrames(LANDMARK_SMOOTHING, 6);
     expect(slow).toBeGreaterThan(0);
-    expect(slow).toBeLessThan(0.75);
-    expect(fast).toBeLessThan(0.4);
+    // Measured: 0.21 and 0.08 frames (the earlier tuning, minCutoff 0.5 Hz / beta 0.1: 0.5 and 0.23).
+    expect(slow).toBeLessThan(0.3);
+    expect(fast).toBeLessThan(0.12);
     expect(fast).toBeLessThan(slow);
-    // Without the speed term the same minCutoff lags by about 1/(2 pi 0.5 Hz) = 0.32 s = 8 frames.
-    expect(lagFrames({ ...LANDMARK_SMOOTHING, beta: 0 }, 6)).toBeGreaterThan(5);
+    // Without the speed term the same minCutoff lags by about 1/(2 pi 1 Hz) = 0.16 s = 4 frames.
+    expect(lagFrames({ ...LANDMARK_SMOOTHING, beta: 0 }, 6)).toBeGreaterThan(3);
   });
 
   it('reset() forgets the past: the next sample passes through', () => {
@@ -121,7 +123,7 @@ describe('LandmarkSmoother', () => {
       buffer = out;
       if (f >= 20) for (let i = 0; i < frame.length; i += 97) (rawError.push(frame[i] - truth[i]), smoothError.push(out[i] - truth[i]));
     }
-    expect(rms(rawError) / rms(smoothError)).toBeGreaterThan(2.5);
+    expect(rms(rawError) / rms(smoothError)).toBeGreaterThan(1.9); // 2.13 measured
     smoother.reset();
     expect(Array.from(smoother.smooth(frame, 10_000))).toEqual(Array.from(frame));
   });

@@ -94,7 +94,8 @@ describe('relative motion transfer', () => {
   });
 
   it('applies the driver rotation relative to its first frame to the reference', () => {
-    const t = new MotionTransfer(reference);
+    // Rigid maths: no silhouette depth knee (tested on its own below).
+    const t = new MotionTransfer(reference, { silhouetteDepthKnee: Infinity });
     const out = new Float32Array(reference.length);
     t.transfer(anchor, out);
     const stats = info();
@@ -104,6 +105,46 @@ describe('relative motion transfer', () => {
     expect(e.pitch).toBeCloseTo(5, 3);
     expect(e.yaw).toBeCloseTo(20, 3);
     expect(e.roll).toBeCloseTo(-10, 3);
+  });
+
+  it('compresses depth beyond the silhouette knee: deep points turn as if no deeper than knee + range, the rest rigidly', () => {
+    // A face with a deep rim, like the face oval behind the cheeks.
+    const deep = Float32Array.from(reference);
+    for (let i = 0; i < LANDMARK_COUNT; i += 5) deep[3 * i + 2] += 60;
+    const normalized = new Float64Array(deep.length);
+    const frame = createFaceFrame();
+    normalizeFace(deep, normalized, frame);
+    const withKnee = new MotionTransfer(deep, { silhouetteDepthKnee: 0.3, silhouetteDepthRange: 0.3 });
+    const rigid = new MotionTransfer(deep, { silhouetteDepthKnee: Infinity });
+    const a = new Float32Array(deep.length);
+    const b = new Float32Array(deep.length);
+    withKnee.transfer(anchor, a);
+    rigid.transfer(anchor, b);
+    // The anchor frame still gives back the reference, depth included.
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - deep[i])).toBeLessThan(1e-3);
+    const turned = moved(anchor, rotationFromEuler(0, 25, 0));
+    withKnee.transfer(turned, a);
+    rigid.transfer(turned, b);
+    // How far a point at the deepest compressed depth (knee + range = 0.6) moves sideways.
+    const limit = 0.6 * Math.sin((25 * Math.PI) / 180) * frame.scale;
+    let compressed = 0;
+    for (let i = 0; i < LANDMARK_COUNT; i++) {
+      const z = normalized[3 * i + 2];
+      const dx = a[3 * i] - deep[3 * i];
+      if (z <= 0.3) {
+        expect(Math.abs(a[3 * i] - b[3 * i])).toBeLessThan(1e-3);
+        expect(Math.abs(a[3 * i + 1] - b[3 * i + 1])).toBeLessThan(1e-3);
+      } else {
+        // The lateral part of a turn: x cos + z sin; the z sin part is bounded by the knee.
+        const fromDepth = dx - (deep[3 * i] - frame.centroid[0]) * (Math.cos((25 * Math.PI) / 180) - 1);
+        expect(Math.abs(fromDepth)).toBeLessThan(limit + 1e-3);
+        if (z > 0.9) {
+          expect(Math.abs(a[3 * i] - b[3 * i])).toBeGreaterThan(1);
+          compressed++;
+        }
+      }
+    }
+    expect(compressed).toBeGreaterThan(10);
   });
 
   it('moves the reference by the driver translation scaled to the reference face size', () => {
