@@ -22,7 +22,7 @@
  *   lost and every VIDEO_DETECTOR_REUSE frames or milliseconds (to count faces); a new face
  *   entering is seen at the next detection (within about a second). The mode for live use.
  *   bench:tracking, 512x512 driving.mp4, one core of the 2-core dev VM: onnx video ~17 ms
- *   median / ~25 ms p95 per frame (image ~30 ms); tfjs video ~45 ms / ~90 ms.
+ *   median / ~20 ms p95 per frame (image, read twice: ~47 ms); tfjs video ~45 ms / ~90 ms.
  *
  * Choosing a face: among the faces found, the one with the highest priority
  * area x (1 - 0.5 x d), where d is the distance from the face centre to the image centre
