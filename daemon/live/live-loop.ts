@@ -153,12 +153,21 @@ export class LiveLoop {
   // ---------------------------------------------------------------------------------------
   // Inputs and outputs
 
-  /** Replaces the driving source (the old one is closed first; the stream holds meanwhile). */
+  /**
+   * Replaces the driving source (the old one is closed first; the stream holds meanwhile).
+   * The generator's stream state is reset between the two: motion is relative to the
+   * driver's first frame, and the new source's face is not the old one's.
+   */
   async setSource(source: DrivingSource): Promise<void> {
     const old = this.source;
     this.source = null;
     await old?.close().catch(() => undefined);
     this.queue = [];
+    if (old && this.running && this.active) {
+      await this.applyAtBoundary(async () => {
+        await this.active?.generator.reset();
+      }).catch((error: unknown) => this.options.log.warn({ err: asPersonaLiveError(error).message }, 'generator reset for the new driving source failed'));
+    }
     await source.start((frame) => this.onDrivingFrame(frame));
     this.source = source;
     this.options.changed();

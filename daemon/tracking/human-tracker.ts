@@ -144,6 +144,13 @@ export interface HumanTracker extends FaceTracker {
   track(image: RgbImage, options?: TrackOptions): Promise<HumanTrackResult>;
   /** Tensor and frame counts from the worker, for leak checks. */
   stats(): Promise<TrackerStats>;
+  /**
+   * Video mode: forgets the followed face region, so the next image is read as the start of
+   * a new stream (detector first). For a new driving source: the old region may sit on
+   * something else. Image mode has no state; the tfjs engine lets Human re-detect on its own
+   * when the picture changes (its cacheSensitivity), so it has nothing to forget either.
+   */
+  resetStream(): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -175,6 +182,7 @@ export type TrackerRequest =
   | { id: number; type: 'init'; init: TrackerWorkerInit }
   | { id: number; type: 'track'; data: Uint8Array; width: number; height: number }
   | { id: number; type: 'stats' }
+  | { id: number; type: 'reset' }
   | { id: number; type: 'close' };
 
 export type TrackerResult = TrackerReady | WorkerTrackResult | TrackerStats | null;
@@ -358,6 +366,10 @@ export async function createHumanTracker(options: HumanTrackerOptions = {}): Pro
     },
     async stats(): Promise<TrackerStats> {
       return (await call({ type: 'stats' }, [], settings.trackTimeoutMs, 'a stats request')) as TrackerStats;
+    },
+    async resetStream(): Promise<void> {
+      if (closed) throw new PersonaLiveError('TRACKER_CLOSED', 'the face tracker is closed');
+      await call({ type: 'reset' }, [], settings.trackTimeoutMs, 'a reset');
     },
     async close(): Promise<void> {
       if (closed) return;

@@ -211,6 +211,10 @@ serveTrackerWorker({
   init,
   track,
   stats,
+  resetStream() {
+    region = null;
+    framesSinceDetection = 0;
+  },
   async close() {
     if (models) await Promise.all(Object.values(models).map((m) => m.session.release()));
     models = null;

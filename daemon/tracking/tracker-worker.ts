@@ -11,6 +11,8 @@ export interface TrackerEngineWorker {
   init(options: TrackerWorkerInit): Promise<TrackerReady>;
   track(data: Uint8Array, width: number, height: number): Promise<WorkerTrackResult>;
   stats(): TrackerStats;
+  /** Forgets the stream state (video mode's followed region); optional: engines without any. */
+  resetStream?(): void;
   close(): Promise<void> | void;
 }
 
@@ -34,6 +36,9 @@ export function serveTrackerWorker(engine: TrackerEngineWorker): void {
         return engine.track(request.data, request.width, request.height);
       case 'stats':
         return engine.stats();
+      case 'reset':
+        engine.resetStream?.();
+        return null;
       case 'close':
         await engine.close();
         return null;

@@ -117,12 +117,13 @@ describe.skipIf(noData || noFfmpeg)('meshwarp generator with a real face', () =>
       return { name, range: Math.max(...dv) - Math.min(...dv), correlation: pearson(dv, ov), mae: dv.reduce((s, v, i) => s + Math.abs(v - ov[i]), 0) / dv.length };
     });
     // eval:meshwarp's goals are correlation >= 0.9 and mean error <= 3 deg over the whole
-    // video; this clip measured correlation 0.96 / 0.94 (pitch / yaw), errors 2.1 / 1.8 / 1.0 deg.
+    // video; this clip measured correlation 0.977 / 0.958 (pitch / yaw), errors 1.9 / 0.8 /
+    // 1.0 deg (pitch / yaw / roll).
     for (const a of axes) {
-      if (a.range > 8) expect(a.correlation, `${a.name} correlation (driver range ${a.range.toFixed(1)} deg)`).toBeGreaterThan(0.85);
-      expect(a.mae, `${a.name} mean error, deg`).toBeLessThan(3.5);
+      if (a.range > 8) expect(a.correlation, `${a.name} correlation (driver range ${a.range.toFixed(1)} deg)`).toBeGreaterThan(0.9);
+      expect(a.mae, `${a.name} mean error, deg`).toBeLessThan(3);
     }
-    expect(axes.reduce((s, a) => s + a.mae, 0) / 3, 'mean pose error, deg').toBeLessThan(2.5);
+    expect(axes.reduce((s, a) => s + a.mae, 0) / 3, 'mean pose error, deg').toBeLessThan(2);
     expect(Math.max(...axes.map((a) => a.range)), 'the clip moves the head').toBeGreaterThan(10);
   }, 120_000);
 

@@ -299,6 +299,31 @@ describe.skipIf(data.skip)('face tracker, engine onnx: video mode', () => {
     }
   });
 
+  it('resetStream() makes video mode start over: the next image is read as a fresh tracker reads its first', async () => {
+    const other = await loadImageRgb(join(data.dir, 'reference.png'));
+    // The same face 6 px to the left: within the region's hold, so a following tracker reads
+    // it from the old region, a fresh one from the detector's.
+    const portrait = { ...other, data: new Uint8Array(other.data.length) };
+    for (let y = 0; y < other.height; y++) {
+      const row = y * other.width * 3;
+      portrait.data.set(other.data.subarray(row + 6 * 3, row + other.width * 3), row);
+    }
+    const used = await createHumanTracker({ mode: 'video' });
+    const fresh = await createHumanTracker({ mode: 'video' });
+    try {
+      for (let i = 0; i < 3; i++) await used.track(other);
+      const stale = (await used.track(portrait)).face!.landmarks;
+      await used.resetStream();
+      const afterReset = (await used.track(portrait)).face!.landmarks;
+      const first = (await fresh.track(portrait)).face!.landmarks;
+      expect([...afterReset]).toEqual([...first]);
+      expect([...stale]).not.toEqual([...first]);
+    } finally {
+      await Promise.all([used.close(), fresh.close()]);
+    }
+    await expect(used.resetStream()).rejects.toMatchObject({ code: 'TRACKER_CLOSED' });
+  });
+
   it('image mode reads the face from the region its own mesh gives, as video mode does once it follows', async () => {
     // Without the second reading, image mode would equal video mode's first frame (the
     // detector's framing) and differ from its second.

@@ -14,12 +14,14 @@ import { monotonicUs } from '../../daemon/transport/ring.js';
 const SIZE = 64;
 
 /** A generator whose push behaviour a test controls; outputs carry the reference's first byte. */
-function fakeGenerator(kind: 'meshwarp' | 'personalive', behaviour: { delayMs?: number; fail?: () => boolean } = {}): Generator & { pushed: DrivingFrame[]; closed: boolean } {
+function fakeGenerator(kind: 'meshwarp' | 'personalive', behaviour: { delayMs?: number; fail?: () => boolean } = {}): Generator & { pushed: DrivingFrame[]; closed: boolean; resets: number[] } {
   let reference = 0;
   const g = {
     name: kind,
     outputSize: { width: SIZE, height: SIZE },
     pushed: [] as DrivingFrame[],
+    /** How many frames had been pushed at each reset(). */
+    resets: [] as number[],
     closed: false,
     async fuseReference(image: RgbImage) {
       if (image.data[0] === 0) throw new PersonaLiveError('NO_FACE', 'no face was found in the reference image');
@@ -32,7 +34,9 @@ function fakeGenerator(kind: 'meshwarp' | 'personalive', behaviour: { delayMs?: 
       return [{ data: new Uint8Array(SIZE * SIZE * 3).fill(reference), width: SIZE, height: SIZE, source: 'driving', sourceIndex: frame.index, timestampMs: frame.timestampMs }];
     },
     async flush() { return []; },
-    async reset() {},
+    async reset() {
+      g.resets.push(g.pushed.length);
+    },
     async stats() { return { generator: kind, framesIn: 0, framesOut: 0, warmupFramesOut: 0, steps: 0, keyframes: 0, providers: (kind === 'personalive' ? { step: ['cpu'] } : {}) as Record<string, readonly string[]>, stages: {}, kernels: null }; },
     async close() { g.closed = true; },
   };
@@ -160,6 +164,21 @@ describe('live loop', () => {
     source.emit();
     await sleep(100);
     expect(sink.fresh.at(-1)!.rgb[0]).toBe(9);
+  });
+
+  it('resets the generator\'s stream state when the driving source changes, before the new source\'s first frame', async () => {
+    const generator = fakeGenerator('meshwarp');
+    const { loop } = makeLoop('meshwarp', { meshwarp: () => generator });
+    const { sink, source } = await started(loop, 5);
+    expect(generator.resets).toEqual([]); // the first source starts a stream: nothing to forget
+    source.emit();
+    await until('a frame', () => sink.fresh.length >= 1);
+    const next = manualSource();
+    await loop.setSource(next);
+    expect(generator.resets).toEqual([generator.pushed.length]);
+    next.emit();
+    await until('a frame from the new source', () => generator.pushed.length > generator.resets[0]!);
+    expect(generator.resets).toHaveLength(1);
   });
 
   it('gives a slow generator the newest frame and counts the frames it skipped', async () => {

@@ -209,6 +209,8 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
 
     async reset() {
       await drain();
+      // A new stream: the trackers forget the followed face region, the animator its anchor.
+      await Promise.all(trackers.map((t) => t.resetStream()));
       await renderer.call({ type: 'reset' });
     },
 
