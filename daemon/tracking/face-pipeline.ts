@@ -381,15 +381,20 @@ export const FOLLOW = Object.freeze({
   turnThreshold: (2 * Math.PI) / 180,
 });
 
-/** Bounds of the 468 mesh points (not the iris points), image pixels. */
-export function meshBounds(landmarks: Float32Array): { minX: number; minY: number; maxX: number; maxY: number } {
+/**
+ * Bounds of the 468 mesh points (not the iris points), in image pixels, measured along the
+ * image's axes turned by `angle` (radians; 0: the image's own x and y).
+ */
+export function meshBounds(landmarks: Float32Array, angle = 0): { minX: number; minY: number; maxX: number; maxY: number } {
+  const c = Math.cos(angle);
+  const s = Math.sin(angle);
   let minX = Infinity;
   let minY = Infinity;
   let maxX = -Infinity;
   let maxY = -Infinity;
   for (let i = 0; i < MESH_POINTS; i++) {
-    const x = landmarks[i * 3];
-    const y = landmarks[i * 3 + 1];
+    const x = landmarks[i * 3] * c + landmarks[i * 3 + 1] * s;
+    const y = -landmarks[i * 3] * s + landmarks[i * 3 + 1] * c;
     if (x < minX) minX = x;
     if (x > maxX) maxX = x;
     if (y < minY) minY = y;
@@ -404,27 +409,14 @@ export function meshBounds(landmarks: Float32Array): { minX: number; minY: numbe
  * times its larger side.
  */
 export function regionFromMesh(landmarks: Float32Array): Region {
-  // The face's extent measured along its own axes (turned by the eye-corner line's angle).
   const angle = Math.atan2(landmarks[263 * 3 + 1] - landmarks[33 * 3 + 1], landmarks[263 * 3] - landmarks[33 * 3]);
+  const { minX, minY, maxX, maxY } = meshBounds(landmarks, angle);
+  const side = Math.max(maxX - minX, maxY - minY) * FOLLOW.sideOverMesh;
+  // The centre, turned back from the face's axes into the image's.
+  const mu = (minX + maxX) / 2;
+  const mv = (minY + maxY) / 2;
   const c = Math.cos(angle);
   const s = Math.sin(angle);
-  let minU = Infinity;
-  let minV = Infinity;
-  let maxU = -Infinity;
-  let maxV = -Infinity;
-  for (let i = 0; i < MESH_POINTS; i++) {
-    const x = landmarks[i * 3];
-    const y = landmarks[i * 3 + 1];
-    const u = x * c + y * s;
-    const v = -x * s + y * c;
-    if (u < minU) minU = u;
-    if (u > maxU) maxU = u;
-    if (v < minV) minV = v;
-    if (v > maxV) maxV = v;
-  }
-  const side = Math.max(maxU - minU, maxV - minV) * FOLLOW.sideOverMesh;
-  const mu = (minU + maxU) / 2;
-  const mv = (minV + maxV) / 2;
   return { cx: mu * c - mv * s, cy: mu * s + mv * c, side, angle };
 }
 

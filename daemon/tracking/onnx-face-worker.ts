@@ -8,7 +8,8 @@
  * Per image: the detector runs (every image in 'image' mode; in 'video' mode only to find the
  * face, when the mesh loses it, and every VIDEO_DETECTOR_REUSE frames or milliseconds to count
  * faces), then the mesh on the chosen face's region, then the iris model on both eyes in one
- * batch. Image mode then reads the chosen face once more from the region its mesh gives. In 'video' mode the region follows the mesh with hysteresis (face-pipeline.followRegion).
+ * batch. Image mode then reads the chosen face once more from the region its mesh gives. In
+ * 'video' mode the region follows the mesh with hysteresis (face-pipeline.followRegion).
  */
 import { PersonaLiveError } from '../errors.js';
 import { openGraph, type GraphSession } from '../ort/onnx-runtime.js';
