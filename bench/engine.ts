@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildTestPack } from '../models/test-pack.js';
 import { loadPack, openPackGraphs } from '../models/pack.js';
-import { PersonaLiveEngine, type EngineGraphs, type GraphRunner } from '../daemon/engine/personalive-engine.js';
+import { PersonaLiveEngine, type EngineGraphs, type GraphRunner } from '../daemon/generators/personalive/engine.js';
 import type { FloatTensor } from '../daemon/ort/onnx-runtime.js';
 import { loadImageRgb, fitSquare } from '../daemon/media/image.js';
 import type { RgbImage } from '../daemon/generators/generator.js';

@@ -13,14 +13,14 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createHumanTracker, type HumanTracker } from '../daemon/tracking/human-tracker.js';
+import { createHumanTracker, type HumanTracker } from '../daemon/generators/meshwarp/tracking/human-tracker.js';
 import { createMeshwarpGenerator } from '../daemon/generators/meshwarp/index.js';
 import { decodeVideoFrames } from '../daemon/media/ffmpeg.js';
 import { fitSquare, loadImageRgb } from '../daemon/media/image.js';
 import type { OutputFrame, RgbImage } from '../daemon/generators/generator.js';
-import { bestRotation, createFaceFrame, normalizeFace, RIGID_INDICES } from '../daemon/meshwarp/transfer.js';
-import { pearson, relativeAngles } from '../daemon/meshwarp/pose-follow.js';
-import { LANDMARK_COUNT } from '../daemon/tracking/types.js';
+import { bestRotation, createFaceFrame, normalizeFace, RIGID_INDICES } from '../daemon/generators/meshwarp/transfer.js';
+import { pearson, relativeAngles } from '../daemon/generators/meshwarp/pose-follow.js';
+import { LANDMARK_COUNT } from '../daemon/generators/meshwarp/tracking/types.js';
 
 const DATA = process.env.PERSONALIVE_DEMO_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data');
 const MAX_FRAMES = process.env.EVAL_FRAMES ? Number(process.env.EVAL_FRAMES) : undefined;

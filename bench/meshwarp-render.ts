@@ -12,10 +12,10 @@
  * Last line: one JSON object with the figures.
  */
 import { performance } from 'node:perf_hooks';
-import { fillMouthInterior } from '../daemon/meshwarp/mouth.js';
-import { buildWarpTopology, placeDepths, placeVertices } from '../daemon/meshwarp/topology.js';
-import { MeshWarper, loadWarpAddon } from '../daemon/meshwarp/warp.js';
-import { moveFace, smoothImage, syntheticFace } from '../test/meshwarp/synthetic-face.js';
+import { fillMouthInterior } from '../daemon/generators/meshwarp/mouth.js';
+import { buildWarpTopology, placeDepths, placeVertices } from '../daemon/generators/meshwarp/topology.js';
+import { MeshWarper, loadWarpAddon } from '../daemon/generators/meshwarp/warp.js';
+import { moveFace, smoothImage, syntheticFace } from '../test/fixtures/synthetic-face.js';
 import { stat, type Stat } from './stats.js';
 
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 300);

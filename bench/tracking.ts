@@ -16,9 +16,9 @@ import { performance } from 'node:perf_hooks';
 import { decodeVideoFrames } from '../daemon/media/ffmpeg.js';
 import { loadImageRgb } from '../daemon/media/image.js';
 import type { RgbImage } from '../daemon/generators/generator.js';
-import { TRACKER_ENGINES, createHumanTracker, type TrackerEngine, type TrackerMode } from '../daemon/tracking/human-tracker.js';
-import { LANDMARK_SMOOTHING, LandmarkSmoother, type OneEuroParams } from '../daemon/tracking/one-euro.js';
-import { MESH_POINTS } from '../daemon/tracking/types.js';
+import { TRACKER_ENGINES, createHumanTracker, type TrackerEngine, type TrackerMode } from '../daemon/generators/meshwarp/tracking/human-tracker.js';
+import { LANDMARK_SMOOTHING, LandmarkSmoother, type OneEuroParams } from '../daemon/generators/meshwarp/tracking/one-euro.js';
+import { MESH_POINTS } from '../daemon/generators/meshwarp/tracking/types.js';
 
 const FRAMES = Number(process.argv[2] ?? process.env.BENCH_FRAMES ?? 200);
 const WARMUP = 5;

@@ -13,10 +13,10 @@
  * Last line: one JSON object with the figures.
  */
 import { performance } from 'node:perf_hooks';
-import { PixelFormat } from '../daemon/transport/ring-layout.js';
+import { PixelFormat } from '../daemon/ffi/ring-layout.js';
 import { RingReader, RingWriter, monotonicUs } from '../daemon/transport/ring.js';
-import { systemSharedMemory } from '../daemon/transport/shared-memory.js';
-import { colourConverters } from '../daemon/transport/colour.js';
+import { systemSharedMemory } from '../daemon/ffi/shared-memory.js';
+import { colourConverters } from '../daemon/kernels/colour.js';
 import { stat, type Stat } from './stats.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);

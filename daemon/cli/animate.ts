@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { PersonaLiveError } from '../errors.js';
-import type { DecoderChoice } from '../engine/personalive-engine.js';
+import type { DecoderChoice } from '../generators/personalive/engine.js';
 import type { Device } from '../ort/onnx-runtime.js';
 import { assertWritableOutput, decodeVideoFrames, openMp4Writer, probeVideo, type Mp4Writer } from '../media/ffmpeg.js';
 import { fitSquare, loadImageRgb } from '../media/image.js';

@@ -10,7 +10,7 @@ import { verifyPack } from '../../models/pack.js';
 import { buildTestPack } from '../../models/test-pack.js';
 import { animate } from './animate.js';
 import { DAEMON_USAGE, runDaemon } from './daemon-command.js';
-import type { DecoderChoice } from '../engine/personalive-engine.js';
+import type { DecoderChoice } from '../generators/personalive/engine.js';
 
 export const USAGE = `personalive: real-time portrait animation for OBS and virtual cameras
 

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { PersonaLiveError, asPersonaLiveError } from '../errors.js';
-import { CONTROL_PATH, MAX_MESSAGE_BYTES, MAX_UPLOAD_BYTES, type EventMap, type EventName, type Method, type ReferenceInfo, type RequestMap } from './protocol.js';
+import { CONTROL_PATH, MAX_MESSAGE_BYTES, MAX_UPLOAD_BYTES, type EventMap, type EventName, type Method, type ReferenceInfo, type RequestMap } from '../protocol.js';
 import { validateRequest } from './validate.js';
 import type { Logger } from '../live/live-loop.js';
 

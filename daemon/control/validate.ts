@@ -4,7 +4,7 @@
  * be silently ignored).
  */
 import { PersonaLiveError } from '../errors.js';
-import { METHODS, type Method, type RequestMap } from './protocol.js';
+import { METHODS, type Method, type RequestMap } from '../protocol.js';
 
 type FieldCheck = (value: unknown) => string | null;
 

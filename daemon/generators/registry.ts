@@ -2,7 +2,7 @@
  * Generator registry: one entry per kind. The built-in CPU generator registers here too.
  */
 import { PersonaLiveError } from '../errors.js';
-import type { DecoderChoice } from '../engine/personalive-engine.js';
+import type { DecoderChoice } from './personalive/engine.js';
 import type { Device } from '../ort/onnx-runtime.js';
 import type { Generator } from './generator.js';
 import { createPersonaLiveGenerator } from './personalive/index.js';

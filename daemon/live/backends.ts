@@ -3,7 +3,7 @@
  * unavailable (the panel shows them disabled with that reason; the API refuses them).
  */
 import { loadPack } from '../../models/pack.js';
-import type { BackendOption, DecoderKind, DeviceKind, GeneratorKind } from '../control/protocol.js';
+import type { BackendOption, DecoderKind, DeviceKind, GeneratorKind } from '../protocol.js';
 import { deviceAvailability } from '../ort/onnx-runtime.js';
 
 export interface BackendOptions {

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { PersonaLiveError, asPersonaLiveError } from '../errors.js';
 import { withDeadline } from '../util/deadline.js';
 import { defaultPaths, loadConfig, loadOrCreateToken, saveConfig, validateConfig, type ConfigPaths, type ConfigPatch, type DaemonConfig } from '../config/config.js';
-import { PROTOCOL_VERSION, type DaemonState } from '../control/protocol.js';
+import { PROTOCOL_VERSION, type DaemonState } from '../protocol.js';
 import { ControlServer, type Handlers } from '../control/server.js';
 import { generatorEntry } from '../generators/registry.js';
 import { loadImageRgb, type RgbImage } from '../media/image.js';
@@ -21,7 +21,7 @@ import { ReferenceGallery } from '../references/gallery.js';
 import { backendOptions, type BackendOptions } from './backends.js';
 import { LiveLoop, type BackendChoice, type Logger } from './live-loop.js';
 import { createNullSink, createPreviewSink, createRecordingSink, createRingSink, createVirtualCameraOutput } from './sinks.js';
-import { DRIVING_SOURCES } from './sources/registry.js';
+import { DRIVING_SOURCES } from '../sources/registry.js';
 
 export const DAEMON_VERSION = '0.1.0';
 const READINESS_TIMEOUT_MS = 60_000;

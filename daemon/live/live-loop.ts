@@ -10,14 +10,14 @@
  */
 import { PersonaLiveError, asPersonaLiveError } from '../errors.js';
 import type { DaemonConfig } from '../config/config.js';
-import type { DaemonState, DecoderKind, DeviceKind, GeneratorKind, LiveStats } from '../control/protocol.js';
+import type { DaemonState, DecoderKind, DeviceKind, GeneratorKind, LiveStats } from '../protocol.js';
 import type { DrivingFrame, Generator, OutputFrame, RgbImage } from '../generators/generator.js';
 import { FramePacer, systemPacerClock } from '../transport/pacer.js';
 import { monotonicUs } from '../util/clock.js';
 import { withDeadline } from '../util/deadline.js';
 import { LatencyWindow, RateMeter, selectEvenlySpaced } from './meters.js';
 import type { OutputSink, RgbFrame } from './sinks.js';
-import type { CapturedFrame, DrivingSource } from './sources/types.js';
+import type { CapturedFrame, DrivingSource } from '../sources/types.js';
 
 export interface Logger {
   info(fields: Record<string, unknown>, message: string): void;

@@ -5,9 +5,9 @@
  */
 import { PersonaLiveError, asPersonaLiveError } from '../errors.js';
 import { openMp4Writer, type Mp4Writer } from '../media/ffmpeg.js';
-import { PixelFormat } from '../transport/ring-layout.js';
+import { PixelFormat } from '../ffi/ring-layout.js';
 import { RingWriter } from '../transport/ring.js';
-import { systemSharedMemory, type SharedMemoryBackend } from '../transport/shared-memory.js';
+import { systemSharedMemory, type SharedMemoryBackend } from '../ffi/shared-memory.js';
 import { createVirtualCameraSink } from '../vcam/platform.js';
 import type { VirtualCameraSink } from '../vcam/sink.js';
 

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { PersonaLiveError } from '../errors.js';
-import { float16ToFloat32, float32ToFloat16 } from '../engine/float16.js';
+import { float16ToFloat32, float32ToFloat16 } from '../kernels/float16.js';
 import type { Dim, TensorDType } from '../../models/contract.js';
 
 /** The devices a user can ask for, and the ONNX Runtime providers each one means, in priority order. */

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { PersonaLiveError } from '../errors.js';
 import { writeFileAtomic } from '../config/config.js';
 import { decodeImageBuffer, sniffImageBytes, type RgbImage } from '../media/image.js';
-import { HOTKEY_SLOTS, MAX_UPLOAD_BYTES, type ReferenceInfo } from '../control/protocol.js';
+import { HOTKEY_SLOTS, MAX_UPLOAD_BYTES, type ReferenceInfo } from '../protocol.js';
 
 interface StoredReference {
   id: string;

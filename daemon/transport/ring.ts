@@ -8,12 +8,12 @@
  */
 import { PersonaLiveError } from '../errors.js';
 import { monotonicUs } from '../util/clock.js';
-import type { SharedMemoryBackend, SharedMemoryRegion } from './shared-memory.js';
+import type { SharedMemoryBackend, SharedMemoryRegion } from '../ffi/shared-memory.js';
 import {
   HEADER, HEADER_SIZE, PixelFormat, RING_DATA_OFFSET, RING_HEARTBEAT_INTERVAL_MS, RING_MAGIC, RING_MAX_SLOTS,
   RING_STALE_MS, RING_VERSION, SLOT, SLOT_DESCRIPTOR_SIZE, WriterState, pixelFormatBytes, ringGeometry,
   type RingGeometry,
-} from './ring-layout.js';
+} from '../ffi/ring-layout.js';
 
 export { monotonicUs };
 

@@ -20,8 +20,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PersonaLiveError } from '../errors.js';
-import { systemSharedMemory, type SharedMemoryBackend, type SharedMemoryRegion } from '../transport/shared-memory.js';
-import { checkYuvConversion, createColourKernels, type ColourKernels } from '../transport/colour.js';
+import { systemSharedMemory, type SharedMemoryBackend, type SharedMemoryRegion } from '../ffi/shared-memory.js';
+import { checkYuvConversion, createColourKernels, type ColourKernels } from '../kernels/colour.js';
 import type { FrameWriter, VirtualCameraConfig } from './sink.js';
 
 /** The mapping OBS's DirectShow filter opens (no Global\ prefix: the session namespace). */

@@ -3,7 +3,7 @@
  * both writers), plus the paced sink over it.
  */
 import { PersonaLiveError } from '../errors.js';
-import type { ColourKernels, PixelFormat } from '../transport/colour.js';
+import type { ColourKernels, PixelFormat } from '../kernels/colour.js';
 import { ObsVirtualCamWriter } from './obs-virtualcam.js';
 import { VirtualCameraSink, type FrameWriter, type VirtualCameraConfig, type VirtualCameraSinkOptions } from './sink.js';
 import { V4l2LoopbackWriter } from './v4l2.js';

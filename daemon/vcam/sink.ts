@@ -11,7 +11,7 @@
  * as soon as write() returns.
  */
 import { PersonaLiveError } from '../errors.js';
-import { createColourKernels, frameBytes, type ColourKernels, type PixelFormat } from '../transport/colour.js';
+import { createColourKernels, frameBytes, type ColourKernels, type PixelFormat } from '../kernels/colour.js';
 import { FramePacer, systemPacerClock, type PacerClock, type PacerStats } from '../transport/pacer.js';
 
 /** One generated frame: packed RGB24, rows of width*3 bytes. */

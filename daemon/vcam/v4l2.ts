@@ -16,13 +16,13 @@
  * table; the real calls go through libc with koffi.
  */
 import { PersonaLiveError } from '../errors.js';
-import { checkFrameSize, createColourKernels, frameBytes, type ColourKernels, type PixelFormat } from '../transport/colour.js';
+import { checkFrameSize, createColourKernels, frameBytes, type ColourKernels, type PixelFormat } from '../kernels/colour.js';
 import {
   EACCES, EBUSY, ENOENT, SIZEOF, V4L2_BUF_TYPE_VIDEO_OUTPUT, V4L2_CAP_DEVICE_CAPS, V4L2_CAP_VIDEO_OUTPUT, V4L2_COLORSPACE_SMPTE170M,
   V4L2_FIELD_NONE, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV, V4L2_QUANTIZATION_LIM_RANGE, V4L2_XFER_FUNC_709, V4L2_YCBCR_ENC_601, VIDIOC,
   decodeCapability, decodePixFormat, encodeOutputParm, encodePixFormat, fourccName, libcV4l2Io, setBufferType,
   type V4l2Io,
-} from './v4l2-abi.js';
+} from '../ffi/v4l2-abi.js';
 import type { FrameWriter, VirtualCameraConfig } from './sink.js';
 
 /** The driver name v4l2loopback reports in VIDIOC_QUERYCAP. */

@@ -1,5 +1,5 @@
 /** What every part of the panel shares: the client, the token, the current state, notices. */
-import type { DaemonState } from '../../daemon/control/protocol.js';
+import type { DaemonState } from '../../daemon/protocol.js';
 import type { ControlClient } from './client.js';
 
 export type NoticeLevel = 'info' | 'warning' | 'error';

@@ -3,7 +3,7 @@
  * choice is a disabled option whose reason is both its title and visible text under the
  * selector. Also the failover banner with "Switch back", and which execution provider runs.
  */
-import type { BackendOption, DaemonState, LiveStats, RequestMap } from '../../daemon/control/protocol.js';
+import type { BackendOption, DaemonState, LiveStats, RequestMap } from '../../daemon/protocol.js';
 import type { Panel, View } from './app.js';
 import { byId, fillSelect, h, setText } from './dom.js';
 

@@ -12,7 +12,7 @@ import {
   type EventName,
   type Method,
   type RequestMap,
-} from '../../daemon/control/protocol.js';
+} from '../../daemon/protocol.js';
 
 /** A failed call: the daemon's typed error, or a client-side one (CLIENT_TIMEOUT, CLIENT_DISCONNECTED). */
 export class ControlError extends Error {

@@ -3,7 +3,7 @@
  * the plugin's Driving Capture filter and its ring) or a webcam; a file or still image set in
  * the configuration file is shown read-only. OBS video sources come from obs.listSources.
  */
-import type { DaemonState, DrivingKind } from '../../daemon/control/protocol.js';
+import type { DaemonState, DrivingKind } from '../../daemon/protocol.js';
 import type { Panel, View } from './app.js';
 import { byId, fillSelect, setText } from './dom.js';
 

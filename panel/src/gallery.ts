@@ -4,7 +4,7 @@
  * reorder; ✕ deletes after an inline confirm (OBS docks may suppress window.confirm);
  * image files dropped on the gallery or picked with "Add images…" are uploaded.
  */
-import type { DaemonState, ReferenceInfo } from '../../daemon/control/protocol.js';
+import type { DaemonState, ReferenceInfo } from '../../daemon/protocol.js';
 import type { Panel, View } from './app.js';
 import { byId, h, renderKeepingFocus } from './dom.js';
 import { UploadQueue } from './upload.js';

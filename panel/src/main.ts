@@ -2,7 +2,7 @@
  * The dock panel's entry point. Served at /panel/?token=<token>: it reads the token from its
  * own URL, opens ws(s)://<same host>/control?token=<token>, and renders the daemon's state.
  */
-import type { DaemonState } from '../../daemon/control/protocol.js';
+import type { DaemonState } from '../../daemon/protocol.js';
 import type { NoticeLevel, Panel, View } from './app.js';
 import { mountBackends } from './backends.js';
 import { ControlClient, ControlError, controlUrl, type ConnectionState } from './client.js';

@@ -1,5 +1,5 @@
 /** Output settings: frame rate, size, virtual camera and recording toggles with their real state. */
-import type { DaemonState, RequestMap } from '../../daemon/control/protocol.js';
+import type { DaemonState, RequestMap } from '../../daemon/protocol.js';
 import type { Panel, View } from './app.js';
 import { byId, fillSelect, setText } from './dom.js';
 

@@ -1,5 +1,5 @@
 /** Live stats (event `stats`, about 2 Hz) and the small MJPEG preview. */
-import type { LiveStats } from '../../daemon/control/protocol.js';
+import type { LiveStats } from '../../daemon/protocol.js';
 import type { Panel } from './app.js';
 import { byId, readSetting, setText, writeSetting } from './dom.js';
 

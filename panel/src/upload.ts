@@ -3,7 +3,7 @@
  * Files go one at a time; the daemon's typed error (e.g. IMAGE_UNREADABLE for a non-image)
  * is shown as the daemon wrote it. Nothing is filtered here: the daemon is the judge.
  */
-import { MAX_UPLOAD_BYTES, type ReferenceInfo } from '../../daemon/control/protocol.js';
+import { MAX_UPLOAD_BYTES, type ReferenceInfo } from '../../daemon/protocol.js';
 import type { Panel } from './app.js';
 import { h } from './dom.js';
 

@@ -7,8 +7,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DaemonState } from '../../daemon/control/protocol.js';
-import { systemSharedMemory } from '../../daemon/transport/shared-memory.js';
+import type { DaemonState } from '../../daemon/protocol.js';
+import { systemSharedMemory } from '../../daemon/ffi/shared-memory.js';
 import { ControlClient } from '../helpers/control-client.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 import { eventually } from '../helpers/eventually.js';

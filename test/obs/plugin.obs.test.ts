@@ -9,9 +9,9 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VendorEvent } from '../../daemon/obs/obs-client.js';
-import { PixelFormat } from '../../daemon/transport/ring-layout.js';
+import { PixelFormat } from '../../daemon/ffi/ring-layout.js';
 import { RingReader, RingWriter, monotonicUs } from '../../daemon/transport/ring.js';
-import { systemSharedMemory } from '../../daemon/transport/shared-memory.js';
+import { systemSharedMemory } from '../../daemon/ffi/shared-memory.js';
 import { eventually } from '../helpers/eventually.js';
 import { requireObs, screenshotPixels, startObs, type ObsInstance } from '../helpers/obs-harness.js';
 
@@ -20,7 +20,7 @@ const shm = systemSharedMemory();
 const ringName = (label: string): string => `personalive-obs-test-${process.pid}-${label}`;
 /** The placeholder's background (plugin/src/placeholder.c). */
 const PLACEHOLDER_RGB = [24, 24, 32];
-const writerScript = fileURLToPath(new URL('../transport/fixtures/ring-writer.ts', import.meta.url));
+const writerScript = fileURLToPath(new URL('../fixtures/ring-writer.ts', import.meta.url));
 
 /** A test frame: left half one colour, right half another. */
 function twoColourFrame(width: number, height: number, left: number[], right: number[]): Uint8Array {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DaemonState, Method, RequestMap } from '../../daemon/control/protocol.js';
+import type { DaemonState, Method, RequestMap } from '../../daemon/protocol.js';
 import { findChromium, launchChromium, type ChromiumSession } from '../helpers/chromium.js';
 import { ControlClient } from '../helpers/control-client.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';

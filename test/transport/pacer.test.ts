@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FramePacer, FramePacerCore, checkPacerOptions, systemPacerClock } from '../../daemon/transport/pacer.js';
-import { FakeClock } from '../vcam/fake-clock.js';
+import { FakeClock } from '../fixtures/fake-clock.js';
 
 const PERIOD = 40_000; // 25 fps
 

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PersonaLiveError } from '../../daemon/errors.js';
 import { RingReader, RingWriter, monotonicUs } from '../../daemon/transport/ring.js';
-import { HEADER, PixelFormat, RING_STALE_MS, SLOT, SLOT_DESCRIPTOR_SIZE } from '../../daemon/transport/ring-layout.js';
-import { createInProcessSharedMemory, systemSharedMemory } from '../../daemon/transport/shared-memory.js';
+import { HEADER, PixelFormat, RING_STALE_MS, SLOT, SLOT_DESCRIPTOR_SIZE } from '../../daemon/ffi/ring-layout.js';
+import { createInProcessSharedMemory, systemSharedMemory } from '../../daemon/ffi/shared-memory.js';
 
 function fakeClock(start = 1_000_000): { now: () => number; advanceMs: (ms: number) => void } {
   let t = start;
@@ -135,7 +135,7 @@ describe('frame ring (in-process memory, fake clock)', () => {
   });
 });
 
-const writerScript = fileURLToPath(new URL('./fixtures/ring-writer.ts', import.meta.url));
+const writerScript = fileURLToPath(new URL('../fixtures/ring-writer.ts', import.meta.url));
 
 function startWriter(name: string, width: number, height: number, fps: number, slots = 3): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', writerScript, name, String(width), String(height), String(fps), String(slots)], { stdio: ['ignore', 'pipe', 'inherit'] });

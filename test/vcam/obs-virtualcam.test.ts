@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PersonaLiveError } from '../../daemon/errors.js';
-import { createColourKernels, frameBytes } from '../../daemon/transport/colour.js';
-import { createInProcessSharedMemory, systemSharedMemory, type SharedMemoryRegion } from '../../daemon/transport/shared-memory.js';
+import { createColourKernels, frameBytes } from '../../daemon/kernels/colour.js';
+import { createInProcessSharedMemory, systemSharedMemory, type SharedMemoryRegion } from '../../daemon/ffi/shared-memory.js';
 import {
   OBS_FRAME_HEADER_SIZE, OBS_QUEUE_HEADER, OBS_VIRTUALCAM_NAME, ObsQueueState, ObsVirtualCamWriter, obsFrameInterval, obsQueueLayout, obsResolutionFileText,
 } from '../../daemon/vcam/obs-virtualcam.js';

@@ -5,12 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PersonaLiveError } from '../../daemon/errors.js';
-import { createColourKernels, frameBytes, type PixelFormat } from '../../daemon/transport/colour.js';
-import { createInProcessSharedMemory } from '../../daemon/transport/shared-memory.js';
+import { createColourKernels, frameBytes, type PixelFormat } from '../../daemon/kernels/colour.js';
+import { createInProcessSharedMemory } from '../../daemon/ffi/shared-memory.js';
 import { OBS_QUEUE_HEADER, ObsVirtualCamWriter, obsQueueLayout } from '../../daemon/vcam/obs-virtualcam.js';
 import { openPlatformWriter } from '../../daemon/vcam/platform.js';
 import { VirtualCameraSink, type FrameWriter, type VirtualCameraConfig } from '../../daemon/vcam/sink.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../fixtures/fake-clock.js';
 
 const W = 16;
 const H = 8;

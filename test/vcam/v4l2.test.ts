@@ -6,12 +6,12 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PersonaLiveError } from '../../daemon/errors.js';
-import { createColourKernels, frameBytes } from '../../daemon/transport/colour.js';
+import { createColourKernels, frameBytes } from '../../daemon/kernels/colour.js';
 import {
   EACCES, EBUSY, EINVAL, ENOENT, ENOTTY, V4L2_BUF_TYPE_VIDEO_OUTPUT, V4L2_CAP_DEVICE_CAPS, V4L2_CAP_VIDEO_CAPTURE, V4L2_CAP_VIDEO_OUTPUT,
   V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV, VIDIOC, bufferType, decodeOutputParm, decodePixFormat, encodeCapability, encodePixFormat,
   libcV4l2Io, listVideoDevices, type V4l2Io, type V4l2PixFormat,
-} from '../../daemon/vcam/v4l2-abi.js';
+} from '../../daemon/ffi/v4l2-abi.js';
 import { V4l2LoopbackWriter, configureOutput, findLoopbackOutput, modprobeLine } from '../../daemon/vcam/v4l2.js';
 
 interface FakeNode {

@@ -8,8 +8,8 @@
  * on a machine too slow to track one frame per frame interval).
  */
 import { PersonaLiveError } from '../../errors.js';
-import { createHumanTracker, type HumanTracker, type TrackerEngine } from '../../tracking/human-tracker.js';
-import type { OneEuroParams } from '../../tracking/one-euro.js';
+import { createHumanTracker, type HumanTracker, type TrackerEngine } from './tracking/human-tracker.js';
+import type { OneEuroParams } from './tracking/one-euro.js';
 import { startWorker } from '../../util/worker-url.js';
 import { createWorkerClient, type WorkerClient } from '../../util/worker-client.js';
 import { fitSquare } from '../../media/image.js';

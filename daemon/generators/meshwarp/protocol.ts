@@ -1,7 +1,7 @@
 /** Messages between the meshwarp generator host and its render worker. */
 import type { ErrorCode } from '../../errors.js';
 import type { RgbImage } from '../generator.js';
-import type { OneEuroParams } from '../../tracking/one-euro.js';
+import type { OneEuroParams } from './tracking/one-euro.js';
 
 export interface RenderFrameRequest {
   /** Driver landmarks (LANDMARK_COUNT x 3) or null when the tracker found no face. */

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { PersonaLiveError } from '../../errors.js';
 import { serveRequests } from '../../util/worker-server.js';
 import { definedOnly } from '../../util/objects.js';
-import { MeshwarpAnimator } from '../../meshwarp/animator.js';
+import { MeshwarpAnimator } from './animator.js';
 import type { RenderRequest, RenderResult } from './protocol.js';
 
 let animator: MeshwarpAnimator | null = null;

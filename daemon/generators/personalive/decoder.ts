@@ -1,6 +1,6 @@
 import { PersonaLiveError } from '../../errors.js';
 import type { PackManifest } from '../../../models/contract.js';
-import type { DecoderChoice } from '../../engine/personalive-engine.js';
+import type { DecoderChoice } from './engine.js';
 
 export interface ResolvedDecoder {
   choice: DecoderChoice;

@@ -1,5 +1,5 @@
 /** Messages between the PersonaLive generator host (main thread) and its inference worker. */
-import type { DecoderChoice } from '../../engine/personalive-engine.js';
+import type { DecoderChoice } from './engine.js';
 import type { Device } from '../../ort/onnx-runtime.js';
 import type { DrivingFrame, GeneratorStats, OutputFrame, RgbImage } from '../generator.js';
 import type { ErrorCode } from '../../errors.js';

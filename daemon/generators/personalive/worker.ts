@@ -3,7 +3,7 @@
  * run() computes on the calling thread, so all of it lives here, off the main thread.
  */
 import { serveRequests } from '../../util/worker-server.js';
-import { PersonaLiveEngine, type EngineGraphs } from '../../engine/personalive-engine.js';
+import { PersonaLiveEngine, type EngineGraphs } from './engine.js';
 import type { GraphSession } from '../../ort/onnx-runtime.js';
 import { checkChecksums, loadPack, openPackGraphs } from '../../../models/pack.js';
 import { resolveDecoder } from './decoder.js';

@@ -1,0 +1,165 @@
+/**
+ * The built-in generator's per-frame core: driving landmarks in, animated reference frame
+ * out. Smoothing (One-Euro) -> relative motion transfer -> mesh placement -> warp of the
+ * reference -> mouth interior. When the driver's face is lost, the last pose is held and
+ * eases back to neutral (the reference itself) over about half a second; when it comes
+ * back, the pose eases in again. Everything is allocated once per reference.
+ */
+import { PersonaLiveError } from '../../errors.js';
+import type { RgbImage } from '../generator.js';
+import { LandmarkSmoother, LANDMARK_SMOOTHING, type OneEuroParams } from './tracking/one-euro.js';
+import { LANDMARK_COUNT } from './tracking/types.js';
+import { fillMouthInterior, type MouthFillStats } from './mouth.js';
+import { buildWarpTopology, placeDepths, placeVertices, type WarpTopology } from './topology.js';
+import { MotionTransfer, type TransferInfo, type TransferOptions } from './transfer.js';
+import { createMeshWarper, type MeshWarper } from './warp.js';
+
+/**
+ * Depth scale for head turns (TransferOptions.depthScale). A 2D mesh cannot show the far
+ * cheek going out of sight or the near cheek's side coming into view; what tore at the face
+ * edge on turns was the silhouette's deep points (the face oval lies ~0.4 face units behind
+ * the cheek next to it), now compressed by the transfer's silhouette depth knee, so turns
+ * keep their full depth. eval:meshwarp sweep (whole demo video, portraits 3 / 1): without the
+ * knee, depth 0.8 -> yaw correlation 0.921 / 0.960, yaw error 3.4 / 2.6 deg (the output turned
+ * ~80% as far as the driver) with a jagged dark band at the near cheek on turns of 20 deg;
+ * knee and depth 1 -> 0.916 / 0.960, 2.2 / 1.5 deg, the cheek edge clean.
+ */
+export const DEFAULT_DEPTH_SCALE = 1;
+
+/**
+ * Depth scale for nods (TransferOptions.verticalDepthScale). A nod moves the chin and the
+ * forehead's edge, which do not fold over the face as the cheek silhouette does on a turn,
+ * so pitch keeps its true 3D; flattened like turns once were (0.6), the output nodded ~20%
+ * less than the driver (pitch mean error 3.8-5.1 deg on 300 frames, eval:meshwarp).
+ */
+export const DEFAULT_VERTICAL_DEPTH_SCALE = 1;
+
+/** How long a lost face takes to ease back to neutral, and a found one to ease in. */
+export const EASE_TO_NEUTRAL_MS = 500;
+export const EASE_IN_MS = 150;
+
+export interface AnimatorFrameInfo {
+  /** 'tracked': driven by this frame's face; 'holding': no face, easing towards neutral. */
+  state: 'tracked' | 'holding';
+  transfer: TransferInfo;
+  mouthOpened: boolean;
+}
+
+function smoothstep(x: number): number {
+  const t = x <= 0 ? 0 : x >= 1 ? 1 : x;
+  return t * t * (3 - 2 * t);
+}
+
+export class MeshwarpAnimator {
+  readonly width: number;
+  readonly height: number;
+  private readonly reference: RgbImage;
+  private readonly referenceLandmarks: Float32Array;
+  private readonly topology: WarpTopology;
+  private readonly warper: MeshWarper;
+  private readonly transfer: MotionTransfer;
+  private readonly smoother: LandmarkSmoother;
+  private readonly smoothed = new Float32Array(LANDMARK_COUNT * 3);
+  private readonly animated = new Float32Array(LANDMARK_COUNT * 3);
+  /** The pose shown at the last moment the state changed (lost or found), for easing. */
+  private readonly easeFrom = new Float32Array(LANDMARK_COUNT * 3);
+  private readonly shown = new Float32Array(LANDMARK_COUNT * 3);
+  private readonly vertices: Float32Array;
+  private readonly depths: Float32Array;
+  private readonly info: TransferInfo = { rotation: { pitch: 0, yaw: 0, roll: 0 }, translation: [0, 0], scaleRatio: 1 };
+  private readonly mouthStats: MouthFillStats = { filled: false, pixels: 0 };
+  private lostAt: number | null = null;
+  private foundAt: number | null = null;
+  private everTracked = false;
+
+  /**
+   * @param reference the portrait at output size (its pixels are the warp's source).
+   * @param referenceLandmarks its tracked face (LANDMARK_COUNT x 3, pixels).
+   */
+  constructor(reference: RgbImage, referenceLandmarks: Float32Array, transferOptions: TransferOptions = {}, smoothing: OneEuroParams = LANDMARK_SMOOTHING) {
+    this.smoother = new LandmarkSmoother(smoothing);
+    if (referenceLandmarks.length !== LANDMARK_COUNT * 3) {
+      throw new PersonaLiveError('INTERNAL', `reference landmarks: expected ${LANDMARK_COUNT * 3} values, got ${referenceLandmarks.length}`);
+    }
+    this.width = reference.width;
+    this.height = reference.height;
+    this.reference = reference;
+    this.referenceLandmarks = Float32Array.from(referenceLandmarks);
+    this.topology = buildWarpTopology(this.referenceLandmarks, reference.width, reference.height);
+    this.warper = createMeshWarper(reference, reference.width, reference.height, undefined, { drawBackFaces: true });
+    this.transfer = new MotionTransfer(this.referenceLandmarks, { depthScale: DEFAULT_DEPTH_SCALE, verticalDepthScale: DEFAULT_VERTICAL_DEPTH_SCALE, ...transferOptions });
+    this.vertices = new Float32Array(2 * this.topology.vertexCount);
+    this.depths = new Float32Array(this.topology.vertexCount);
+    this.shown.set(this.referenceLandmarks);
+  }
+
+  get warpImplementation(): string {
+    return this.warper.implementation;
+  }
+
+  /** Restarts the motion: the next tracked face becomes the new anchor (neutral). */
+  reset(): void {
+    this.transfer.resetAnchor();
+    this.smoother.reset();
+    this.shown.set(this.referenceLandmarks);
+    this.lostAt = null;
+    this.foundAt = null;
+    this.everTracked = false;
+  }
+
+  /**
+   * Renders one frame into `out` (width x height x 3 RGB bytes).
+   * @param driving the driver's landmarks for this frame, or null when no face was found.
+   */
+  render(driving: Float32Array | null, timestampMs: number, out: Uint8Array): AnimatorFrameInfo {
+    let state: AnimatorFrameInfo['state'];
+    if (driving) {
+      this.smoother.smooth(driving, timestampMs, this.smoothed);
+      this.transfer.transfer(this.smoothed, this.animated, this.info);
+      if (this.lostAt !== null) {
+        this.lostAt = null;
+        this.foundAt = timestampMs;
+        this.easeFrom.set(this.shown);
+      }
+      const k = this.foundAt === null ? 1 : smoothstep((timestampMs - this.foundAt) / EASE_IN_MS);
+      if (k >= 1) this.foundAt = null;
+      blend(this.easeFrom, this.animated, k, this.shown);
+      this.everTracked = true;
+      state = 'tracked';
+    } else {
+      if (this.lostAt === null) {
+        this.lostAt = timestampMs;
+        this.easeFrom.set(this.shown);
+        // The smoother must not pull the returning face from a stale position.
+        this.smoother.reset();
+      }
+      const k = this.everTracked ? smoothstep((timestampMs - this.lostAt) / EASE_TO_NEUTRAL_MS) : 1;
+      blend(this.easeFrom, this.referenceLandmarks, k, this.shown);
+      state = 'holding';
+    }
+
+    placeVertices(this.topology, this.shown, this.vertices);
+    placeDepths(this.topology, this.shown, this.depths);
+    this.warper.render(this.topology.referenceVertices, this.vertices, this.topology.triangles, out, this.depths);
+    fillMouthInterior(out, this.width, this.height, this.shown, this.referenceLandmarks, this.mouthStats);
+    return { state, transfer: this.info, mouthOpened: this.mouthStats.filled };
+  }
+
+  /** The landmarks of the last rendered frame (for tests and the panel overlay). */
+  get shownLandmarks(): Float32Array {
+    return this.shown;
+  }
+
+  get referenceImage(): RgbImage {
+    return this.reference;
+  }
+}
+
+function blend(a: Float32Array, b: Float32Array, k: number, out: Float32Array): void {
+  if (k >= 1) {
+    out.set(b);
+    return;
+  }
+  const j = 1 - k;
+  for (let i = 0; i < out.length; i++) out[i] = a[i] * j + b[i] * k;
+}

@@ -1,0 +1,392 @@
+/**
+ * What the warp cannot show: the inside of a mouth that opens wider than in the reference
+ * (the reference has no pixels for it), and the limits that keep eyelid texture from tearing.
+ *
+ * Mouth interior: after the warp, the destination inner-lip polygon (INNER_LIP_UPPER then
+ * INNER_LIP_LOWER back) is painted with a synthetic interior, blended over the warped pixels:
+ * - strength: 0 while the mouth is no more open than in the reference (normalised opening =
+ *   mean gap between paired upper/lower inner-lip points over mouth width; the buffer is then
+ *   untouched), rising smoothly to 1 over `ramp` more opening;
+ * - edge: coverage ramps from 1 at `feather`/2 px inside the polygon to 0 at `feather`/2 px
+ *   outside (distance from the pixel centre to the contour), so only pixels within that
+ *   distance outside the polygon are touched;
+ * - colour: dark red-brown, darkest in the middle of the opening and towards the back; a
+ *   lighter band of upper teeth under the upper lip once the mouth is open enough (`teeth`),
+ *   a hint of tongue near the lower lip.
+ * Which pixels are touched is decided exactly (the even-odd rule of pointInPolygon per row,
+ * and the true distance to the contour in a band around it); the colour uses a cheaper mouth
+ * frame (distance along the mouth's normal to the sampled upper and lower contours).
+ * Pure over the output buffer and the landmarks; scratch is allocated once (module-level for
+ * fillMouthInterior, per instance for MouthInteriorFill).
+ *
+ * Eyes: eyeOpenness and limitEyeOpening let the motion transfer clamp how far an eye opens
+ * beyond what the reference's lid texture can cover.
+ */
+import { PersonaLiveError } from '../../errors.js';
+import { INNER_LIP_LOWER, INNER_LIP_UPPER, LEFT_EYE_LOWER, LEFT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from './topology.js';
+
+export type EyeSide = 'right' | 'left';
+
+const EYES = {
+  right: { upper: Uint16Array.from(RIGHT_EYE_UPPER), lower: Uint16Array.from(RIGHT_EYE_LOWER) },
+  left: { upper: Uint16Array.from(LEFT_EYE_UPPER), lower: Uint16Array.from(LEFT_EYE_LOWER) },
+} as const;
+const LIP_UPPER = Uint16Array.from(INNER_LIP_UPPER);
+const LIP_LOWER = Uint16Array.from(INNER_LIP_LOWER);
+/** Polygon: upper contour corner to corner (11 points), then the lower contour's inner 9 back. */
+const LIP_POLYGON = Uint16Array.from([...INNER_LIP_UPPER, ...INNER_LIP_LOWER.slice(1, -1).reverse()]);
+const UPPER_EDGES = INNER_LIP_UPPER.length - 1; // edges 0..9 are the upper lip, 10..19 the lower
+
+/**
+ * Mean distance between paired upper/lower points of two corner-to-corner contours over the
+ * corner distance (0 when the corners coincide).
+ */
+function contourOpenness(lm: Float32Array, upper: Uint16Array, lower: Uint16Array, stride: number): number {
+  const a = upper[0], b = upper[upper.length - 1];
+  const width = Math.hypot(lm[stride * b] - lm[stride * a], lm[stride * b + 1] - lm[stride * a + 1]);
+  if (!(width > 0)) return 0;
+  let sum = 0;
+  const n = upper.length - 2;
+  for (let k = 1; k <= n; k++) {
+    const u = upper[k], l = lower[k];
+    sum += Math.hypot(lm[stride * l] - lm[stride * u], lm[stride * l + 1] - lm[stride * u + 1]);
+  }
+  return sum / n / width;
+}
+
+/**
+ * How open an eye is: mean upper-to-lower lid distance over the 7 lid pairs, divided by the
+ * eye's corner-to-corner width (about 0.25-0.35 for an open eye, near 0 closed).
+ * `which`: the person's right eye (33..133, on the image's left in an unmirrored photo) or left.
+ */
+export function eyeOpenness(landmarks: Float32Array, which: EyeSide, stride = 3): number {
+  const eye = EYES[which];
+  return contourOpenness(landmarks, eye.upper, eye.lower, stride);
+}
+
+/**
+ * Clamps an eye's openness to `maxOpenness` in place, moving each lid pair symmetrically
+ * towards its midpoint (corners stay). Returns true when it changed anything. Typical use:
+ * maxOpenness = eyeOpenness(reference) * 1.15, so lids never stretch past their texture.
+ */
+export function limitEyeOpening(landmarks: Float32Array, which: EyeSide, maxOpenness: number, stride = 3): boolean {
+  const open = eyeOpenness(landmarks, which, stride);
+  if (!(open > maxOpenness) || !(maxOpenness >= 0)) return false;
+  const k = maxOpenness / open;
+  const eye = EYES[which];
+  for (let i = 1; i < eye.upper.length - 1; i++) {
+    const u = stride * eye.upper[i], l = stride * eye.lower[i];
+    const mx = (landmarks[u] + landmarks[l]) / 2, my = (landmarks[u + 1] + landmarks[l + 1]) / 2;
+    landmarks[u] = mx + (landmarks[u] - mx) * k;
+    landmarks[u + 1] = my + (landmarks[u + 1] - my) * k;
+    landmarks[l] = mx + (landmarks[l] - mx) * k;
+    landmarks[l + 1] = my + (landmarks[l + 1] - my) * k;
+  }
+  return true;
+}
+
+/** Normalised mouth opening: mean inner-lip gap over the 9 pairs / corner-to-corner width. */
+export function mouthOpenness(landmarks: Float32Array, stride = 3): number {
+  return contourOpenness(landmarks, LIP_UPPER, LIP_LOWER, stride);
+}
+
+export interface MouthFillOptions {
+  /** Width in pixels of the soft edge, centred on the contour. */
+  feather?: number;
+  /** Extra normalised opening over which the fill fades in. */
+  ramp?: number;
+  /** Normalised opening where upper teeth start to show, and where they are fully visible. */
+  teeth?: readonly [number, number];
+}
+
+export const DEFAULT_MOUTH_FILL_OPTIONS: Readonly<Required<MouthFillOptions>> = Object.freeze({
+  feather: 1.5,
+  ramp: 0.05,
+  teeth: Object.freeze([0.08, 0.2]) as readonly [number, number],
+});
+
+const LIP_SHADOW = [112, 46, 48];
+const THROAT = [30, 10, 12];
+const TONGUE = [138, 62, 66];
+const TEETH = [222, 214, 200];
+
+function smoothstep(e0: number, e1: number, x: number): number {
+  const t = x <= e0 ? 0 : x >= e1 ? 1 : (x - e0) / (e1 - e0);
+  return t * t * (3 - 2 * t);
+}
+
+/** What fillMouthInterior did to the last frame. */
+export interface MouthFillStats {
+  /** Whether any pixel was painted. */
+  filled: boolean;
+  /** How many pixels were painted (partly, at the feathered edge, included). */
+  pixels: number;
+  /** The fill strength used, in [0, 1]. */
+  strength?: number;
+}
+
+const TABLE = 128;
+
+/** Per-frame scratch of the mouth fill, allocated once (the distance band grows on demand). */
+class MouthScratch {
+  readonly poly = new Float64Array(2 * LIP_POLYGON.length);
+  readonly crossings = new Float64Array(LIP_POLYGON.length);
+  /** Upper and lower contour offsets along the mouth normal, sampled along the corner axis. */
+  readonly upper = new Float64Array(TABLE + 1);
+  readonly lower = new Float64Array(TABLE + 1);
+  band = new Float32Array(64 * 32);
+}
+
+const sharedScratch = new MouthScratch();
+
+/**
+ * Paints the mouth interior over a rendered frame when the destination mouth is more open
+ * than the reference's (see the module comment). Allocates nothing once warm.
+ *
+ * @param out RGB24 frame, width x height.
+ * @param landmarks LANDMARK_COUNT x 3 destination landmarks in output pixels.
+ * @param referenceLandmarks the reference's landmarks (any pixel scale: only its normalised
+ *   opening is used).
+ * @param stats optional, filled with what was done.
+ * @returns the strength used (0: nothing was touched).
+ * @throws PersonaLiveError INTERNAL when a buffer is too short.
+ */
+export function fillMouthInterior(
+  out: Uint8Array,
+  width: number,
+  height: number,
+  landmarks: Float32Array,
+  referenceLandmarks: Float32Array,
+  stats?: MouthFillStats,
+  options: Readonly<Required<MouthFillOptions>> = DEFAULT_MOUTH_FILL_OPTIONS,
+): number {
+  if (referenceLandmarks.length < 478 * 3) throw new PersonaLiveError('INTERNAL', `'referenceLandmarks' has length ${referenceLandmarks.length}, expected 478x3`);
+  return paintMouth(out, width, height, landmarks, mouthOpenness(referenceLandmarks), options, sharedScratch, stats);
+}
+
+/**
+ * Paints the mouth interior over a rendered frame. One instance per reference (its opening
+ * is the threshold); render() allocates nothing once warm.
+ */
+export class MouthInteriorFill {
+  /** Normalised opening of the reference mouth: the fill starts above it. */
+  readonly referenceOpenness: number;
+  private readonly options: Readonly<Required<MouthFillOptions>>;
+  private readonly scratch = new MouthScratch();
+
+  /**
+   * @param referenceLandmarks LANDMARK_COUNT x 3 reference landmarks (any pixel scale).
+   * @throws PersonaLiveError INTERNAL when the landmarks are too short.
+   */
+  constructor(referenceLandmarks: Float32Array, options: MouthFillOptions = {}) {
+    if (referenceLandmarks.length < 478 * 3) throw new PersonaLiveError('INTERNAL', `'referenceLandmarks' has length ${referenceLandmarks.length}, expected 478x3`);
+    this.referenceOpenness = mouthOpenness(referenceLandmarks);
+    this.options = Object.freeze({ ...DEFAULT_MOUTH_FILL_OPTIONS, ...options });
+  }
+
+  /** Fill strength in [0, 1] for these landmarks (0: render() leaves the frame as it is). */
+  strength(landmarks: Float32Array): number {
+    return smoothstep(0, this.options.ramp, mouthOpenness(landmarks) - this.referenceOpenness);
+  }
+
+  /**
+   * Paints the interior of the destination inner-lip polygon into `out` (RGB24,
+   * width x height), blended by strength and edge coverage.
+   *
+   * @param landmarks LANDMARK_COUNT x 3 destination landmarks in output pixels.
+   * @returns the strength used (0 when nothing was touched).
+   * @throws PersonaLiveError INTERNAL when a buffer is too short.
+   */
+  render(out: Uint8Array, width: number, height: number, landmarks: Float32Array, stats?: MouthFillStats): number {
+    return paintMouth(out, width, height, landmarks, this.referenceOpenness, this.options, this.scratch, stats);
+  }
+}
+
+/** Polygon positions of the upper and lower contours, each from corner 78 to corner 308. */
+const UPPER_ORDER = Uint8Array.from({ length: UPPER_EDGES + 1 }, (_, k) => k);
+const LOWER_ORDER = Uint8Array.from([0, ...Array.from({ length: LIP_POLYGON.length - UPPER_EDGES }, (_, k) => LIP_POLYGON.length - 1 - k)]);
+
+/**
+ * Samples a contour's offset s along the mouth normal at TABLE + 1 evenly spaced t in
+ * [0, width] (piecewise linear; held flat beyond its ends).
+ */
+function sampleContour(poly: Float64Array, order: Uint8Array, ax: number, ay: number, ux: number, uy: number, nx: number, ny: number, width: number, table: Float64Array): void {
+  let k = 0;
+  let t0 = 0, s0 = 0, t1 = 0, s1 = 0;
+  {
+    const p0 = 2 * order[0], p1 = 2 * order[1];
+    t0 = (poly[p0] - ax) * ux + (poly[p0 + 1] - ay) * uy;
+    s0 = (poly[p0] - ax) * nx + (poly[p0 + 1] - ay) * ny;
+    t1 = (poly[p1] - ax) * ux + (poly[p1 + 1] - ay) * uy;
+    s1 = (poly[p1] - ax) * nx + (poly[p1 + 1] - ay) * ny;
+  }
+  for (let i = 0; i <= TABLE; i++) {
+    const t = (i / TABLE) * width;
+    while (t > t1 && k + 2 < order.length) {
+      k++;
+      t0 = t1;
+      s0 = s1;
+      const p = 2 * order[k + 1];
+      t1 = (poly[p] - ax) * ux + (poly[p + 1] - ay) * uy;
+      s1 = (poly[p] - ax) * nx + (poly[p + 1] - ay) * ny;
+    }
+    table[i] = t1 - t0 > 1e-9 ? s0 + ((Math.min(Math.max(t, t0), t1) - t0) / (t1 - t0)) * (s1 - s0) : s1;
+  }
+}
+
+function paintMouth(
+  out: Uint8Array,
+  width: number,
+  height: number,
+  landmarks: Float32Array,
+  referenceOpenness: number,
+  options: Readonly<Required<MouthFillOptions>>,
+  scratch: MouthScratch,
+  stats: MouthFillStats | undefined,
+): number {
+  if (out.length < width * height * 3) throw new PersonaLiveError('INTERNAL', `'out' has length ${out.length}, expected ${width}x${height}x3`);
+  if (landmarks.length < 478 * 3) throw new PersonaLiveError('INTERNAL', `'landmarks' has length ${landmarks.length}, expected 478x3`);
+  if (stats) {
+    stats.filled = false;
+    stats.pixels = 0;
+    stats.strength = 0;
+  }
+  const open = mouthOpenness(landmarks);
+  const strength = smoothstep(0, options.ramp, open - referenceOpenness);
+  if (!(strength > 0)) return 0;
+  const { feather } = options;
+  const { poly, crossings, upper, lower } = scratch;
+  const n = LIP_POLYGON.length;
+  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+  for (let k = 0; k < n; k++) {
+    const x = landmarks[3 * LIP_POLYGON[k]], y = landmarks[3 * LIP_POLYGON[k] + 1];
+    if (!Number.isFinite(x) || !Number.isFinite(y)) return 0;
+    poly[2 * k] = x;
+    poly[2 * k + 1] = y;
+    if (x < minX) minX = x;
+    if (x > maxX) maxX = x;
+    if (y < minY) minY = y;
+    if (y > maxY) maxY = y;
+  }
+  const half = feather / 2;
+  const x0 = Math.max(0, Math.floor(minX - half - 0.5)), x1 = Math.min(width - 1, Math.ceil(maxX + half - 0.5));
+  const y0 = Math.max(0, Math.floor(minY - half - 0.5)), y1 = Math.min(height - 1, Math.ceil(maxY + half - 0.5));
+  if (x0 > x1 || y0 > y1) return 0;
+
+  // Mouth frame: t along the corner axis (78 -> 308), s along its normal towards the lower lip.
+  const ax = poly[0], ay = poly[1];
+  const mouthWidth = Math.hypot(poly[2 * UPPER_EDGES] - ax, poly[2 * UPPER_EDGES + 1] - ay);
+  if (!(mouthWidth > 0)) return 0;
+  const ux = (poly[2 * UPPER_EDGES] - ax) / mouthWidth, uy = (poly[2 * UPPER_EDGES + 1] - ay) / mouthWidth;
+  let nx = -uy, ny = ux;
+  const lowerMid = LIP_POLYGON.length - 5; // 14's place in the polygon
+  if ((poly[2 * lowerMid] - ax) * nx + (poly[2 * lowerMid + 1] - ay) * ny < 0) {
+    nx = -nx;
+    ny = -ny;
+  }
+  sampleContour(poly, UPPER_ORDER, ax, ay, ux, uy, nx, ny, mouthWidth, upper);
+  sampleContour(poly, LOWER_ORDER, ax, ay, ux, uy, nx, ny, mouthWidth, lower);
+
+  // Exact distance to the contour in a band around it (only there can the feather apply).
+  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+  if (scratch.band.length < bw * bh) scratch.band = new Float32Array(bw * bh * 2);
+  const band = scratch.band;
+  band.fill(Infinity, 0, bw * bh);
+  const reach = half + 1;
+  for (let i = 0, j = n - 1; i < n; j = i++) {
+    const pax = poly[2 * j], pay = poly[2 * j + 1], sx = poly[2 * i] - pax, sy = poly[2 * i + 1] - pay;
+    const l2 = sx * sx + sy * sy;
+    const ex0 = Math.max(x0, Math.floor(Math.min(pax, pax + sx) - reach)), ex1 = Math.min(x1, Math.ceil(Math.max(pax, pax + sx) + reach));
+    const ey0 = Math.max(y0, Math.floor(Math.min(pay, pay + sy) - reach)), ey1 = Math.min(y1, Math.ceil(Math.max(pay, pay + sy) + reach));
+    for (let py = ey0; py <= ey1; py++) {
+      const cy = py + 0.5;
+      for (let px = ex0; px <= ex1; px++) {
+        const cx = px + 0.5;
+        let t = l2 > 0 ? ((cx - pax) * sx + (cy - pay) * sy) / l2 : 0;
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        const dx = cx - pax - t * sx, dy = cy - pay - t * sy;
+        const d = Math.sqrt(dx * dx + dy * dy);
+        const b = (py - y0) * bw + (px - x0);
+        if (d < band[b]) band[b] = d;
+      }
+    }
+  }
+
+  const teethVisible = smoothstep(options.teeth[0], options.teeth[1], open);
+  const teethHeight = Math.min(0.3 * open * mouthWidth, 0.1 * mouthWidth);
+  const tongueVisible = smoothstep(0.04, 0.14, open);
+  const tableScale = TABLE / mouthWidth;
+  let painted = 0;
+  for (let py = y0; py <= y1; py++) {
+    const cy = py + 0.5;
+    // Even-odd crossings of this row, as pointInPolygon computes them.
+    let m = 0;
+    for (let i = 0, j = n - 1; i < n; j = i++) {
+      const yi = poly[2 * i + 1], yj = poly[2 * j + 1];
+      if (yi > cy !== yj > cy) {
+        const xi = poly[2 * i], xj = poly[2 * j];
+        const xc = ((xj - xi) * (cy - yi)) / (yj - yi) + xi;
+        let q = m++;
+        while (q > 0 && crossings[q - 1] > xc) {
+          crossings[q] = crossings[q - 1];
+          q--;
+        }
+        crossings[q] = xc;
+      }
+    }
+    let next = 0; // crossings at or left of the pixel centre
+    for (let px = x0; px <= x1; px++) {
+      const cx = px + 0.5;
+      while (next < m && crossings[next] <= cx) next++;
+      const inside = ((m - next) & 1) === 1; // an odd number of crossings to the right
+      const d = band[(py - y0) * bw + (px - x0)];
+      let edge = inside ? 0.5 + d / feather : 0.5 - d / feather;
+      if (edge <= 0) continue;
+      if (edge > 1) edge = 1;
+      const alpha = strength * edge;
+
+      const rx = cx - ax, ry = cy - ay;
+      const tPix = rx * ux + ry * uy, sPix = rx * nx + ry * ny;
+      let f = tPix * tableScale;
+      f = f < 0 ? 0 : f > TABLE ? TABLE : f;
+      const i0 = Math.min(TABLE - 1, Math.floor(f)), w = f - i0;
+      const sUp = upper[i0] + (upper[i0 + 1] - upper[i0]) * w, sLo = lower[i0] + (lower[i0 + 1] - lower[i0]) * w;
+      const dUp = sPix > sUp ? sPix - sUp : 0, dLo = sLo > sPix ? sLo - sPix : 0;
+      const s = dUp + dLo > 0 ? dUp / (dUp + dLo) : 0.5; // 0 at the upper lip, 1 at the lower
+      let t = tPix / mouthWidth;
+      t = t < 0 ? 0 : t > 1 ? 1 : t;
+      const tc = Math.abs(2 * t - 1); // 0 in the middle, 1 at the corners
+      const depth = smoothstep(0, 1, (2 * Math.min(dUp, dLo)) / Math.max(1, dUp + dLo)) * (1 - 0.5 * tc * tc);
+      let r = LIP_SHADOW[0] + (THROAT[0] - LIP_SHADOW[0]) * depth;
+      let g = LIP_SHADOW[1] + (THROAT[1] - LIP_SHADOW[1]) * depth;
+      let b = LIP_SHADOW[2] + (THROAT[2] - LIP_SHADOW[2]) * depth;
+      const tongue = smoothstep(0.5, 0.9, s) * (1 - tc * tc) * 0.85 * tongueVisible;
+      r += (TONGUE[0] - r) * tongue;
+      g += (TONGUE[1] - g) * tongue;
+      b += (TONGUE[2] - b) * tongue;
+      if (teethVisible > 0) {
+        // The band follows the upper lip, thins towards the corners and under a narrow gap.
+        const teethBand = Math.min(teethHeight, 0.4 * (dUp + dLo));
+        const cover = Math.min(1, teethBand - dUp + 0.5);
+        if (cover > 0) {
+          const teeth = cover * teethVisible * (1 - smoothstep(0.5, 0.95, tc));
+          const shade = (0.9 - 0.25 * tc) * (0.75 + 0.25 * Math.min(1, dUp / 1.5)); // the lip's shadow on top
+          r += (TEETH[0] * shade - r) * teeth;
+          g += (TEETH[1] * shade - g) * teeth;
+          b += (TEETH[2] * shade - b) * teeth;
+        }
+      }
+      const o = (py * width + px) * 3;
+      out[o] = Math.round(out[o] + (r - out[o]) * alpha);
+      out[o + 1] = Math.round(out[o + 1] + (g - out[o + 1]) * alpha);
+      out[o + 2] = Math.round(out[o + 2] + (b - out[o + 2]) * alpha);
+      painted++;
+    }
+  }
+  if (stats) {
+    stats.filled = painted > 0;
+    stats.pixels = painted;
+    stats.strength = strength;
+  }
+  return strength;
+}

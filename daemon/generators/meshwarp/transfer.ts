@@ -1,0 +1,399 @@
+/**
+ * Relative motion transfer on face-mesh landmarks (LivePortrait / PersonaLive style): the
+ * reference keeps its identity, shape and framing; the driver's head rotation relative to
+ * its first frame rotates the reference; its translation and scale change relative to the
+ * first frame move the reference, scaled to the reference's face size; its expression,
+ * as per-landmark deltas from the first frame measured in a size- and rotation-normalised
+ * frame, is added to the reference's landmarks. Pure maths over Float32Array landmarks
+ * (LANDMARK_COUNT x 3, pixels), no allocation per frame.
+ */
+import { PersonaLiveError } from '../../errors.js';
+import { LANDMARK_COUNT } from './tracking/types.js';
+
+/**
+ * Landmarks that move with the skull but not with expressions (forehead, temples, upper
+ * face oval to ear level, nose bridge and tip, eye corners, cheekbones): rotation, centre
+ * and scale are estimated from these only, so opening the mouth or raising the brows does
+ * not read as a head movement.
+ */
+export const RIGID_INDICES: readonly number[] = [
+  10, 109, 67, 103, 54, 21, 162, 127, 234, 338, 297, 332, 284, 251, 389, 356, 454,
+  168, 6, 197, 195, 5, 4, 1, 33, 133, 362, 263, 116, 345, 123, 352, 151, 9,
+];
+
+/** Upper and lower eyelid points of each eye (MediaPipe indices), paired: upper[k] faces lower[k]. */
+export const EYELIDS = {
+  right: { upper: [246, 161, 160, 159, 158, 157, 173], lower: [7, 163, 144, 145, 153, 154, 155] },
+  left: { upper: [466, 388, 387, 386, 385, 384, 398], lower: [249, 390, 373, 374, 380, 381, 382] },
+} as const;
+
+/** See TransferOptions.silhouetteDepthKnee / silhouetteDepthRange. */
+export const DEFAULT_SILHOUETTE_DEPTH_KNEE = 0.3;
+export const DEFAULT_SILHOUETTE_DEPTH_RANGE = 0.3;
+
+/** A 3x3 rotation, row-major. */
+export type Mat3 = Float64Array;
+
+/** Mean distance between the paired upper and lower lid points of one eye (normalised face units). */
+export function eyeOpening(face: Float64Array, eye: { upper: readonly number[]; lower: readonly number[] }): number {
+  let sum = 0;
+  const n = Math.min(eye.upper.length, eye.lower.length);
+  for (let k = 0; k < n; k++) {
+    const u = 3 * eye.upper[k];
+    const l = 3 * eye.lower[k];
+    sum += Math.hypot(face[u] - face[l], face[u + 1] - face[l + 1], face[u + 2] - face[l + 2]);
+  }
+  return sum / n;
+}
+
+/**
+ * Eyelid motion is scaled by the eyes' size ratio (reference opening / driver's first-frame
+ * opening): the same squint moves a narrower eye's lids less, instead of shutting it. Limited
+ * to [0.3, 1.5] so a driver who starts with closed eyes cannot blow the gain up.
+ */
+export function eyelidGain(anchorOpening: number, referenceOpening: number): number {
+  if (!(anchorOpening > 0) || !(referenceOpening > 0)) return 1;
+  return Math.min(1.5, Math.max(0.3, referenceOpening / anchorOpening));
+}
+
+export interface FaceFrame {
+  /** Centre of the rigid points, pixels. */
+  centroid: Float64Array;
+  /** RMS distance of the rigid points from their centre, pixels. */
+  scale: number;
+}
+
+export interface EulerDegrees {
+  pitch: number;
+  yaw: number;
+  roll: number;
+}
+
+/**
+ * Normalises landmarks: out = (L - centroid) / scale, centroid and scale from the rigid
+ * points. Returns the frame (written into `frame`).
+ */
+export function normalizeFace(landmarks: Float32Array, out: Float64Array, frame: FaceFrame): FaceFrame {
+  let cx = 0;
+  let cy = 0;
+  let cz = 0;
+  for (const i of RIGID_INDICES) {
+    cx += landmarks[3 * i];
+    cy += landmarks[3 * i + 1];
+    cz += landmarks[3 * i + 2];
+  }
+  const n = RIGID_INDICES.length;
+  cx /= n;
+  cy /= n;
+  cz /= n;
+  let ss = 0;
+  for (const i of RIGID_INDICES) {
+    const dx = landmarks[3 * i] - cx;
+    const dy = landmarks[3 * i + 1] - cy;
+    const dz = landmarks[3 * i + 2] - cz;
+    ss += dx * dx + dy * dy + dz * dz;
+  }
+  const scale = Math.sqrt(ss / n) || 1;
+  for (let i = 0; i < LANDMARK_COUNT; i++) {
+    out[3 * i] = (landmarks[3 * i] - cx) / scale;
+    out[3 * i + 1] = (landmarks[3 * i + 1] - cy) / scale;
+    out[3 * i + 2] = (landmarks[3 * i + 2] - cz) / scale;
+  }
+  frame.centroid[0] = cx;
+  frame.centroid[1] = cy;
+  frame.centroid[2] = cz;
+  frame.scale = scale;
+  return frame;
+}
+
+export function createFaceFrame(): FaceFrame {
+  return { centroid: new Float64Array(3), scale: 1 };
+}
+
+const scratchN = new Float64Array(16);
+const scratchV = new Float64Array(16);
+
+/**
+ * The rotation R minimising sum |R a_i - b_i|^2 over the rigid points of two normalised
+ * (centred) point sets: Horn's quaternion method, the eigenvector of the largest
+ * eigenvalue of a symmetric 4x4 matrix, found by Jacobi rotations.
+ */
+export function bestRotation(a: Float64Array, b: Float64Array, out: Mat3 = new Float64Array(9)): Mat3 {
+  let sxx = 0, sxy = 0, sxz = 0, syx = 0, syy = 0, syz = 0, szx = 0, szy = 0, szz = 0;
+  for (const i of RIGID_INDICES) {
+    const ax = a[3 * i], ay = a[3 * i + 1], az = a[3 * i + 2];
+    const bx = b[3 * i], by = b[3 * i + 1], bz = b[3 * i + 2];
+    sxx += ax * bx; sxy += ax * by; sxz += ax * bz;
+    syx += ay * bx; syy += ay * by; syz += ay * bz;
+    szx += az * bx; szy += az * by; szz += az * bz;
+  }
+  const N = scratchN;
+  N[0] = sxx + syy + szz; N[1] = syz - szy; N[2] = szx - sxz; N[3] = sxy - syx;
+  N[4] = N[1]; N[5] = sxx - syy - szz; N[6] = sxy + syx; N[7] = szx + sxz;
+  N[8] = N[2]; N[9] = N[6]; N[10] = -sxx + syy - szz; N[11] = syz + szy;
+  N[12] = N[3]; N[13] = N[7]; N[14] = N[11]; N[15] = -sxx - syy + szz;
+  const V = scratchV;
+  jacobiEigen4(N, V);
+  let best = 0;
+  for (let k = 1; k < 4; k++) if (N[5 * k] > N[5 * best]) best = k;
+  const w = V[best], x = V[4 + best], y = V[8 + best], z = V[12 + best];
+  out[0] = w * w + x * x - y * y - z * z; out[1] = 2 * (x * y - w * z); out[2] = 2 * (x * z + w * y);
+  out[3] = 2 * (x * y + w * z); out[4] = w * w - x * x + y * y - z * z; out[5] = 2 * (y * z - w * x);
+  out[6] = 2 * (x * z - w * y); out[7] = 2 * (y * z + w * x); out[8] = w * w - x * x - y * y + z * z;
+  return out;
+}
+
+/** In place: A (symmetric 4x4, row-major) becomes diagonal (eigenvalues); V gets the eigenvectors as columns. */
+function jacobiEigen4(A: Float64Array, V: Float64Array): void {
+  V.fill(0);
+  V[0] = V[5] = V[10] = V[15] = 1;
+  for (let sweep = 0; sweep < 30; sweep++) {
+    let off = 0;
+    for (let p = 0; p < 4; p++) for (let q = p + 1; q < 4; q++) off += A[4 * p + q] * A[4 * p + q];
+    if (off < 1e-22) return;
+    for (let p = 0; p < 4; p++) {
+      for (let q = p + 1; q < 4; q++) {
+        const apq = A[4 * p + q];
+        if (Math.abs(apq) < 1e-300) continue;
+        const theta = (A[4 * q + q] - A[4 * p + p]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < 4; k++) {
+          const akp = A[4 * k + p], akq = A[4 * k + q];
+          A[4 * k + p] = c * akp - s * akq;
+          A[4 * k + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < 4; k++) {
+          const apk = A[4 * p + k], aqk = A[4 * q + k];
+          A[4 * p + k] = c * apk - s * aqk;
+          A[4 * q + k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < 4; k++) {
+          const vkp = V[4 * k + p], vkq = V[4 * k + q];
+          V[4 * k + p] = c * vkp - s * vkq;
+          V[4 * k + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Euler angles of R = Rz(roll) Ry(yaw) Rx(pitch), in degrees (image coordinates: x right,
+ * y down, z away from the camera).
+ */
+export function eulerDegrees(R: Mat3, out: EulerDegrees = { pitch: 0, yaw: 0, roll: 0 }): EulerDegrees {
+  const deg = 180 / Math.PI;
+  const sy = Math.max(-1, Math.min(1, -R[6]));
+  out.yaw = Math.asin(sy) * deg;
+  out.pitch = Math.atan2(R[7], R[8]) * deg;
+  out.roll = Math.atan2(R[3], R[0]) * deg;
+  return out;
+}
+
+/** R = Rz(roll) Ry(yaw) Rx(pitch), degrees; row-major. */
+export function rotationFromEuler(pitch: number, yaw: number, roll: number, out: Mat3 = new Float64Array(9)): Mat3 {
+  const r = Math.PI / 180;
+  const cx = Math.cos(pitch * r), sx = Math.sin(pitch * r);
+  const cy = Math.cos(yaw * r), sy = Math.sin(yaw * r);
+  const cz = Math.cos(roll * r), sz = Math.sin(roll * r);
+  out[0] = cz * cy; out[1] = cz * sy * sx - sz * cx; out[2] = cz * sy * cx + sz * sx;
+  out[3] = sz * cy; out[4] = sz * sy * sx + cz * cx; out[5] = sz * sy * cx - cz * sx;
+  out[6] = -sy; out[7] = cy * sx; out[8] = cy * cx;
+  return out;
+}
+
+export interface TransferOptions {
+  /** Multiplies the driver's translation (relative to its first frame); default 1. */
+  translationScale?: number;
+  /** Multiplies the expression deltas; default 1. */
+  expressionScale?: number;
+  /** Follow the driver's distance to the camera (face size ratio); default true. */
+  followScale?: boolean;
+  /**
+   * Never open an eye wider than in the reference (the reference has no pixels above its
+   * eyelids: opening further would tear the lid texture). Blinks still follow. Default true.
+   */
+  clampEyes?: boolean;
+  /**
+   * Scales the reference's depth (z) before the head rotation is applied; default 1 (true
+   * 3D). Below 1 flattens the parallax of a turn: silhouette points, which have the largest
+   * z, then move less relative to the cheeks and the 2D mesh folds less.
+   */
+  depthScale?: number;
+  /**
+   * The depth scale for vertical motion (pitch: nodding), default: depthScale. The tearing
+   * that depthScale avoids comes from the cheeks' silhouette under yaw; a nod moves the
+   * chin and forehead edges, which fold far less, so pitch can keep more of its true 3D.
+   */
+  verticalDepthScale?: number;
+  /**
+   * Depth beyond which the reference's depth is compressed, in normalised face units (the
+   * rigid points' RMS radius; the nose tip is about -0.7, the eye corners 0, the cheeks
+   * 0.5-0.6, the face oval 0.85-1). Points deeper than the knee get
+   * knee + range * tanh((z - knee) / range), so nothing lies deeper than knee + range.
+   * Why: along the silhouette, points a few pixels apart on screen lie up to 0.4 apart in
+   * depth (cheek vs. face oval); a turn or nod moves them apart by that much parallax and the
+   * thin triangles between them fold, showing mirrored texture from beyond the face edge
+   * (a jagged dark band at the cheek). Compressing only the deep points keeps the front of
+   * the face (nose, eyes, mouth) at full parallax. Default 0.3; Infinity turns it off.
+   */
+  silhouetteDepthKnee?: number;
+  /** How much depth the compressed points keep beyond the knee (see silhouetteDepthKnee); default 0.3. */
+  silhouetteDepthRange?: number;
+}
+
+/** What one transfer did, for stats and evaluation. */
+export interface TransferInfo {
+  /** The driver's head rotation relative to its first frame. */
+  rotation: EulerDegrees;
+  /** Translation relative to the first frame, in reference pixels. */
+  translation: [number, number];
+  scaleRatio: number;
+}
+
+/**
+ * Stateful transfer: fixed reference, an anchor (the driver's first frame), then one call
+ * per driving frame.
+ */
+export class MotionTransfer {
+  private readonly reference = new Float64Array(3 * LANDMARK_COUNT);
+  private readonly referenceFrame = createFaceFrame();
+  private readonly anchor = new Float64Array(3 * LANDMARK_COUNT);
+  private readonly anchorFrame = createFaceFrame();
+  private readonly current = new Float64Array(3 * LANDMARK_COUNT);
+  private readonly currentFrame = createFaceFrame();
+  /** Rotation taking the anchor's orientation to the reference's (expression deltas are re-expressed with it). */
+  private readonly align = new Float64Array(9);
+  private readonly relative = new Float64Array(9);
+  private hasAnchor = false;
+  private readonly options: Required<TransferOptions>;
+  /** Per-landmark expression gain: 1, except eyelids (see eyelidGain). */
+  private readonly expressionGain = new Float64Array(LANDMARK_COUNT).fill(1);
+
+  constructor(referenceLandmarks: Float32Array, options: TransferOptions = {}) {
+    this.options = {
+      translationScale: 1,
+      expressionScale: 1,
+      followScale: true,
+      clampEyes: true,
+      depthScale: 1,
+      verticalDepthScale: options.depthScale ?? 1,
+      silhouetteDepthKnee: DEFAULT_SILHOUETTE_DEPTH_KNEE,
+      silhouetteDepthRange: DEFAULT_SILHOUETTE_DEPTH_RANGE,
+      ...options,
+    };
+    if (!(this.options.silhouetteDepthRange > 0)) throw new PersonaLiveError('USAGE', `silhouetteDepthRange must be > 0, got ${this.options.silhouetteDepthRange}`);
+    normalizeFace(referenceLandmarks, this.reference, this.referenceFrame);
+  }
+
+  get anchored(): boolean {
+    return this.hasAnchor;
+  }
+
+  /** Sets the driver's neutral/first frame that all motion is measured against. */
+  setAnchor(driving: Float32Array): void {
+    normalizeFace(driving, this.anchor, this.anchorFrame);
+    bestRotation(this.anchor, this.reference, this.align);
+    for (const eye of [EYELIDS.right, EYELIDS.left]) {
+      const gain = eyelidGain(eyeOpening(this.anchor, eye), eyeOpening(this.reference, eye));
+      for (const i of [...eye.upper, ...eye.lower]) this.expressionGain[i] = gain;
+    }
+    this.hasAnchor = true;
+  }
+
+  resetAnchor(): void {
+    this.hasAnchor = false;
+  }
+
+  /**
+   * Animated reference landmarks for one driving frame (the first call anchors).
+   * `out` gets LANDMARK_COUNT x 3 floats in the reference image's pixels.
+   */
+  transfer(driving: Float32Array, out: Float32Array, info?: TransferInfo): TransferInfo | undefined {
+    if (!this.hasAnchor) this.setAnchor(driving);
+    const o = this.options;
+    const P0 = this.anchor;
+    const Pt = this.current;
+    normalizeFace(driving, Pt, this.currentFrame);
+    const Rt = bestRotation(P0, Pt, this.relative);
+    const A = this.align;
+    const Pr = this.reference;
+    const ref = this.referenceFrame;
+    const ratio = o.followScale ? this.currentFrame.scale / this.anchorFrame.scale : 1;
+    const pixelScale = ref.scale * ratio;
+    const k = (o.translationScale * ref.scale) / this.anchorFrame.scale;
+    const tx = (this.currentFrame.centroid[0] - this.anchorFrame.centroid[0]) * k;
+    const ty = (this.currentFrame.centroid[1] - this.anchorFrame.centroid[1]) * k;
+    const tz = (this.currentFrame.centroid[2] - this.anchorFrame.centroid[2]) * k;
+    const e = o.expressionScale;
+
+    for (let i = 0; i < LANDMARK_COUNT; i++) {
+      const j = 3 * i;
+      // Expression in the anchor's orientation: un-rotate the current frame, subtract the anchor.
+      const px = Pt[j], py = Pt[j + 1], pz = Pt[j + 2];
+      const ux = Rt[0] * px + Rt[3] * py + Rt[6] * pz - P0[j];
+      const uy = Rt[1] * px + Rt[4] * py + Rt[7] * pz - P0[j + 1];
+      const uz = Rt[2] * px + Rt[5] * py + Rt[8] * pz - P0[j + 2];
+      // Re-expressed in the reference's orientation and added to its landmarks.
+      const g = e * this.expressionGain[i];
+      const qx = Pr[j] + g * (A[0] * ux + A[1] * uy + A[2] * uz);
+      const qy = Pr[j + 1] + g * (A[3] * ux + A[4] * uy + A[5] * uz);
+      const qz = Pr[j + 2] + g * (A[6] * ux + A[7] * uy + A[8] * uz);
+      this.scratch[j] = qx;
+      this.scratch[j + 1] = qy;
+      this.scratch[j + 2] = qz;
+    }
+    if (o.clampEyes) this.clampEyelids();
+    const S = this.scratch;
+    const depth = o.depthScale;
+    const verticalDepth = o.verticalDepthScale;
+    const knee = o.silhouetteDepthKnee;
+    const range = o.silhouetteDepthRange;
+    for (let i = 0; i < LANDMARK_COUNT; i++) {
+      const j = 3 * i;
+      const z = S[j + 2] > knee ? knee + range * Math.tanh((S[j + 2] - knee) / range) : S[j + 2];
+      const qx = S[j], qy = S[j + 1], qz = z * depth;
+      out[j] = (Rt[0] * qx + Rt[1] * qy + Rt[2] * qz) * pixelScale + ref.centroid[0] + tx;
+      out[j + 1] = (Rt[3] * qx + Rt[4] * qy + Rt[5] * z * verticalDepth) * pixelScale + ref.centroid[1] + ty;
+      // Depth keeps what the knee took off, so the anchor frame gives back the reference.
+      out[j + 2] = (Rt[6] * qx + Rt[7] * qy + Rt[8] * qz + (S[j + 2] - z) * depth) * pixelScale + ref.centroid[2] + tz;
+    }
+    if (info) {
+      eulerDegrees(Rt, info.rotation);
+      info.translation[0] = tx;
+      info.translation[1] = ty;
+      info.scaleRatio = ratio;
+      return info;
+    }
+    return undefined;
+  }
+
+  private readonly scratch = new Float64Array(3 * LANDMARK_COUNT);
+
+  /**
+   * Eyelids may close (blink) but not open beyond the reference: the reference has no
+   * pixels above its eyelids. In the reference's own (normalised, upright) frame, each pair
+   * of facing lid points may not be further apart than in the reference; a pair that is is
+   * brought back to the reference's distance about its own midpoint. The eye as a whole may
+   * still move: clamping each lid to its reference height instead shut an eye that moved up
+   * (a raised cheek, a nod) because only its upper lid was stopped.
+   */
+  private clampEyelids(): void {
+    const S = this.scratch;
+    const Pr = this.reference;
+    for (const eye of [EYELIDS.right, EYELIDS.left]) {
+      for (let k = 0; k < eye.upper.length; k++) {
+        const u = 3 * eye.upper[k] + 1;
+        const l = 3 * eye.lower[k] + 1;
+        const limit = Pr[l] - Pr[u];
+        if (S[l] - S[u] > limit) {
+          const mid = (S[u] + S[l]) / 2;
+          S[u] = mid - limit / 2;
+          S[l] = mid + limit / 2;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,14 @@
+/** Driving source registry: one entry per kind. */
+import type { DrivingSettings } from '../protocol.js';
+import { createFileSource } from './file-source.js';
+import { createImageSource } from './image-source.js';
+import { createRingSource } from './ring-source.js';
+import type { DrivingSource, SourceOptions } from './types.js';
+import { createWebcamSource } from './webcam-source.js';
+
+export const DRIVING_SOURCES: Record<DrivingSettings['kind'], (settings: DrivingSettings, options: SourceOptions) => DrivingSource> = {
+  ring: (settings, options) => createRingSource(settings.ring, options),
+  webcam: (settings, options) => createWebcamSource(settings.webcam, options),
+  file: (settings, options) => createFileSource(settings.file, options),
+  image: (settings, options) => createImageSource(settings.image, options),
+};

@@ -1,0 +1,264 @@
+import { describe, expect, it } from 'vitest';
+import {
+  bestRotation,
+  createFaceFrame,
+  EYELIDS,
+  eulerDegrees,
+  eyelidGain,
+  MotionTransfer,
+  normalizeFace,
+  rotationFromEuler,
+  type TransferInfo,
+} from '../../../daemon/generators/meshwarp/transfer.js';
+import { LANDMARK_COUNT } from '../../../daemon/generators/meshwarp/tracking/types.js';
+
+/** A synthetic 3D "face": points in an ellipsoid around (cx, cy), deterministic. */
+function syntheticFace(cx = 256, cy = 256, size = 100): Float32Array {
+  const out = new Float32Array(LANDMARK_COUNT * 3);
+  let s = 7;
+  const rnd = (): number => ((s = (s * 16807) % 2147483647) / 2147483647) * 2 - 1;
+  for (let i = 0; i < LANDMARK_COUNT; i++) {
+    out[3 * i] = cx + rnd() * size;
+    out[3 * i + 1] = cy + rnd() * size * 1.3;
+    out[3 * i + 2] = rnd() * size * 0.5;
+  }
+  return out;
+}
+
+/** Rotates landmarks about (cx, cy, 0) by R, scales by k and shifts by (dx, dy). */
+function moved(face: Float32Array, R: Float64Array, k = 1, dx = 0, dy = 0, cx = 256, cy = 256): Float32Array {
+  const out = new Float32Array(face.length);
+  for (let i = 0; i < LANDMARK_COUNT; i++) {
+    const x = face[3 * i] - cx, y = face[3 * i + 1] - cy, z = face[3 * i + 2];
+    out[3 * i] = (R[0] * x + R[1] * y + R[2] * z) * k + cx + dx;
+    out[3 * i + 1] = (R[3] * x + R[4] * y + R[5] * z) * k + cy + dy;
+    out[3 * i + 2] = (R[6] * x + R[7] * y + R[8] * z) * k;
+  }
+  return out;
+}
+
+/** Rotation of `b` relative to `a` (both landmark sets), in degrees. */
+function relativeEuler(a: Float32Array, b: Float32Array): { pitch: number; yaw: number; roll: number } {
+  const na = new Float64Array(a.length);
+  const nb = new Float64Array(b.length);
+  normalizeFace(a, na, createFaceFrame());
+  normalizeFace(b, nb, createFaceFrame());
+  return eulerDegrees(bestRotation(na, nb));
+}
+
+function info(): TransferInfo {
+  return { rotation: { pitch: 0, yaw: 0, roll: 0 }, translation: [0, 0], scaleRatio: 1 };
+}
+
+describe('rotation maths', () => {
+  it('euler angles round-trip through the rotation matrix', () => {
+    for (const [p, y, r] of [[10, -20, 5], [-30, 40, -15], [0, 0, 0], [25, 0, 60]]) {
+      const e = eulerDegrees(rotationFromEuler(p, y, r));
+      expect(e.pitch).toBeCloseTo(p, 9);
+      expect(e.yaw).toBeCloseTo(y, 9);
+      expect(e.roll).toBeCloseTo(r, 9);
+    }
+  });
+
+  it('rotationFromEuler is orthonormal with determinant 1', () => {
+    const R = rotationFromEuler(12, -33, 71);
+    const det = R[0] * (R[4] * R[8] - R[5] * R[7]) - R[1] * (R[3] * R[8] - R[5] * R[6]) + R[2] * (R[3] * R[7] - R[4] * R[6]);
+    expect(det).toBeCloseTo(1, 12);
+    for (let i = 0; i < 3; i++) {
+      for (let j = 0; j < 3; j++) {
+        const dot = R[3 * i] * R[3 * j] + R[3 * i + 1] * R[3 * j + 1] + R[3 * i + 2] * R[3 * j + 2];
+        expect(dot).toBeCloseTo(i === j ? 1 : 0, 12);
+      }
+    }
+  });
+
+  it('bestRotation recovers a known rotation exactly from rotated points', () => {
+    const face = syntheticFace();
+    const R = rotationFromEuler(-14, 27, 8);
+    const e = relativeEuler(face, moved(face, R, 1.7, 30, -12));
+    expect(e.pitch).toBeCloseTo(-14, 4);
+    expect(e.yaw).toBeCloseTo(27, 4);
+    expect(e.roll).toBeCloseTo(8, 4);
+  });
+});
+
+describe('relative motion transfer', () => {
+  const reference = syntheticFace(300, 240, 80);
+  const anchor = syntheticFace(256, 256, 100);
+
+  it('the anchor frame itself gives back the reference landmarks', () => {
+    const t = new MotionTransfer(reference);
+    const out = new Float32Array(reference.length);
+    t.transfer(anchor, out);
+    for (let i = 0; i < out.length; i++) expect(Math.abs(out[i] - reference[i])).toBeLessThan(1e-3);
+  });
+
+  it('applies the driver rotation relative to its first frame to the reference', () => {
+    // Rigid maths: no silhouette depth knee (tested on its own below).
+    const t = new MotionTransfer(reference, { silhouetteDepthKnee: Infinity });
+    const out = new Float32Array(reference.length);
+    t.transfer(anchor, out);
+    const stats = info();
+    t.transfer(moved(anchor, rotationFromEuler(5, 20, -10)), out, stats);
+    expect(stats.rotation.yaw).toBeCloseTo(20, 3);
+    const e = relativeEuler(reference, out);
+    expect(e.pitch).toBeCloseTo(5, 3);
+    expect(e.yaw).toBeCloseTo(20, 3);
+    expect(e.roll).toBeCloseTo(-10, 3);
+  });
+
+  it('compresses depth beyond the silhouette knee: deep points turn as if no deeper than knee + range, the rest rigidly', () => {
+    // A face with a deep rim, like the face oval behind the cheeks.
+    const deep = Float32Array.from(reference);
+    for (let i = 0; i < LANDMARK_COUNT; i += 5) deep[3 * i + 2] += 60;
+    const normalized = new Float64Array(deep.length);
+    const frame = createFaceFrame();
+    normalizeFace(deep, normalized, frame);
+    const withKnee = new MotionTransfer(deep, { silhouetteDepthKnee: 0.3, silhouetteDepthRange: 0.3 });
+    const rigid = new MotionTransfer(deep, { silhouetteDepthKnee: Infinity });
+    const a = new Float32Array(deep.length);
+    const b = new Float32Array(deep.length);
+    withKnee.transfer(anchor, a);
+    rigid.transfer(anchor, b);
+    // The anchor frame still gives back the reference, depth included.
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - deep[i])).toBeLessThan(1e-3);
+    const turned = moved(anchor, rotationFromEuler(0, 25, 0));
+    withKnee.transfer(turned, a);
+    rigid.transfer(turned, b);
+    // How far a point at the deepest compressed depth (knee + range = 0.6) moves sideways.
+    const limit = 0.6 * Math.sin((25 * Math.PI) / 180) * frame.scale;
+    let compressed = 0;
+    for (let i = 0; i < LANDMARK_COUNT; i++) {
+      const z = normalized[3 * i + 2];
+      const dx = a[3 * i] - deep[3 * i];
+      if (z <= 0.3) {
+        expect(Math.abs(a[3 * i] - b[3 * i])).toBeLessThan(1e-3);
+        expect(Math.abs(a[3 * i + 1] - b[3 * i + 1])).toBeLessThan(1e-3);
+      } else {
+        // The lateral part of a turn: x cos + z sin; the z sin part is bounded by the knee.
+        const fromDepth = dx - (deep[3 * i] - frame.centroid[0]) * (Math.cos((25 * Math.PI) / 180) - 1);
+        expect(Math.abs(fromDepth)).toBeLessThan(limit + 1e-3);
+        if (z > 0.9) {
+          expect(Math.abs(a[3 * i] - b[3 * i])).toBeGreaterThan(1);
+          compressed++;
+        }
+      }
+    }
+    expect(compressed).toBeGreaterThan(10);
+  });
+
+  it('moves the reference by the driver translation scaled to the reference face size', () => {
+    const t = new MotionTransfer(reference, { followScale: false });
+    const out = new Float32Array(reference.length);
+    t.transfer(anchor, out);
+    t.transfer(moved(anchor, rotationFromEuler(0, 0, 0), 1, 20, -10), out);
+    const refFrame = createFaceFrame();
+    const anchorFrame = createFaceFrame();
+    normalizeFace(reference, new Float64Array(reference.length), refFrame);
+    normalizeFace(anchor, new Float64Array(anchor.length), anchorFrame);
+    const k = refFrame.scale / anchorFrame.scale;
+    for (let i = 0; i < LANDMARK_COUNT; i++) {
+      expect(out[3 * i] - reference[3 * i]).toBeCloseTo(20 * k, 2);
+      expect(out[3 * i + 1] - reference[3 * i + 1]).toBeCloseTo(-10 * k, 2);
+    }
+  });
+
+  it('follows the driver coming closer to the camera (face size ratio)', () => {
+    const t = new MotionTransfer(reference);
+    const out = new Float32Array(reference.length);
+    t.transfer(anchor, out);
+    const stats = info();
+    t.transfer(moved(anchor, rotationFromEuler(0, 0, 0), 1.25), out, stats);
+    expect(stats.scaleRatio).toBeCloseTo(1.25, 5);
+  });
+
+  it('adds expression deltas, normalised for face size and head rotation', () => {
+    const t = new MotionTransfer(reference);
+    const out = new Float32Array(reference.length);
+    t.transfer(anchor, out);
+    // Mouth opens: lower-lip point 14 moves down 12 px in the driver, while the head is turned 25 degrees.
+    const open = Float32Array.from(anchor);
+    open[3 * 14 + 1] += 12;
+    t.transfer(moved(open, rotationFromEuler(0, 25, 0)), out);
+    const refFrame = createFaceFrame();
+    const anchorFrame = createFaceFrame();
+    normalizeFace(reference, new Float64Array(reference.length), refFrame);
+    normalizeFace(anchor, new Float64Array(anchor.length), anchorFrame);
+    // Undo the output rotation about the reference centre to read the expression alone.
+    const R = rotationFromEuler(0, 25, 0);
+    const unrotated = (i: number): number => {
+      const x = out[3 * i] - refFrame.centroid[0], y = out[3 * i + 1] - refFrame.centroid[1], z = out[3 * i + 2] - refFrame.centroid[2];
+      return R[1] * x + R[4] * y + R[7] * z + refFrame.centroid[1];
+    };
+    expect(unrotated(14) - reference[3 * 14 + 1]).toBeCloseTo((12 * refFrame.scale) / anchorFrame.scale, 1);
+    expect(unrotated(13) - reference[3 * 13 + 1]).toBeCloseTo(0, 1);
+  });
+
+  it('lets the eyes blink but never opens them wider than the reference', () => {
+    const t = new MotionTransfer(reference);
+    const out = new Float32Array(reference.length);
+    t.transfer(anchor, out);
+    const wide = Float32Array.from(anchor);
+    for (const i of EYELIDS.right.upper) wide[3 * i + 1] -= 6;
+    for (const i of EYELIDS.right.lower) wide[3 * i + 1] += 6;
+    t.transfer(wide, out);
+    for (const i of [...EYELIDS.right.upper, ...EYELIDS.right.lower]) expect(out[3 * i + 1]).toBeCloseTo(reference[3 * i + 1], 2);
+    const blink = Float32Array.from(anchor);
+    for (const i of EYELIDS.right.upper) blink[3 * i + 1] += 6;
+    t.transfer(blink, out);
+    for (const i of EYELIDS.right.upper) expect(out[3 * i + 1]).toBeGreaterThan(reference[3 * i + 1] + 2);
+    // An eye that moves up as a whole (a raised cheek) keeps its opening: the clamp limits
+    // how far the lids are apart, not where they are.
+    const raised = Float32Array.from(anchor);
+    for (const i of [...EYELIDS.right.upper, ...EYELIDS.right.lower]) raised[3 * i + 1] -= 5;
+    t.transfer(raised, out);
+    for (let k = 0; k < EYELIDS.right.upper.length; k++) {
+      const [u, l] = [EYELIDS.right.upper[k], EYELIDS.right.lower[k]];
+      expect(out[3 * l + 1] - out[3 * u + 1]).toBeCloseTo(reference[3 * l + 1] - reference[3 * u + 1], 2);
+      expect(out[3 * u + 1]).toBeLessThan(reference[3 * u + 1] - 2);
+    }
+    const free = new MotionTransfer(reference, { clampEyes: false });
+    free.transfer(anchor, out);
+    free.transfer(wide, out);
+    expect(out[3 * EYELIDS.right.upper[3] + 1]).toBeLessThan(reference[3 * EYELIDS.right.upper[3] + 1] - 2);
+  });
+
+  it('scales eyelid motion by the eyes\' size ratio, so a squint narrows a smaller eye without shutting it', () => {
+    // A face whose right eye is open 4 px (lids paired point by point), and a driver whose eye is open 12 px.
+    const withEye = (face: Float32Array, opening: number): Float32Array => {
+      const out = Float32Array.from(face);
+      EYELIDS.right.upper.forEach((u, k) => {
+        const l = EYELIDS.right.lower[k];
+        out.set([230 + 4 * k, 240 - opening / 2, 0], 3 * u);
+        out.set([230 + 4 * k, 240 + opening / 2, 0], 3 * l);
+      });
+      return out;
+    };
+    const narrow = withEye(reference, 4);
+    const bigEyed = withEye(reference, 12);
+    expect(eyelidGain(12, 4)).toBeCloseTo(1 / 3, 9);
+    expect(eyelidGain(12, 1)).toBe(0.3);
+    expect(eyelidGain(1, 12)).toBe(1.5);
+    expect(eyelidGain(0, 4)).toBe(1);
+    const t = new MotionTransfer(narrow);
+    const out = new Float32Array(narrow.length);
+    t.transfer(bigEyed, out);
+    const squint = Float32Array.from(bigEyed);
+    for (const i of EYELIDS.right.upper) squint[3 * i + 1] += 3; // the driver's lid comes down 3 of 12 px
+    t.transfer(squint, out);
+    const mid = 3;
+    const opening = out[3 * EYELIDS.right.lower[mid] + 1] - out[3 * EYELIDS.right.upper[mid] + 1];
+    // A quarter of the driver's opening closed: a quarter of the reference's (4 -> 3 px), not 4 -> 1.
+    expect(opening).toBeCloseTo(3, 1);
+  });
+
+  it('re-anchors after resetAnchor', () => {
+    const t = new MotionTransfer(reference);
+    const out = new Float32Array(reference.length);
+    t.transfer(anchor, out);
+    t.resetAnchor();
+    const turned = moved(anchor, rotationFromEuler(0, 30, 0));
+    t.transfer(turned, out); // becomes the new anchor: no rotation
+    for (let i = 0; i < out.length; i++) expect(Math.abs(out[i] - reference[i])).toBeLessThan(1e-3);
+  });
+});
