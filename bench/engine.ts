@@ -15,8 +15,8 @@ import { loadPack, openPackGraphs } from '../models/pack.js';
 import { PersonaLiveEngine, type EngineGraphs, type GraphRunner } from '../daemon/generators/personalive/engine.js';
 import type { FloatTensor } from '../daemon/ort/onnx-runtime.js';
 import { loadImageRgb, fitSquare } from '../daemon/media/image.js';
-import type { RgbImage } from '../daemon/generators/generator.js';
-import { decodeVideoFrames } from '../daemon/media/ffmpeg.js';
+import type { RgbImage } from '../daemon/frames.js';
+import { decodeVideoFrames } from '../daemon/media/decode.js';
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 40);
 const WARMUP_STEPS = 4;
@@ -75,7 +75,7 @@ async function runVariant(dir: string, decoderOutput: 'float' | 'bytes', frames:
     const measuring = i >= WARMUP_STEPS * 4;
     const graph0 = clock.ms;
     const t0 = performance.now();
-    const out = await engine.push({ data: frames[i], width: 512, height: 512, index: i, timestampMs: i * 40 });
+    const out = await engine.push({ data: frames[i], width: 512, height: 512, index: i, captureUs: i * 40_000, warmup: false });
     const dt = performance.now() - t0;
     if (measuring) {
       wallMs += dt;

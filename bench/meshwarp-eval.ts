@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createHumanTracker, type HumanTracker } from '../daemon/generators/meshwarp/tracking/human-tracker.js';
 import { createMeshwarpGenerator } from '../daemon/generators/meshwarp/index.js';
-import { decodeVideoFrames } from '../daemon/media/ffmpeg.js';
+import { decodeVideoFrames } from '../daemon/media/decode.js';
 import { fitSquare, loadImageRgb } from '../daemon/media/image.js';
-import type { OutputFrame, RgbImage } from '../daemon/generators/generator.js';
+import type { Frame, RgbImage } from '../daemon/frames.js';
 import { bestRotation, createFaceFrame, normalizeFace, RIGID_INDICES } from '../daemon/generators/meshwarp/transfer.js';
 import { pearson, relativeAngles } from '../daemon/generators/meshwarp/pose-follow.js';
 import { LANDMARK_COUNT } from '../daemon/generators/meshwarp/tracking/types.js';
@@ -77,14 +77,14 @@ function withSensorNoise(data: Uint8Array, sigma: number, seed: number): Uint8Ar
 async function stillJitter(generator: Awaited<ReturnType<typeof createMeshwarpGenerator>>, frame: RgbImage, firstIndex: number, noise: number): Promise<number> {
   await generator.reset();
   const still: Float32Array[] = [];
-  const consume = async (frames: OutputFrame[]): Promise<void> => {
+  const consume = async (frames: Frame[]): Promise<void> => {
     for (const out of frames) {
       const face = (await evalTracker.track(out)).face;
       if (face) still.push(Float32Array.from(face.landmarks));
     }
   };
   for (let i = 0; i < JITTER_FRAMES; i++) {
-    await consume(await generator.push({ ...frame, data: withSensorNoise(frame.data, noise, i + 1), index: i, timestampMs: (firstIndex + i) * 40 }));
+    await consume(await generator.push({ ...frame, data: withSensorNoise(frame.data, noise, i + 1), index: i, captureUs: (firstIndex + i) * 40_000, warmup: false }));
   }
   await consume(await generator.flush());
   const settled = still.slice(10); // after the smoother's warm-up
@@ -131,10 +131,10 @@ async function main(): Promise<void> {
     const axes: { drv: number[]; out: number[] }[] = [0, 1, 2].map(() => ({ drv: [], out: [] }));
     const identity: number[] = [];
     let lostOutput = 0;
-    const consume = async (frames: OutputFrame[]): Promise<void> => {
+    const consume = async (frames: Frame[]): Promise<void> => {
       for (const frame of frames) {
         const face = (await tracker.track(frame)).face;
-        const drv = driverAngles[frame.sourceIndex];
+        const drv = driverAngles[frame.index];
         if (!face) {
           lostOutput++;
           continue;
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
       }
     };
     for (let i = 0; i < driving.length; i++) {
-      await consume(await generator.push({ ...driving[i], index: i, timestampMs: i * 40 }));
+      await consume(await generator.push({ ...driving[i], index: i, captureUs: i * 40_000, warmup: false }));
     }
     await consume(await generator.flush());
     const stats = await generator.stats();

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createMeshwarpGenerator } from '../daemon/generators/meshwarp/index.js';
-import { decodeVideoFrames } from '../daemon/media/ffmpeg.js';
+import { decodeVideoFrames } from '../daemon/media/decode.js';
 import { fitSquare, loadImageRgb } from '../daemon/media/image.js';
 
 const DATA = process.env.PERSONALIVE_DEMO_DATA ?? join(import.meta.dirname, '..', '..', 'shared', 'data');
@@ -31,18 +31,18 @@ const pushedAt = new Map<number, number>();
 const latencies: number[] = [];
 let measuredStart = 0;
 let measuredFrames = 0;
-const collect = (outs: { sourceIndex: number }[]): void => {
+const collect = (outs: { index: number }[]): void => {
   const now = performance.now();
   for (const o of outs) {
-    if (o.sourceIndex < WARMUP) continue;
-    latencies.push(now - pushedAt.get(o.sourceIndex)!);
+    if (o.index < WARMUP) continue;
+    latencies.push(now - pushedAt.get(o.index)!);
     measuredFrames++;
   }
 };
 for (let i = 0; i < frames.length; i++) {
   if (i === WARMUP) measuredStart = performance.now();
   pushedAt.set(i, performance.now());
-  collect(await generator.push({ data: frames[i], width: SIZE, height: SIZE, index: i, timestampMs: i * 40 }));
+  collect(await generator.push({ data: frames[i], width: SIZE, height: SIZE, index: i, captureUs: i * 40_000, warmup: false }));
 }
 collect(await generator.flush());
 const wallMs = performance.now() - measuredStart;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { startDaemon } from '../daemon/live/daemon.js';
+import { startDaemon } from '../daemon/daemon.js';
 import { defaultPaths } from '../daemon/config/config.js';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '2' }, 'interval-s': { type: 'string', default: '60' } } });

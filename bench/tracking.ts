@@ -13,9 +13,9 @@
  */
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { decodeVideoFrames } from '../daemon/media/ffmpeg.js';
+import { decodeVideoFrames } from '../daemon/media/decode.js';
 import { loadImageRgb } from '../daemon/media/image.js';
-import type { RgbImage } from '../daemon/generators/generator.js';
+import type { RgbImage } from '../daemon/frames.js';
 import { TRACKER_ENGINES, createHumanTracker, type TrackerEngine, type TrackerMode } from '../daemon/generators/meshwarp/tracking/human-tracker.js';
 import { LANDMARK_SMOOTHING, LandmarkSmoother, type OneEuroParams } from '../daemon/generators/meshwarp/tracking/one-euro.js';
 import { MESH_POINTS } from '../daemon/generators/meshwarp/tracking/types.js';

@@ -13,6 +13,8 @@
  *   GET  /api/preview.mjpg                       live preview (multipart JPEG)
  */
 
+import type { DecoderKind, DeviceKind, DrivingKind, GeneratorKind } from './kinds.js';
+
 export const PROTOCOL_VERSION = 1;
 export const CONTROL_PATH = '/control';
 /** Largest control message accepted (bytes); uploads go through HTTP. */
@@ -22,10 +24,6 @@ export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 /** Reference slots reachable by hotkeys. */
 export const HOTKEY_SLOTS = 9;
 
-export type GeneratorKind = 'meshwarp' | 'personalive';
-export type DeviceKind = 'cpu' | 'cuda' | 'tensorrt';
-export type DecoderKind = 'vae' | 'tiny';
-export type DrivingKind = 'ring' | 'webcam' | 'file' | 'image';
 
 export interface ReferenceInfo {
   id: string;

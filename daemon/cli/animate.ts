@@ -6,10 +6,13 @@ import { performance } from 'node:perf_hooks';
 import { PersonaLiveError } from '../errors.js';
 import type { DecoderChoice } from '../generators/personalive/engine.js';
 import type { Device } from '../ort/onnx-runtime.js';
-import { assertWritableOutput, decodeVideoFrames, openMp4Writer, probeVideo, type Mp4Writer } from '../media/ffmpeg.js';
+import { decodeVideoFrames } from '../media/decode.js';
+import { assertWritableOutput, openMp4Writer, type Mp4Writer } from '../media/encode.js';
+import { probeVideo } from '../media/probe.js';
 import { fitSquare, loadImageRgb } from '../media/image.js';
 import { createProgress } from '../media/progress.js';
-import type { Generator, GeneratorStats, OutputFrame } from '../generators/generator.js';
+import type { Generator, GeneratorStats } from '../generators/generator.js';
+import type { Frame } from '../frames.js';
 import { generatorEntry } from '../generators/registry.js';
 
 export interface AnimateOptions {
@@ -73,11 +76,11 @@ export async function animate(options: AnimateOptions): Promise<AnimateSummary> 
     const total = options.maxFrames !== undefined && video.frameCountEstimate !== null ? Math.min(options.maxFrames, video.frameCountEstimate) : options.maxFrames ?? video.frameCountEstimate;
     const progress = createProgress({ total, label: 'animate', enabled: options.progress });
     let expectedIndex = 0;
-    const write = async (frames: OutputFrame[]): Promise<void> => {
+    const write = async (frames: Frame[]): Promise<void> => {
       for (const frame of frames) {
-        if (frame.source !== 'driving') continue; // the warm-up transition has no driving frame: offline output skips it
-        if (frame.sourceIndex !== expectedIndex) {
-          throw new PersonaLiveError('INTERNAL', `generator emitted driving frame ${frame.sourceIndex} where ${expectedIndex} was expected`);
+        if (frame.warmup) continue; // the warm-up transition has no driving frame: offline output skips it
+        if (frame.index !== expectedIndex) {
+          throw new PersonaLiveError('INTERNAL', `generator emitted driving frame ${frame.index} where ${expectedIndex} was expected`);
         }
         expectedIndex++;
         const t0 = performance.now();
@@ -93,7 +96,7 @@ export async function animate(options: AnimateOptions): Promise<AnimateSummary> 
       timings.decodeMs += performance.now() - t0;
       if (options.signal?.aborted) throw new PersonaLiveError('INTERRUPTED', `interrupted after ${drivingFrames} frames; ${options.out} was not written`);
       drivingFrames++;
-      await write(await generator.push({ data: frame.data, width: size, height: size, index: frame.index, timestampMs: frame.timestampMs }));
+      await write(await generator.push(frame));
       t0 = performance.now();
     }
     await write(await generator.flush());

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { PersonaLiveError } from '../errors.js';
 import { defaultPaths, type ConfigPatch } from '../config/config.js';
-import { startDaemon } from '../live/daemon.js';
+import { startDaemon } from '../daemon.js';
 
 export const DAEMON_USAGE = `  personalive daemon [--reference IMG] [--driving-file VIDEO | --driving-image IMG | --webcam DEV | --driving-ring NAME]
                      [--generator meshwarp|personalive] [--pack DIR] [--device cpu|cuda|tensorrt] [--decoder vae|tiny]

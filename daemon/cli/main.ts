@@ -5,7 +5,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { asPersonaLiveError, PersonaLiveError } from '../errors.js';
 import { deviceAvailability, resolveDevice } from '../ort/onnx-runtime.js';
-import { GENERATORS, generatorEntry } from '../generators/registry.js';
+import { generatorEntry } from '../generators/registry.js';
+import { GENERATOR_KINDS } from '../kinds.js';
 import { verifyPack } from '../../models/pack.js';
 import { buildTestPack } from '../../models/test-pack.js';
 import { animate } from './animate.js';
@@ -27,7 +28,7 @@ ${DAEMON_USAGE}
   personalive devices [--json]
   personalive help
 
-Generators: ${Object.keys(GENERATORS).join(', ')}. Exit codes: 0 ok, 1 runtime failure, 2 bad input.`;
+Generators: ${GENERATOR_KINDS.join(', ')}. Exit codes: 0 ok, 1 runtime failure, 2 bad input.`;
 
 interface Io {
   stdout: (text: string) => void;

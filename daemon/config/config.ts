@@ -5,28 +5,31 @@
  * (XDG on Linux; Application Support on macOS; %APPDATA% on Windows).
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { PersonaLiveError } from '../errors.js';
+import { DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, VIRTUAL_CAMERA_FORMATS, type DecoderKind, type DeviceKind, type DrivingKind, type GeneratorKind, type VirtualCameraFormat } from '../kinds.js';
+import { isBool, isInt, isShmName, isString, oneOf, type Check } from '../util/checks.js';
+import { writeFileAtomic } from '../util/files.js';
 
 export interface DaemonConfig {
   control: { host: string; port: number };
   obs: { enabled: boolean; url: string; password: string; callTimeoutMs: number };
   generator: {
-    kind: 'meshwarp' | 'personalive';
+    kind: GeneratorKind;
     packDir: string | null;
-    device: 'cpu' | 'cuda' | 'tensorrt';
-    decoder: 'vae' | 'tiny';
+    device: DeviceKind;
+    decoder: DecoderKind;
     /** Switch to the built-in generator when the diffusion generator fails or produces nothing for this long. */
     failoverAfterMs: number;
   };
-  driving: { kind: 'ring' | 'webcam' | 'file' | 'image'; ring: string; webcam: string; file: string; image: string; fps: number };
+  driving: { kind: DrivingKind; ring: string; webcam: string; file: string; image: string; fps: number };
   output: {
     fps: number;
     size: number;
     ring: { enabled: boolean; name: string };
-    virtualCamera: { enabled: boolean; device: string; format: 'YUYV' | 'NV12'; width: number; height: number };
+    virtualCamera: { enabled: boolean; device: string; format: VirtualCameraFormat };
     recording: { enabled: boolean; path: string };
     preview: { fps: number; size: number };
   };
@@ -41,7 +44,7 @@ export const DEFAULT_CONFIG: DaemonConfig = deepFreeze({
     fps: 25,
     size: 512,
     ring: { enabled: true, name: 'personalive-output' },
-    virtualCamera: { enabled: false, device: 'auto', format: 'YUYV', width: 1280, height: 720 },
+    virtualCamera: { enabled: false, device: 'auto', format: 'YUYV' },
     recording: { enabled: false, path: '' },
     preview: { fps: 5, size: 256 },
   },
@@ -87,38 +90,37 @@ export function defaultPaths(env: NodeJS.ProcessEnv = process.env, platform: Nod
 // ---------------------------------------------------------------------------------------
 // Validation: a schema of leaf checks mirroring DEFAULT_CONFIG.
 
-type Check = (value: unknown) => string | null;
 
-const isInt = (min: number, max: number): Check => (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? null : `an integer from ${min} to ${max}`);
-const isBool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
-const isString = (maxLength = 4096): Check => (v) => (typeof v === 'string' && v.length <= maxLength ? null : `a string (at most ${maxLength} characters)`);
-const oneOf = (...values: string[]): Check => (v) => (typeof v === 'string' && values.includes(v) ? null : `one of ${values.map((x) => `"${x}"`).join(', ')}`);
-const isRingName: Check = (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]{1,200}$/.test(v) ? null : '1-200 characters of A-Z a-z 0-9 . _ -');
-const isEvenInt = (min: number, max: number): Check => (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max && v % 2 === 0 ? null : `an even integer from ${min} to ${max}`);
 const isLoopbackHost: Check = (v) => (v === '127.0.0.1' || v === '::1' || v === 'localhost' ? null : '"127.0.0.1", "::1" or "localhost" (the control API only listens on loopback)');
 const isWsUrl: Check = (v) => (typeof v === 'string' && /^wss?:\/\/[^\s/]+(:\d+)?\/?$/.test(v) ? null : 'a ws:// URL such as "ws://127.0.0.1:4455"');
 const nullableString: Check = (v) => (v === null || (typeof v === 'string' && v.length > 0) ? null : 'null or a non-empty path');
 
 interface Schema { [key: string]: Check | Schema }
 
+/**
+ * Settings earlier versions wrote that mean nothing now: accepted and dropped, so a file
+ * saved by an older daemon still starts this one.
+ */
+const RETIRED_FIELDS: ReadonlySet<string> = new Set(['output.virtualCamera.width', 'output.virtualCamera.height']);
+
 const SCHEMA: Schema = {
   control: { host: isLoopbackHost, port: isInt(0, 65535) },
   obs: { enabled: isBool, url: isWsUrl, password: isString(256), callTimeoutMs: isInt(100, 120_000) },
   generator: {
-    kind: oneOf('meshwarp', 'personalive'),
+    kind: oneOf(GENERATOR_KINDS),
     packDir: nullableString,
-    device: oneOf('cpu', 'cuda', 'tensorrt'),
-    decoder: oneOf('vae', 'tiny'),
+    device: oneOf(DEVICE_KINDS),
+    decoder: oneOf(DECODER_KINDS),
     failoverAfterMs: isInt(200, 600_000),
   },
-  driving: { kind: oneOf('ring', 'webcam', 'file', 'image'), ring: isRingName, webcam: isString(), file: isString(), image: isString(), fps: isInt(1, 120) },
+  driving: { kind: oneOf(DRIVING_KINDS), ring: isShmName, webcam: isString(), file: isString(), image: isString(), fps: isInt(1, 120) },
   output: {
     fps: isInt(1, 120),
-    size: isEvenInt(64, 2048),
-    ring: { enabled: isBool, name: isRingName },
-    virtualCamera: { enabled: isBool, device: isString(), format: oneOf('YUYV', 'NV12'), width: isEvenInt(64, 3840), height: isEvenInt(64, 2160) },
+    size: isInt(64, 2048, true),
+    ring: { enabled: isBool, name: isShmName },
+    virtualCamera: { enabled: isBool, device: isString(), format: oneOf(VIRTUAL_CAMERA_FORMATS) },
     recording: { enabled: isBool, path: isString() },
-    preview: { fps: isInt(1, 30), size: isEvenInt(64, 1024) },
+    preview: { fps: isInt(1, 30), size: isInt(64, 1024, true) },
   },
 };
 
@@ -132,7 +134,7 @@ function validateNode(value: unknown, schema: Schema, base: Record<string, unkno
   }
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
-    if (!(key in schema)) {
+    if (!(key in schema) && !RETIRED_FIELDS.has(path ? `${path}.${key}` : key)) {
       throw new PersonaLiveError('CONFIG_INVALID', `${source}: field ${path ? `${path}.` : ''}${key}: unknown setting (expected one of ${Object.keys(schema).join(', ')})`, { source, field: `${path ? `${path}.` : ''}${key}` });
     }
   }
@@ -181,15 +183,6 @@ export function loadConfig(file: string): DaemonConfig {
     throw new PersonaLiveError('CONFIG_INVALID', `${file}: not valid JSON (${(error as Error).message})`, { source: file });
   }
   return validateConfig(raw, file);
-}
-
-/** Writes `content` to `file` through a temp name and a rename (never a half-written file). */
-export function writeFileAtomic(file: string, content: string | Uint8Array, mode = 0o600): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(temp, content, { mode });
-  chmodSync(temp, mode);
-  renameSync(temp, file);
 }
 
 /** Persists the configuration atomically, readable only by the user (it holds the OBS password). */

@@ -17,7 +17,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { PersonaLiveError, asPersonaLiveError } from '../errors.js';
 import { CONTROL_PATH, MAX_MESSAGE_BYTES, MAX_UPLOAD_BYTES, type EventMap, type EventName, type Method, type ReferenceInfo, type RequestMap } from '../protocol.js';
 import { validateRequest } from './validate.js';
-import type { Logger } from '../live/live-loop.js';
+import type { Logger } from '../util/log.js';
 
 export type Handlers = { [M in Method]: (params: RequestMap[M]['params']) => Promise<RequestMap[M]['result']> };
 

@@ -4,22 +4,17 @@
  * be silently ignored).
  */
 import { PersonaLiveError } from '../errors.js';
+import { DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS } from '../kinds.js';
 import { METHODS, type Method, type RequestMap } from '../protocol.js';
+import { isBool, isInt, isNonEmptyString, isShmName, oneOf, type Check } from '../util/checks.js';
 
-type FieldCheck = (value: unknown) => string | null;
-
-const str = (max = 200): FieldCheck => (v) => (typeof v === 'string' && v.length > 0 && v.length <= max ? null : `a non-empty string of at most ${max} characters`);
-const bool: FieldCheck = (v) => (typeof v === 'boolean' ? null : 'true or false');
-const int = (min: number, max: number, even = false): FieldCheck => (v) =>
-  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max && (!even || v % 2 === 0) ? null : `${even ? 'an even' : 'an'} integer from ${min} to ${max}`;
-const oneOf = (...values: string[]): FieldCheck => (v) => (typeof v === 'string' && values.includes(v) ? null : `one of ${values.map((x) => `"${x}"`).join(', ')}`);
-const referenceId: FieldCheck = (v) => (typeof v === 'string' && /^[0-9a-f]{16}$/.test(v) ? null : 'a reference id (16 hex digits)');
-const idList: FieldCheck = (v) => (Array.isArray(v) && v.length <= 1000 && v.every((x) => referenceId(x) === null) ? null : 'an array of reference ids');
-const ringName: FieldCheck = (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]{1,200}$/.test(v) ? null : '1-200 characters of A-Z a-z 0-9 . _ -');
+const referenceId: Check = (v) => (typeof v === 'string' && /^[0-9a-f]{16}$/.test(v) ? null : 'a reference id (16 hex digits)');
+const idList: Check = (v) => (Array.isArray(v) && v.length <= 1000 && v.every((x) => referenceId(x) === null) ? null : 'an array of reference ids');
+const webcamDevice: Check = (v) => (typeof v === 'string' && /^\/dev\/video\d{1,3}$/.test(v) ? null : 'a V4L2 device path such as "/dev/video0"');
 
 interface ParamSpec {
-  required: Record<string, FieldCheck>;
-  optional: Record<string, FieldCheck>;
+  required: Record<string, Check>;
+  optional: Record<string, Check>;
 }
 
 const SPECS: Record<Method, ParamSpec> = {
@@ -27,15 +22,15 @@ const SPECS: Record<Method, ParamSpec> = {
   'references.activate': { required: { id: referenceId }, optional: {} },
   'references.delete': { required: { id: referenceId }, optional: {} },
   'references.reorder': { required: { ids: idList }, optional: {} },
-  'backend.set': { required: {}, optional: { generator: oneOf('meshwarp', 'personalive'), device: oneOf('cpu', 'cuda', 'tensorrt'), decoder: oneOf('vae', 'tiny') } },
+  'backend.set': { required: {}, optional: { generator: oneOf(GENERATOR_KINDS), device: oneOf(DEVICE_KINDS), decoder: oneOf(DECODER_KINDS) } },
   'failover.restore': { required: {}, optional: {} },
   // Paths (file, image) are not settable by clients: never read a path a client chose.
-  'driving.set': { required: { kind: oneOf('ring', 'webcam', 'file', 'image') }, optional: { ring: ringName, webcam: (v) => (typeof v === 'string' && /^\/dev\/video\d{1,3}$/.test(v) ? null : 'a V4L2 device path such as "/dev/video0"') } },
-  'output.set': { required: {}, optional: { fps: int(1, 120), size: int(64, 2048, true), virtualCamera: bool, recording: bool } },
-  'animation.setPaused': { required: { paused: bool }, optional: {} },
+  'driving.set': { required: { kind: oneOf(DRIVING_KINDS) }, optional: { ring: isShmName, webcam: webcamDevice } },
+  'output.set': { required: {}, optional: { fps: isInt(1, 120), size: isInt(64, 2048, true), virtualCamera: isBool, recording: isBool } },
+  'animation.setPaused': { required: { paused: isBool }, optional: {} },
   'obs.listSources': { required: {}, optional: {} },
-  'obs.addOutputSource': { required: {}, optional: { sceneName: str(256) } },
-  'obs.addDrivingFilter': { required: { sourceName: str(256) }, optional: {} },
+  'obs.addOutputSource': { required: {}, optional: { sceneName: isNonEmptyString(256) } },
+  'obs.addDrivingFilter': { required: { sourceName: isNonEmptyString(256) }, optional: {} },
 };
 
 /** @throws PersonaLiveError CONTROL_UNKNOWN_METHOD, CONTROL_BAD_PARAMS naming the field */

@@ -11,6 +11,7 @@
  */
 import koffi from 'koffi';
 import { PersonaLiveError } from '../errors.js';
+import { SHM_NAME_RULE, isValidShmName } from '../util/checks.js';
 
 export interface SharedMemoryRegion {
   readonly name: string;
@@ -49,8 +50,8 @@ export interface SharedMemoryBackend {
 
 /** Names are plain: letters, digits, dot, dash, underscore (they become "/name" or "Local\\name"). */
 export function checkSharedMemoryName(name: string): void {
-  if (!/^[A-Za-z0-9._-]{1,200}$/.test(name)) {
-    throw new PersonaLiveError('SHM_FAILED', `shared-memory name "${name}" is invalid: expected 1-200 characters of A-Z a-z 0-9 . _ -`, { name });
+  if (!isValidShmName(name)) {
+    throw new PersonaLiveError('SHM_FAILED', `shared-memory name "${name}" is invalid: expected ${SHM_NAME_RULE}`, { name });
   }
 }
 

@@ -2,34 +2,7 @@
  * The generator interface every animation backend implements (the PersonaLive diffusion
  * engine and the built-in CPU generator), so the CLI and the live daemon can swap them.
  */
-
-/** An RGB24 image, row-major, 3 bytes per pixel, no padding. */
-export interface RgbImage {
-  data: Uint8Array;
-  width: number;
-  height: number;
-}
-
-/** One frame of the driving video or camera. */
-export interface DrivingFrame extends RgbImage {
-  /** Position in the driving sequence (0-based, increasing). */
-  index: number;
-  /** Capture timestamp in milliseconds (source clock); carried to the output frame. */
-  timestampMs: number;
-}
-
-/**
- * One generated frame. `source` says where it comes from: a driving frame (its index and
- * timestamp), or the warm-up transition from the reference pose to the first driving pose
- * that the streaming window produces before the first driving frame comes out.
- */
-export interface OutputFrame extends RgbImage {
-  source: 'driving' | 'warmup';
-  /** Index of the driving frame this frame animates (-1 for warm-up frames). */
-  sourceIndex: number;
-  /** The driving frame's capture timestamp (for warm-up frames: the first driving frame's). */
-  timestampMs: number;
-}
+import type { Frame, RgbImage } from '../frames.js';
 
 export interface StageTiming {
   count: number;
@@ -66,10 +39,13 @@ export interface Generator {
    */
   prepareReference?(image: RgbImage): Promise<unknown>;
   activateReference?(prepared: unknown): Promise<void>;
-  /** Pushes one driving frame; resolves with the frames that became ready (often none). */
-  push(frame: DrivingFrame): Promise<OutputFrame[]>;
+  /**
+   * Pushes one driving frame; resolves with the frames that became ready (often none). The
+   * caller may reuse `frame` once the promise settles.
+   */
+  push(frame: Frame): Promise<Frame[]>;
   /** End of input: pads and drains everything still in flight. */
-  flush(): Promise<OutputFrame[]>;
+  flush(): Promise<Frame[]>;
   /** Drops the stream state (window, history) but keeps the fused reference. */
   reset(): Promise<void>;
   stats(): Promise<GeneratorStats>;

@@ -450,3 +450,18 @@ function checkPlanar(name: string, arr: Float32Array, offset: number, channelStr
       `'${name}' region (offset ${offset}, channelStride ${channelStride}, ${w}x${h}) does not fit length ${arr.length}`);
   }
 }
+
+/** Nearest-neighbour resize of RGB24 (generators whose size is fixed by their pack). */
+export function resizeRgbNearest(src: Uint8Array, sw: number, sh: number, dst: Uint8Array, dw: number, dh: number): void {
+  for (let y = 0; y < dh; y++) {
+    const sy = Math.min(sh - 1, Math.floor(((y + 0.5) * sh) / dh));
+    for (let x = 0; x < dw; x++) {
+      const sx = Math.min(sw - 1, Math.floor(((x + 0.5) * sw) / dw));
+      const s = (sy * sw + sx) * 3;
+      const d = (y * dw + x) * 3;
+      dst[d] = src[s]!;
+      dst[d + 1] = src[s + 1]!;
+      dst[d + 2] = src[s + 2]!;
+    }
+  }
+}

@@ -3,7 +3,8 @@
  * unavailable (the panel shows them disabled with that reason; the API refuses them).
  */
 import { loadPack } from '../../models/pack.js';
-import type { BackendOption, DecoderKind, DeviceKind, GeneratorKind } from '../protocol.js';
+import { DECODER_KINDS, DECODERS, DEVICES, GENERATOR_KINDS, GENERATORS, type DecoderKind, type DeviceKind, type GeneratorKind } from '../kinds.js';
+import type { BackendOption } from '../protocol.js';
 import { deviceAvailability } from '../ort/onnx-runtime.js';
 
 export interface BackendOptions {
@@ -12,31 +13,29 @@ export interface BackendOptions {
   decoders: BackendOption<DecoderKind>[];
 }
 
-const DEVICE_LABELS: Record<DeviceKind, string> = { cpu: 'CPU', cuda: 'CUDA (NVIDIA)', tensorrt: 'TensorRT (NVIDIA)' };
-
 /** Reads the pack's manifest (if any) and the execution providers present. */
 export async function backendOptions(packDir: string | null): Promise<BackendOptions> {
   let packError: string | null = packDir ? null : 'no model pack configured (generator.packDir); the built-in generator needs none';
-  let decoders: { vae: boolean; tiny: boolean } = { vae: false, tiny: false };
+  let components: Record<string, unknown> = {};
   if (packDir) {
     try {
       const pack = await loadPack(packDir);
-      decoders = { vae: Boolean(pack.manifest.components.vae_decoder), tiny: Boolean(pack.manifest.components.tiny_decoder) };
+      components = { ...pack.manifest.components };
     } catch (error) {
       packError = `model pack ${packDir}: ${(error as Error).message}`;
     }
   }
-  const devices = deviceAvailability().map((d): BackendOption<DeviceKind> => ({ value: d.device, label: DEVICE_LABELS[d.device], available: d.available, reason: d.available ? null : d.reason ?? 'unavailable' }));
-  const decoderReason = (present: boolean, name: string): string | null => (packError ? packError : present ? null : `the model pack has no ${name}`);
+  const devices = deviceAvailability().map((d): BackendOption<DeviceKind> => ({ value: d.device, label: DEVICES[d.device].label, available: d.available, reason: d.available ? null : d.reason ?? 'unavailable' }));
+  const decoderReason = (decoder: DecoderKind): string | null => {
+    const component = DECODERS[decoder].component;
+    return packError ?? (components[component] ? null : `the model pack has no ${component}`);
+  };
   return {
-    generators: [
-      { value: 'meshwarp', label: 'Built-in (CPU, no downloads)', available: true, reason: null },
-      { value: 'personalive', label: 'PersonaLive diffusion', available: packError === null, reason: packError },
-    ],
+    generators: GENERATOR_KINDS.map((g): BackendOption<GeneratorKind> => {
+      const reason = GENERATORS[g].needsPack ? packError : null;
+      return { value: g, label: GENERATORS[g].label, available: reason === null, reason };
+    }),
     devices,
-    decoders: [
-      { value: 'tiny', label: 'TinyVAE (fast)', available: decoderReason(decoders.tiny, 'tiny_decoder') === null, reason: decoderReason(decoders.tiny, 'tiny_decoder') },
-      { value: 'vae', label: 'Full VAE (quality)', available: decoderReason(decoders.vae, 'vae_decoder') === null, reason: decoderReason(decoders.vae, 'vae_decoder') },
-    ],
+    decoders: DECODER_KINDS.map((d): BackendOption<DecoderKind> => ({ value: d, label: DECODERS[d].label, available: decoderReason(d) === null, reason: decoderReason(d) })),
   };
 }

@@ -10,20 +10,18 @@
  */
 import { PersonaLiveError, asPersonaLiveError } from '../errors.js';
 import type { DaemonConfig } from '../config/config.js';
-import type { DaemonState, DecoderKind, DeviceKind, GeneratorKind, LiveStats } from '../protocol.js';
-import type { DrivingFrame, Generator, OutputFrame, RgbImage } from '../generators/generator.js';
+import { FramePool, drivingFrame, type Frame, type RgbImage } from '../frames.js';
+import type { Generator } from '../generators/generator.js';
+import { resizeRgbNearest } from '../kernels/imageops.js';
+import { FALLBACK_GENERATOR, GENERATORS, type DecoderKind, type DeviceKind, type GeneratorKind } from '../kinds.js';
+import type { DaemonState, LiveStats } from '../protocol.js';
+import type { Sink } from '../sinks/types.js';
+import type { DrivingSource } from '../sources/types.js';
 import { FramePacer, systemPacerClock } from '../transport/pacer.js';
 import { monotonicUs } from '../util/clock.js';
 import { withDeadline } from '../util/deadline.js';
+import type { Logger } from '../util/log.js';
 import { LatencyWindow, RateMeter, selectEvenlySpaced } from './meters.js';
-import type { OutputSink, RgbFrame } from './sinks.js';
-import type { CapturedFrame, DrivingSource } from '../sources/types.js';
-
-export interface Logger {
-  info(fields: Record<string, unknown>, message: string): void;
-  warn(fields: Record<string, unknown>, message: string): void;
-  error(fields: Record<string, unknown>, message: string): void;
-}
 
 export interface BackendChoice {
   generator: GeneratorKind;
@@ -53,21 +51,6 @@ interface ActiveGenerator {
   providers: string[];
 }
 
-/** Nearest-neighbour resize of RGB24 (generators whose size is fixed by their pack). */
-export function resizeRgbNearest(src: Uint8Array, sw: number, sh: number, dst: Uint8Array, dw: number, dh: number): void {
-  for (let y = 0; y < dh; y++) {
-    const sy = Math.min(sh - 1, Math.floor(((y + 0.5) * sh) / dh));
-    for (let x = 0; x < dw; x++) {
-      const sx = Math.min(sw - 1, Math.floor(((x + 0.5) * sw) / dw));
-      const s = (sy * sw + sx) * 3;
-      const d = (y * dw + x) * 3;
-      dst[d] = src[s]!;
-      dst[d + 1] = src[s + 1]!;
-      dst[d + 2] = src[s + 2]!;
-    }
-  }
-}
-
 export class LiveLoop {
   private config: DaemonConfig;
   private active: ActiveGenerator | null = null;
@@ -76,9 +59,13 @@ export class LiveLoop {
   private failover: GeneratorStatus['failover'] = { active: false, reason: null, since: null };
   private reference: RgbImage | null = null;
   private source: DrivingSource | null = null;
-  private readonly sinks = new Map<string, OutputSink>();
-  private pacer: FramePacer<RgbFrame>;
-  private queue: CapturedFrame[] = [];
+  private readonly sinks = new Map<string, Sink>();
+  private pacer: FramePacer<Frame>;
+  private queue: Frame[] = [];
+  /** Driving frames: sources fill them, the loop releases them once the generator is done. */
+  readonly framePool = new FramePool();
+  /** Output frames resized to the output size (generators whose size is fixed by their pack). */
+  private readonly outputPool = new FramePool();
   private readonly actions: (() => Promise<void>)[] = [];
   private wakeUp: (() => void) | null = null;
   private running = false;
@@ -98,13 +85,14 @@ export class LiveLoop {
     this.pacer = this.createPacer();
   }
 
-  private createPacer(): FramePacer<RgbFrame> {
-    return new FramePacer<RgbFrame>({
+  private createPacer(): FramePacer<Frame> {
+    return new FramePacer<Frame>({
       fpsNum: this.config.output.fps,
       fpsDen: 1,
       capacity: 4,
       clock: systemPacerClock,
       onFrame: (frame, repeated, nowUs) => this.emit(frame, repeated, nowUs),
+      onRelease: (frame) => this.outputPool.release(frame),
       onError: (error) => this.options.log.error({ err: String(error) }, 'output tick failed'),
     });
   }
@@ -125,7 +113,7 @@ export class LiveLoop {
       // First run without a portrait: stream a plain frame until one is uploaded.
       this.generatorState = 'waiting';
       const size = this.config.output.size;
-      this.pacer.push({ rgb: new Uint8Array(size * size * 3).fill(16), width: size, height: size, captureUs: monotonicUs() });
+      this.pacer.push(drivingFrame(new Uint8Array(size * size * 3).fill(16), size, size, -1, monotonicUs()));
     }
     this.running = true;
     this.pacer.start();
@@ -162,7 +150,7 @@ export class LiveLoop {
     const old = this.source;
     this.source = null;
     await old?.close().catch(() => undefined);
-    this.queue = [];
+    this.dropQueue();
     if (old && this.running && this.active) {
       await this.applyAtBoundary(async () => {
         await this.active?.generator.reset();
@@ -178,7 +166,7 @@ export class LiveLoop {
   }
 
   /** Adds or replaces the sink of that kind (closing the old one). */
-  async setSink(sink: OutputSink): Promise<void> {
+  async setSink(sink: Sink): Promise<void> {
     const old = this.sinks.get(sink.kind);
     this.sinks.set(sink.kind, sink);
     if (old) await old.close();
@@ -205,23 +193,29 @@ export class LiveLoop {
     }
   }
 
-  private onDrivingFrame(frame: CapturedFrame): void {
+  private onDrivingFrame(frame: Frame): void {
     this.meters.input.mark(monotonicUs());
     if (this.queue.length >= INPUT_QUEUE_CAPACITY) {
-      this.queue.shift();
+      this.framePool.release(this.queue.shift()!);
       this.counters.inputDrops++;
     }
     this.queue.push(frame);
     this.wakeUp?.();
   }
 
-  private emit(frame: RgbFrame, repeated: boolean, nowUs: number): void {
+  /** Gives every waiting driving frame back to the pool. */
+  private dropQueue(): void {
+    for (const frame of this.queue) this.framePool.release(frame);
+    this.queue = [];
+  }
+
+  private emit(frame: Frame, repeated: boolean, nowUs: number): void {
     this.meters.output.mark(nowUs);
     this.counters.framesOut++;
     if (!repeated) this.meters.latency.add((nowUs - frame.captureUs) / 1000);
     for (const [kind, sink] of this.sinks) {
       try {
-        sink.write(frame, repeated);
+        sink.write(frame, repeated, nowUs);
       } catch (error) {
         this.counters.outputErrors++;
         if (!this.sinkErrorsLogged.has(kind)) {
@@ -249,23 +243,24 @@ export class LiveLoop {
         this.wakeUp = null;
         continue;
       }
-      const wanted = this.active.generator.name === 'personalive' ? 4 : 1;
-      const picks = selectEvenlySpaced(this.queue.length, wanted);
+      const picks = selectEvenlySpaced(this.queue.length, GENERATORS[this.active.choice.generator].framesPerWake);
       const frames = picks.map((i) => this.queue[i]!);
       this.counters.inputDrops += this.queue.length - picks.length;
+      for (const [i, frame] of this.queue.entries()) if (!picks.includes(i)) this.framePool.release(frame);
       this.queue = [];
       for (const frame of frames) {
-        if (!this.running || !this.active) break;
-        await this.step(this.active, frame);
+        if (this.running && this.active) await this.step(this.active, frame);
+        this.framePool.release(frame);
       }
     }
   }
 
-  private async step(active: ActiveGenerator, frame: CapturedFrame): Promise<void> {
-    const driving: DrivingFrame = { data: frame.rgb, width: frame.width, height: frame.height, index: this.frameIndex++, timestampMs: frame.captureUs / 1000 };
-    let outputs: OutputFrame[];
+  private async step(active: ActiveGenerator, frame: Frame): Promise<void> {
+    // Numbered across sources: a generator sees one increasing sequence.
+    frame.index = this.frameIndex++;
+    let outputs: Frame[];
     try {
-      outputs = await this.pushWithDeadline(active, driving);
+      outputs = await this.pushWithDeadline(active, frame);
     } catch (error) {
       await this.onGeneratorFailure(active, asPersonaLiveError(error, 'ENGINE_FAILED'));
       return;
@@ -276,28 +271,28 @@ export class LiveLoop {
     }
   }
 
-  private pushWithDeadline(active: ActiveGenerator, frame: DrivingFrame): Promise<OutputFrame[]> {
+  private pushWithDeadline(active: ActiveGenerator, frame: Frame): Promise<Frame[]> {
     const fault = this.injectedFault;
     this.injectedFault = null;
     if (fault === 'throw') return Promise.reject(new PersonaLiveError('ENGINE_FAILED', 'injected generator fault (test hook)'));
-    const push = fault === 'stall' ? new Promise<OutputFrame[]>(() => undefined) : active.generator.push(frame);
-    // The deadline is for the diffusion generator (a GPU that hangs): the built-in one has
-    // nothing to fail over to, and restarting it on a busy CPU only makes a slow stream
-    // stop. A slow built-in push is waited for (the output repeats meanwhile); a throw
-    // still restarts it.
-    if (active.choice.generator === 'meshwarp' && fault !== 'stall') return push;
+    const push = fault === 'stall' ? new Promise<Frame[]>(() => undefined) : active.generator.push(frame);
+    // The deadline is for a generator that can hang (a GPU): the built-in one has nothing
+    // to fail over to, and restarting it on a busy CPU only makes a slow stream stop. A slow
+    // built-in push is waited for (the output repeats meanwhile); a throw still restarts it.
+    if (!GENERATORS[active.choice.generator].failoverDeadline && fault !== 'stall') return push;
     const deadlineMs = this.config.generator.failoverAfterMs;
     return withDeadline(push, deadlineMs, () => new PersonaLiveError('ENGINE_FAILED', `the ${active.choice.generator} generator produced nothing for ${deadlineMs} ms (generator.failoverAfterMs)`));
   }
 
-  private toOutputFrame(output: OutputFrame): RgbFrame {
+  private toOutputFrame(output: Frame): Frame {
     const size = this.config.output.size;
-    let rgb = output.data;
-    if (output.width !== size || output.height !== size) {
-      rgb = new Uint8Array(size * size * 3);
-      resizeRgbNearest(output.data, output.width, output.height, rgb, size, size);
-    }
-    return { rgb, width: size, height: size, captureUs: output.timestampMs * 1000 };
+    if (output.width === size && output.height === size) return output;
+    const resized = this.outputPool.acquire(size, size);
+    resizeRgbNearest(output.data, output.width, output.height, resized.data, size, size);
+    resized.index = output.index;
+    resized.captureUs = output.captureUs;
+    resized.warmup = output.warmup;
+    return resized;
   }
 
   private async onGeneratorFailure(active: ActiveGenerator, error: PersonaLiveError): Promise<void> {
@@ -306,7 +301,7 @@ export class LiveLoop {
     // Abandon it: a stalled worker may never answer; close in the background.
     this.active = null;
     void active.generator.close().catch(() => undefined);
-    const fallback: BackendChoice = { generator: 'meshwarp', device: 'cpu', decoder: active.choice.decoder };
+    const fallback: BackendChoice = { generator: FALLBACK_GENERATOR, device: 'cpu', decoder: active.choice.decoder };
     const reason = `${active.choice.generator} on ${active.choice.device} failed: ${error.message}`;
     this.failover = { active: true, reason, since: new Date().toISOString() };
     this.generatorState = 'starting';
@@ -315,7 +310,7 @@ export class LiveLoop {
     try {
       this.active = await this.buildGenerator(fallback, this.reference!);
       this.generatorState = 'running';
-      this.options.log.warn({ from: active.choice.generator, to: 'meshwarp' }, 'failover: the built-in generator keeps the stream alive');
+      this.options.log.warn({ from: active.choice.generator, to: FALLBACK_GENERATOR }, 'failover: the built-in generator keeps the stream alive');
     } catch (fallbackError) {
       this.generatorState = 'failed';
       this.options.notice('error', asPersonaLiveError(fallbackError).code, `The built-in generator could not start either: ${asPersonaLiveError(fallbackError).message}`);
@@ -440,7 +435,7 @@ export class LiveLoop {
 
   setPaused(paused: boolean): void {
     this.paused = paused;
-    if (paused) this.queue = [];
+    if (paused) this.dropQueue();
     this.wakeUp?.();
     this.options.changed();
   }
@@ -474,7 +469,7 @@ export class LiveLoop {
     const now = monotonicUs();
     const pacer = this.pacer.stats();
     const status = this.generatorStatus();
-    const provider = status.active === 'meshwarp' ? 'built-in (CPU)' : status.providers.join(', ') || 'unknown';
+    const provider = status.providers.join(', ') || (GENERATORS[status.active].needsPack ? 'unknown' : 'built-in (CPU)');
     return {
       inputFps: this.meters.input.rate(now),
       generatedFps: this.meters.generated.rate(now),

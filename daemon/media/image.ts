@@ -8,13 +8,7 @@ import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import nodePath from 'node:path';
 import sharp from 'sharp';
 import { PersonaLiveError } from '../errors.js';
-
-/** Tightly packed RGB24 pixels, row-major, width*height*3 bytes. */
-export interface RgbImage {
-  data: Uint8Array;
-  width: number;
-  height: number;
-}
+import type { RgbImage } from '../frames.js';
 
 export interface SquareBox {
   x: number;
@@ -294,4 +288,15 @@ export async function writePng(image: RgbImage, path: string): Promise<void> {
       { cause: error },
     );
   }
+}
+
+/**
+ * A JPEG of `image` resized to `width` x `height`: `fit` 'cover' crops to fill (thumbnails,
+ * cropped around what draws attention), 'fill' stretches (the live preview, already square).
+ * Runs on sharp's thread pool, off the caller's thread.
+ */
+export async function encodeJpeg(image: RgbImage, width: number, height: number, options: { quality: number; fit: 'cover' | 'fill' }): Promise<Buffer> {
+  const pipeline = sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.length), { raw: { width: image.width, height: image.height, channels: 3 } });
+  const resized = options.fit === 'cover' ? pipeline.resize(width, height, { fit: 'cover', position: 'attention' }) : pipeline.resize(width, height);
+  return resized.jpeg({ quality: options.quality }).toBuffer();
 }

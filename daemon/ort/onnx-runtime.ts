@@ -10,24 +10,25 @@ import * as ort from 'onnxruntime-node';
 import { PersonaLiveError } from '../errors.js';
 import { float16ToFloat32, float32ToFloat16 } from '../kernels/float16.js';
 import type { Dim, TensorDType } from '../../models/contract.js';
+import { DEVICE_KINDS, type DeviceKind } from '../kinds.js';
 
-/** The devices a user can ask for, and the ONNX Runtime providers each one means, in priority order. */
-export const DEVICE_PROVIDERS = {
+/** The devices a user can ask for (kinds.ts), and the ONNX Runtime providers each one means, in priority order. */
+export const DEVICE_PROVIDERS: { readonly [K in DeviceKind]: readonly string[] } = {
   cpu: ['cpu'],
   // Nodes the GPU provider cannot run are placed on the CPU provider by ONNX Runtime itself;
   // that is per-node placement, not a silent fallback of the session (which fails loudly).
   cuda: ['cuda', 'cpu'],
   tensorrt: ['tensorrt', 'cuda', 'cpu'],
-} as const satisfies Record<string, readonly string[]>;
+};
 
-export type Device = keyof typeof DEVICE_PROVIDERS;
-export const DEVICES = Object.keys(DEVICE_PROVIDERS) as Device[];
+export type Device = DeviceKind;
+const DEVICES = DEVICE_KINDS;
 
 /**
  * @throws PersonaLiveError DEVICE_UNKNOWN listing the valid devices.
  */
 export function resolveDevice(value: string): Device {
-  if ((DEVICES as string[]).includes(value)) return value as Device;
+  if ((DEVICES as readonly string[]).includes(value)) return value as Device;
   throw new PersonaLiveError('DEVICE_UNKNOWN', `unknown device "${value}": expected one of ${DEVICES.join(', ')}`, { device: value, valid: DEVICES });
 }
 

@@ -8,10 +8,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import sharp from 'sharp';
 import { PersonaLiveError } from '../errors.js';
-import { writeFileAtomic } from '../config/config.js';
-import { decodeImageBuffer, sniffImageBytes, type RgbImage } from '../media/image.js';
+import { writeFileAtomic } from '../util/files.js';
+import type { RgbImage } from '../frames.js';
+import { decodeImageBuffer, encodeJpeg, sniffImageBytes } from '../media/image.js';
 import { HOTKEY_SLOTS, MAX_UPLOAD_BYTES, type ReferenceInfo } from '../protocol.js';
 
 interface StoredReference {
@@ -122,10 +122,7 @@ export class ReferenceGallery {
     const id = randomBytes(8).toString('hex');
     const file = `${id}.${format === 'jpeg' ? 'jpg' : format}`;
     writeFileAtomic(join(this.dir, file), bytes, 0o600);
-    const thumbnail = await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.length), { raw: { width: image.width, height: image.height, channels: 3 } })
-      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'cover', position: 'attention' })
-      .jpeg({ quality: 80 })
-      .toBuffer();
+    const thumbnail = await encodeJpeg(image, THUMBNAIL_SIZE, THUMBNAIL_SIZE, { quality: 80, fit: 'cover' });
     writeFileAtomic(join(this.dir, `${id}.thumb.jpg`), thumbnail, 0o600);
     const stored: StoredReference = { id, name: displayName(name), file, width: image.width, height: image.height, addedAt: new Date().toISOString(), sha256 };
     this.index.references.push(stored);

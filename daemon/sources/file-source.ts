@@ -4,7 +4,8 @@
  * frame (ffmpeg's pipe applies backpressure).
  */
 import { PersonaLiveError, asPersonaLiveError } from '../errors.js';
-import { decodeVideoFrames, probeVideo } from '../media/ffmpeg.js';
+import { decodeVideoFrames } from '../media/decode.js';
+import { probeVideo } from '../media/probe.js';
 import { monotonicUs } from '../util/clock.js';
 import type { DrivingSource, SourceOptions, SourceState } from './types.js';
 
@@ -22,20 +23,29 @@ export function createFileSource(path: string, options: SourceOptions): DrivingS
       const info = await probeVideo(path, process.env, { argument: 'driving.file' });
       running = true;
       const periodUs = 1e6 / info.fps;
+      let index = 0;
       loop = (async () => {
         let next = monotonicUs();
         while (running) {
           try {
-            for await (const decoded of decodeVideoFrames(path, { width: options.size, height: options.size, info, argument: 'driving.file' })) {
-              if (!running) break;
+            for await (const decoded of decodeVideoFrames(path, { width: options.size, height: options.size, info, argument: 'driving.file', acquire: (w, h) => options.pool.acquire(w, h) })) {
+              if (!running) {
+                options.pool.release(decoded);
+                break;
+              }
               const wait = next - monotonicUs();
               if (wait > 1000) await new Promise((r) => setTimeout(r, wait / 1000));
-              if (!running) break;
+              if (!running) {
+                options.pool.release(decoded);
+                break;
+              }
               // A decoder that fell far behind restarts the schedule instead of bursting.
               const now = monotonicUs();
               next = Math.max(next + periodUs, now);
               state = 'live';
-              onFrame({ rgb: decoded.data, width: options.size, height: options.size, captureUs: now });
+              decoded.captureUs = now;
+              decoded.index = index++;
+              onFrame(decoded);
             }
           } catch (error) {
             state = 'error';

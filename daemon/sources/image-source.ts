@@ -14,7 +14,14 @@ export function createImageSource(path: string, options: SourceOptions): Driving
       if (!path) throw new PersonaLiveError('DRIVING_SOURCE_FAILED', 'driving.kind is "image" but driving.image is empty: set the image path in the configuration');
       const image = await fitSquare(await loadImageRgb(path, { argument: 'driving.image' }), options.size);
       state = 'live';
-      timer = setInterval(() => onFrame({ rgb: image.data.slice(), width: image.width, height: image.height, captureUs: monotonicUs() }), 1000 / options.fps);
+      let index = 0;
+      timer = setInterval(() => {
+        const frame = options.pool.acquire(image.width, image.height);
+        frame.data.set(image.data);
+        frame.index = index++;
+        frame.captureUs = monotonicUs();
+        onFrame(frame);
+      }, 1000 / options.fps);
     },
     state: () => state,
     error: () => null,

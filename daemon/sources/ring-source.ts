@@ -8,13 +8,14 @@ import { createColourKernels } from '../kernels/colour.js';
 import { PixelFormat } from '../ffi/ring-layout.js';
 import { RingReader } from '../transport/ring.js';
 import { systemSharedMemory, type SharedMemoryBackend } from '../ffi/shared-memory.js';
-import type { CapturedFrame, DrivingSource, SourceOptions } from './types.js';
+import type { DrivingSource, SourceOptions } from './types.js';
 
 export function createRingSource(ringName: string, options: SourceOptions, shm: SharedMemoryBackend = systemSharedMemory()): DrivingSource {
   const kernels = createColourKernels();
   let reader: RingReader | null = null;
   let timer: NodeJS.Timeout | null = null;
   let lastError: string | null = null;
+  let index = 0;
 
   return {
     kind: 'ring',
@@ -26,11 +27,13 @@ export function createRingSource(ringName: string, options: SourceOptions, shm: 
         try {
           const frame = reader!.readLatest();
           if (!frame) return;
-          const rgb = new Uint8Array(frame.width * frame.height * 3);
+          const captured = options.pool.acquire(frame.width, frame.height);
+          const rgb = captured.data;
           if (frame.pixelFormat === PixelFormat.BGRA) kernels.bgraToRgb(frame.pixels, frame.width, frame.height, rgb, frame.stride);
           else if (frame.pixelFormat === PixelFormat.RGBA) kernels.rgbaToRgb(frame.pixels, frame.width, frame.height, rgb, frame.stride);
           else for (let y = 0; y < frame.height; y++) rgb.set(frame.pixels.subarray(y * frame.stride, y * frame.stride + frame.width * 3), y * frame.width * 3);
-          const captured: CapturedFrame = { rgb, width: frame.width, height: frame.height, captureUs: frame.captureUs };
+          captured.captureUs = frame.captureUs;
+          captured.index = index++;
           lastError = null;
           onFrame(captured);
         } catch (error) {

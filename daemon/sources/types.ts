@@ -1,25 +1,21 @@
 /** Driving sources: where the streamer's face comes from. One file per kind, registered in registry.ts. */
-
-/** One captured driving frame. `rgb` belongs to the receiver (sources never reuse it). */
-export interface CapturedFrame {
-  rgb: Uint8Array;
-  width: number;
-  height: number;
-  /** Capture time, monotonic microseconds (the clock shared with OBS: monotonicUs()). */
-  captureUs: number;
-}
+import type { DrivingKind } from '../kinds.js';
+import type { Frame, FramePool } from '../frames.js';
 
 export type SourceState = 'live' | 'waiting' | 'stale' | 'absent' | 'stopped' | 'error';
 
 export interface DrivingSource {
-  readonly kind: string;
+  readonly kind: DrivingKind;
   /** What it reads, for the panel and logs ("OBS capture ring personalive-driving", "/dev/video0"...). */
   readonly description: string;
   /**
    * Starts delivering frames to `onFrame` (called on the main thread, never re-entrantly).
+   * Each frame comes from `SourceOptions.pool` and belongs to the receiver, who releases it
+   * to the pool when done; captureUs is the monotonic capture time (monotonicUs()), index
+   * counts this source's frames.
    * @throws PersonaLiveError DRIVING_SOURCE_FAILED (or the media error) when it cannot start
    */
-  start(onFrame: (frame: CapturedFrame) => void): Promise<void>;
+  start(onFrame: (frame: Frame) => void): Promise<void>;
   state(): SourceState;
   /** The error that stopped it, if any. */
   error(): string | null;
@@ -31,4 +27,6 @@ export interface SourceOptions {
   fps: number;
   /** Square size files and images are decoded to. */
   size: number;
+  /** Where frames come from (reused: a steady stream allocates none). */
+  pool: FramePool;
 }

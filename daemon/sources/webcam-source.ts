@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PersonaLiveError } from '../errors.js';
-import { RawFrameAssembler, findFfmpeg } from '../media/ffmpeg.js';
+import { RawFrameAssembler } from '../media/decode.js';
+import { findFfmpeg } from '../media/ffmpeg.js';
 import { monotonicUs } from '../util/clock.js';
 import type { DrivingSource, SourceOptions, SourceState } from './types.js';
 
@@ -27,11 +28,14 @@ export function createWebcamSource(device: string, options: SourceOptions, input
       const { ffmpeg } = findFfmpeg();
       const filter = `scale=${size}:${size}:force_original_aspect_ratio=increase,crop=${size}:${size},setsar=1`;
       child = spawn(ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', ...inputArgs, '-an', '-vf', filter, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, detached: true });
-      const frames = new RawFrameAssembler(size * size * 3);
+      const frames = new RawFrameAssembler(size, size, (w, h) => options.pool.acquire(w, h));
+      let index = 0;
       child.stdout!.on('data', (chunk: Buffer) => {
-        for (const rgb of frames.push(chunk)) {
+        for (const frame of frames.push(chunk)) {
           state = 'live';
-          onFrame({ rgb, width: size, height: size, captureUs: monotonicUs() });
+          frame.captureUs = monotonicUs();
+          frame.index = index++;
+          onFrame(frame);
         }
       });
       child.stderr!.on('data', (chunk) => { stderr = (stderr + String(chunk)).slice(-2000); });

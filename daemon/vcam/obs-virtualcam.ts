@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { PersonaLiveError } from '../errors.js';
 import { systemSharedMemory, type SharedMemoryBackend, type SharedMemoryRegion } from '../ffi/shared-memory.js';
 import { checkYuvConversion, createColourKernels, type ColourKernels } from '../kernels/colour.js';
-import type { FrameWriter, VirtualCameraConfig } from './sink.js';
+import type { FrameWriter, VirtualCameraConfig } from './writer.js';
 
 /** The mapping OBS's DirectShow filter opens (no Global\ prefix: the session namespace). */
 export const OBS_VIRTUALCAM_NAME = 'OBSVirtualCamVideo';

@@ -1,11 +1,11 @@
 /**
  * Which virtual camera a platform has: a table and a resolver (the one place that names
- * both writers), plus the paced sink over it.
+ * both writers).
  */
 import { PersonaLiveError } from '../errors.js';
 import type { ColourKernels, PixelFormat } from '../kernels/colour.js';
 import { ObsVirtualCamWriter } from './obs-virtualcam.js';
-import { VirtualCameraSink, type FrameWriter, type VirtualCameraConfig, type VirtualCameraSinkOptions } from './sink.js';
+import type { FrameWriter, VirtualCameraConfig } from './writer.js';
 import { V4l2LoopbackWriter } from './v4l2.js';
 
 export interface PlatformWriterOptions {
@@ -32,12 +32,4 @@ export function openPlatformWriter(config: VirtualCameraConfig, options: Platfor
     throw new PersonaLiveError('VCAM_UNAVAILABLE', `no virtual camera on ${platform}: supported on ${Object.keys(VIRTUAL_CAMERA_WRITERS).join(', ')}`, { platform });
   }
   return open(config, options);
-}
-
-/** A paced virtual-camera sink over this platform's writer; start() opens the device. */
-export function createVirtualCameraSink(
-  options: VirtualCameraConfig & PlatformWriterOptions & Pick<VirtualCameraSinkOptions, 'capacity' | 'clock' | 'onError'>,
-): VirtualCameraSink {
-  const { device, format, kernels, ...rest } = options;
-  return new VirtualCameraSink({ ...rest, kernels, openWriter: (config) => openPlatformWriter(config, { device, format, kernels }) });
 }

@@ -23,7 +23,7 @@ import {
   decodeCapability, decodePixFormat, encodeOutputParm, encodePixFormat, fourccName, libcV4l2Io, setBufferType,
   type V4l2Io,
 } from '../ffi/v4l2-abi.js';
-import type { FrameWriter, VirtualCameraConfig } from './sink.js';
+import type { FrameWriter, VirtualCameraConfig } from './writer.js';
 
 /** The driver name v4l2loopback reports in VIDIOC_QUERYCAP. */
 export const LOOPBACK_DRIVER = 'v4l2 loopback';

@@ -3,16 +3,11 @@
  * the plugin's Driving Capture filter and its ring) or a webcam; a file or still image set in
  * the configuration file is shown read-only. OBS video sources come from obs.listSources.
  */
-import type { DaemonState, DrivingKind } from '../../daemon/protocol.js';
+import { DRIVING_KINDS, DRIVING_SOURCES, type DrivingKind, type DrivingTraits } from '../../daemon/kinds.js';
+import type { DaemonState } from '../../daemon/protocol.js';
 import type { Panel, View } from './app.js';
 import { byId, fillSelect, setText } from './dom.js';
 
-const KIND_LABELS: Record<DrivingKind, string> = {
-  ring: 'OBS source (Driving Capture filter)',
-  webcam: 'Webcam',
-  file: 'Video file (from the configuration)',
-  image: 'Still image (from the configuration)',
-};
 const DEFAULT_WEBCAM = '/dev/video0';
 
 export function mountDriving(panel: Panel): View {
@@ -47,9 +42,12 @@ export function mountDriving(panel: Panel): View {
   return {
     update(state: DaemonState): void {
       const d = state.driving;
-      // file and image are offered only when the configuration names one.
-      const kinds: DrivingKind[] = ['ring', 'webcam', ...(d.file || d.kind === 'file' ? ['file' as const] : []), ...(d.image || d.kind === 'image' ? ['image' as const] : [])];
-      fillSelect(kind, kinds.map((k) => ({ value: k, label: KIND_LABELS[k] })), d.kind);
+      // A kind set in the configuration file only (file, image) is offered once it names one.
+      const offered = (k: DrivingKind): boolean => {
+        const traits: DrivingTraits = DRIVING_SOURCES[k];
+        return traits.clientSettable || k === d.kind || (traits.setting !== null && Boolean(d[traits.setting]));
+      };
+      fillSelect(kind, DRIVING_KINDS.filter(offered).map((k) => ({ value: k, label: DRIVING_SOURCES[k].label })), d.kind);
       const badge = status.querySelector<HTMLElement>('.badge')!;
       badge.dataset.state = d.state;
       setText(badge, d.state);

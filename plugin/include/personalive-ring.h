@@ -39,6 +39,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -54,6 +56,26 @@ extern "C" {
 #define PL_RING_STALE_MS 1500u
 #define PL_RING_NAME_OUTPUT "personalive-output"
 #define PL_RING_NAME_DRIVING "personalive-driving"
+
+/* Shared-memory (ring) names: 1..PL_SHM_NAME_MAX characters of A-Z a-z 0-9 . _ -, portable
+ * across POSIX shm ("/name") and Win32 mappings ("Local\\name"). The daemon checks the same
+ * rule (daemon/util/checks.ts; test/ffi/ring-layout.test.ts compares the two). */
+#define PL_SHM_NAME_MAX 200
+
+static inline bool pl_ring_name_valid(const char *name)
+{
+	size_t len = 0;
+	if (!name)
+		return false;
+	for (const char *p = name; *p; p++, len++) {
+		char c = *p;
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+			  c == '_' || c == '-';
+		if (!ok || len >= PL_SHM_NAME_MAX)
+			return false;
+	}
+	return len > 0;
+}
 
 enum pl_pixel_format {
 	PL_PIXEL_FORMAT_NONE = 0,

@@ -23,21 +23,6 @@
 
 #define PL_SHM_PATH_MAX 256
 
-bool pl_shm_name_valid(const char *name)
-{
-	size_t len = 0;
-	if (!name)
-		return false;
-	for (const char *p = name; *p; p++, len++) {
-		char c = *p;
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-			  c == '_' || c == '-';
-		if (!ok || len >= 200)
-			return false;
-	}
-	return len > 0;
-}
-
 static bool make_path(char *path, const char *name, char *err, size_t err_size)
 {
 	if (!pl_shm_name_valid(name)) {

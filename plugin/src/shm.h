@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "../include/personalive-ring.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,8 +37,11 @@ struct pl_shm {
 	void *handle;
 };
 
-/* Names are 1..200 characters of A-Z a-z 0-9 . _ - (the same rule as the daemon's). */
-bool pl_shm_name_valid(const char *name);
+/* Names: pl_ring_name_valid() in personalive-ring.h (the one rule, shared with the daemon). */
+static inline bool pl_shm_name_valid(const char *name)
+{
+	return pl_ring_name_valid(name);
+}
 
 /*
  * Creates a fresh zero-filled object of `size` bytes and maps it read-write.

@@ -13,10 +13,14 @@ import {
   RING_NAME_DRIVING, RING_NAME_OUTPUT, RING_SLOT_ALIGN, RING_STALE_MS, RING_VERSION, SLOT, SLOT_DESCRIPTOR_SIZE,
   WriterState, pixelFormatBytes, ringGeometry,
 } from '../../daemon/ffi/ring-layout.js';
+import { SHM_NAME_MAX, isValidShmName } from '../../daemon/util/checks.js';
 import { requireBinary } from '../helpers/system.js';
 
 const includeDir = fileURLToPath(new URL('../../plugin/include', import.meta.url));
 const cc = requireBinary('cc');
+
+/** Names the C and TypeScript name rules must judge alike (valid and invalid ones). */
+const NAME_SAMPLES = ['personalive-output', 'a', 'A.b_c-9', 'x'.repeat(SHM_NAME_MAX), 'x'.repeat(SHM_NAME_MAX + 1), '', 'has space', 'slash/name', 'back\\slash', 'dollar$', 'ümlaut'];
 
 const HEADER_FIELDS = Object.keys(HEADER) as (keyof typeof HEADER)[];
 const SLOT_FIELDS = Object.keys(SLOT) as (keyof typeof SLOT)[];
@@ -47,6 +51,8 @@ function cProgram(): string {
     '  printf("state.running %d\\n", PL_WRITER_STATE_RUNNING);',
     '  printf("state.stopped %d\\n", PL_WRITER_STATE_STOPPED);',
     '  printf("bytes.rgba %u\\n", pl_pixel_format_bytes(PL_PIXEL_FORMAT_RGBA));',
+    `  printf("const.shm_name_max %d\\n", PL_SHM_NAME_MAX);`,
+    ...NAME_SAMPLES.map((name, i) => `  printf("name_valid.${i} %d\\n", pl_ring_name_valid(${JSON.stringify(name)}));`),
     '  printf("total.720p.rgb24.3 %llu\\n", (unsigned long long)pl_ring_total_size(3, ((1280u * 3u * 720u + 4095u) / 4096u) * 4096u));',
     '  return 0;',
     '}',
@@ -92,6 +98,13 @@ describe.skipIf(cc.skip)('ring layout: C header vs TypeScript mirror', () => {
     expect([c.get('state.empty'), c.get('state.running'), c.get('state.stopped')].map(Number)).toEqual([WriterState.EMPTY, WriterState.RUNNING, WriterState.STOPPED]);
     expect(Number(c.get('bytes.rgba'))).toBe(pixelFormatBytes(PixelFormat.RGBA));
     expect(Number(c.get('total.720p.rgb24.3'))).toBe(ringGeometry(1280, 720, PixelFormat.RGB24, 3).totalSize);
+  });
+
+  it('judges shared-memory names by the same rule as the daemon', () => {
+    expect(Number(c.get('const.shm_name_max'))).toBe(SHM_NAME_MAX);
+    const judged = NAME_SAMPLES.map((name, i) => ({ name: name.slice(0, 20), c: c.get(`name_valid.${i}`) === '1', ts: isValidShmName(name) }));
+    for (const j of judged) expect(j.c).toBe(j.ts);
+    expect(judged.filter((j) => j.ts).length).toBe(4);
   });
 
   it('spells the magic "PNGR" in memory', () => {

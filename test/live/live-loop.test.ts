@@ -5,21 +5,22 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../daemon/config/config.js';
 import { PersonaLiveError } from '../../daemon/errors.js';
-import type { DrivingFrame, Generator, OutputFrame, RgbImage } from '../../daemon/generators/generator.js';
+import type { Generator } from '../../daemon/generators/generator.js';
+import type { Frame, RgbImage } from '../../daemon/frames.js';
 import { LiveLoop, type BackendChoice } from '../../daemon/live/live-loop.js';
-import type { OutputSink, RgbFrame } from '../../daemon/live/sinks.js';
-import type { CapturedFrame, DrivingSource } from '../../daemon/sources/types.js';
+import type { Sink } from '../../daemon/sinks/types.js';
+import type { DrivingSource } from '../../daemon/sources/types.js';
 import { monotonicUs } from '../../daemon/transport/ring.js';
 
 const SIZE = 64;
 
 /** A generator whose push behaviour a test controls; outputs carry the reference's first byte. */
-function fakeGenerator(kind: 'meshwarp' | 'personalive', behaviour: { delayMs?: number; fail?: () => boolean } = {}): Generator & { pushed: DrivingFrame[]; closed: boolean; resets: number[] } {
+function fakeGenerator(kind: 'meshwarp' | 'personalive', behaviour: { delayMs?: number; fail?: () => boolean } = {}): Generator & { pushed: Frame[]; closed: boolean; resets: number[] } {
   let reference = 0;
   const g = {
     name: kind,
     outputSize: { width: SIZE, height: SIZE },
-    pushed: [] as DrivingFrame[],
+    pushed: [] as Frame[],
     /** How many frames had been pushed at each reset(). */
     resets: [] as number[],
     closed: false,
@@ -27,11 +28,11 @@ function fakeGenerator(kind: 'meshwarp' | 'personalive', behaviour: { delayMs?: 
       if (image.data[0] === 0) throw new PersonaLiveError('NO_FACE', 'no face was found in the reference image');
       reference = image.data[0]!;
     },
-    async push(frame: DrivingFrame): Promise<OutputFrame[]> {
+    async push(frame: Frame): Promise<Frame[]> {
       g.pushed.push(frame);
       if (behaviour.fail?.()) throw new PersonaLiveError('ENGINE_FAILED', 'fake failure');
       if (behaviour.delayMs) await new Promise((r) => setTimeout(r, behaviour.delayMs));
-      return [{ data: new Uint8Array(SIZE * SIZE * 3).fill(reference), width: SIZE, height: SIZE, source: 'driving', sourceIndex: frame.index, timestampMs: frame.timestampMs }];
+      return [{ data: new Uint8Array(SIZE * SIZE * 3).fill(reference), width: SIZE, height: SIZE, index: frame.index, captureUs: frame.captureUs, warmup: false }];
     },
     async flush() { return []; },
     async reset() {
@@ -44,21 +45,21 @@ function fakeGenerator(kind: 'meshwarp' | 'personalive', behaviour: { delayMs?: 
 }
 
 function manualSource(): DrivingSource & { emit(): void } {
-  let deliver: ((frame: CapturedFrame) => void) | null = null;
+  let deliver: ((frame: Frame) => void) | null = null;
   return {
-    kind: 'manual',
+    kind: 'image',
     description: 'test frames',
     async start(onFrame) { deliver = onFrame; },
     state: () => 'live',
     error: () => null,
     async close() { deliver = null; },
-    emit() { deliver?.({ rgb: new Uint8Array(SIZE * SIZE * 3), width: SIZE, height: SIZE, captureUs: monotonicUs() }); },
+    emit() { deliver?.({ data: new Uint8Array(SIZE * SIZE * 3), width: SIZE, height: SIZE, index: 0, captureUs: monotonicUs(), warmup: false }); },
   };
 }
 
-function collectingSink(): OutputSink & { fresh: RgbFrame[] } {
-  const fresh: RgbFrame[] = [];
-  return { kind: 'collect', fresh, write(frame, repeated) { if (!repeated) fresh.push({ ...frame, rgb: frame.rgb.slice() }); }, status: () => ({}), async close() {} };
+function collectingSink(): Sink & { fresh: Frame[] } {
+  const fresh: Frame[] = [];
+  return { kind: 'null', fresh, write(frame, repeated) { if (!repeated) fresh.push({ ...frame, data: frame.data.slice() }); }, status: () => ({}), async close() {} };
 }
 
 const image = (value: number): RgbImage => ({ data: new Uint8Array(SIZE * SIZE * 3).fill(value), width: SIZE, height: SIZE });
@@ -123,7 +124,7 @@ describe('live loop', () => {
     const before = sink.fresh.length;
     source.emit();
     await until('frames from the built-in generator', () => sink.fresh.length > before);
-    expect(sink.fresh.at(-1)!.rgb[0]).toBe(7); // the same reference
+    expect(sink.fresh.at(-1)!.data[0]).toBe(7); // the same reference
     // Rebuilding what runs (a new output size) keeps the failover and the request to go back.
     await loop.rebuildActive();
     expect(loop.generatorStatus()).toMatchObject({ active: 'meshwarp', requested: 'personalive', failover: { active: true } });
@@ -159,11 +160,11 @@ describe('live loop', () => {
     await until('a frame', () => sink.fresh.length >= 1);
     await loop.swapReference(image(9));
     source.emit();
-    await until('a frame with the new reference', () => sink.fresh.at(-1)?.rgb[0] === 9);
+    await until('a frame with the new reference', () => sink.fresh.at(-1)?.data[0] === 9);
     await expect(loop.swapReference(image(0))).rejects.toMatchObject({ code: 'NO_FACE' });
     source.emit();
     await sleep(100);
-    expect(sink.fresh.at(-1)!.rgb[0]).toBe(9);
+    expect(sink.fresh.at(-1)!.data[0]).toBe(9);
   });
 
   it('resets the generator\'s stream state when the driving source changes, before the new source\'s first frame', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LatencyWindow, RateMeter, selectEvenlySpaced } from '../../daemon/live/meters.js';
-import { resizeRgbNearest } from '../../daemon/live/live-loop.js';
+import { resizeRgbNearest } from '../../daemon/kernels/imageops.js';
 
 describe('live loop measurement and selection cores', () => {
   it('takes evenly spaced frames that always include the newest', () => {

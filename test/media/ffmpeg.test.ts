@@ -8,14 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PersonaLiveError } from '../../daemon/errors.js';
-import {
-  assertWritableOutput,
-  decodeVideoFrames,
-  findFfmpeg,
-  openMp4Writer,
-  probeVideo,
-  type DecodedFrame,
-} from '../../daemon/media/ffmpeg.js';
+import { decodeVideoFrames, type DecodedFrame } from '../../daemon/media/decode.js';
+import { assertWritableOutput, openMp4Writer } from '../../daemon/media/encode.js';
+import { findFfmpeg } from '../../daemon/media/ffmpeg.js';
+import { probeVideo } from '../../daemon/media/probe.js';
 import { requireBinary, demoDataDir } from '../helpers/system.js';
 import { rejection } from '../helpers/errors.js';
 
@@ -236,7 +232,7 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
       expect(frames).toHaveLength(20);
       frames.forEach((frame, i) => {
         expect(frame.index).toBe(i);
-        expect(frame.timestampMs).toBeCloseTo(i * 100, 6);
+        expect(frame.captureUs).toBeCloseTo(i * 100_000, 3);
         expect(frame.data).toBeInstanceOf(Uint8Array);
         expect(frame.data.length).toBe(64 * 64 * 3);
       });
@@ -256,7 +252,7 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
       // Resampled to 20 fps: about twice the frames (the last may fall past the end), 50 ms apart.
       expect(frames.length).toBeGreaterThanOrEqual(39);
       expect(frames.length).toBeLessThanOrEqual(40);
-      expect(frames[1].timestampMs).toBe(50);
+      expect(frames[1].captureUs).toBe(50_000);
     });
 
     it('centre-crops a 4:3 video to a square target (the side bands are cut away)', async () => {
@@ -282,7 +278,7 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
 
     it.skipIf(noDemoData)('decodes the demo driving.mp4 at 512x512', async () => {
       const frames = await collect(decodeVideoFrames(DRIVING, { width: 512, height: 512, maxFrames: 3 }));
-      expect(frames.map((frame) => [frame.index, frame.timestampMs])).toEqual([[0, 0], [1, 40], [2, 80]]);
+      expect(frames.map((frame) => [frame.index, frame.captureUs])).toEqual([[0, 0], [1, 40_000], [2, 80_000]]);
     });
 
     it.skipIf(process.platform !== 'linux')('early break from the decoder kills ffmpeg (no process left, no zombie)', async () => {
@@ -398,7 +394,7 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
           );
           return;
         }
-        const built = new URL('../../dist/daemon/media/ffmpeg.js', import.meta.url);
+        const built = new URL('../../dist/daemon/media/encode.js', import.meta.url);
         expect(existsSync(built), 'run `npm run build` first (npm test does)').toBe(true);
         const script = `import(${JSON.stringify(built.href)}).then((m) => { try { m.assertWritableOutput(${JSON.stringify(path.join(locked, 'out.mp4'))}); console.log('no error'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); } });`;
         const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });

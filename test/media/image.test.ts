@@ -8,7 +8,8 @@ import { demoDataDir } from '../helpers/system.js';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImageBuffer, fitSquare, loadImageRgb, sniffImageBytes, writePng, type RgbImage } from '../../daemon/media/image.js';
+import type { RgbImage } from '../../daemon/frames.js';
+import { decodeImageBuffer, fitSquare, loadImageRgb, sniffImageBytes, writePng } from '../../daemon/media/image.js';
 import { rejection } from '../helpers/errors.js';
 
 const { dir: DEMO, skip: noDemoData } = demoDataDir();

@@ -6,7 +6,7 @@
  * back, the pose eases in again. Everything is allocated once per reference.
  */
 import { PersonaLiveError } from '../../errors.js';
-import type { RgbImage } from '../generator.js';
+import type { RgbImage } from '../../frames.js';
 import { LandmarkSmoother, LANDMARK_SMOOTHING, type OneEuroParams } from './tracking/one-euro.js';
 import { LANDMARK_COUNT } from './tracking/types.js';
 import { fillMouthInterior, type MouthFillStats } from './mouth.js';

@@ -13,7 +13,8 @@ import type { OneEuroParams } from './tracking/one-euro.js';
 import { startWorker } from '../../util/worker-url.js';
 import { createWorkerClient, type WorkerClient } from '../../util/worker-client.js';
 import { fitSquare } from '../../media/image.js';
-import type { DrivingFrame, Generator, GeneratorStats, OutputFrame, RgbImage, StageTiming } from '../generator.js';
+import type { Generator, GeneratorStats, StageTiming } from '../generator.js';
+import type { Frame, RgbImage } from '../../frames.js';
 import type { RenderedFrame, RenderRequest, RenderResult, RenderWorkerStats } from './protocol.js';
 
 type RenderBody = RenderRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -94,14 +95,14 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
   let warp = 'unknown';
   let fused = false;
   /** Frames in flight, oldest first: each is tracked by its own tracker, rendered in order. */
-  let inFlight: Promise<OutputFrame>[] = [];
+  let inFlight: Promise<Frame>[] = [];
   let lastRender: Promise<unknown> = Promise.resolve();
   let nextTracker = 0;
 
-  function process(frame: DrivingFrame): Promise<OutputFrame> {
+  function process(frame: Frame): Promise<Frame> {
     const tracked = trackers[nextTracker++ % trackers.length].track(frame);
     const previousRender = lastRender;
-    const result = (async (): Promise<OutputFrame> => {
+    const result = (async (): Promise<Frame> => {
       const t = await tracked;
       addTiming(stages, 'track', t.trackMs);
       if (!t.face) counts.withoutFace++;
@@ -109,10 +110,10 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       // The animator is stateful (smoothing, easing): frames are rendered in their order.
       await previousRender.catch(() => undefined);
       const landmarks = t.face ? t.face.landmarks : null;
-      const rendered = (await renderer.call({ type: 'frame', frame: { landmarks, index: frame.index, timestampMs: frame.timestampMs } })) as RenderedFrame;
+      const rendered = (await renderer.call({ type: 'frame', frame: { landmarks, index: frame.index, captureUs: frame.captureUs } })) as RenderedFrame;
       addTiming(stages, 'render', rendered.renderMs);
       counts.framesOut++;
-      return { data: rendered.data, width: size, height: size, source: 'driving', sourceIndex: rendered.index, timestampMs: rendered.timestampMs };
+      return { data: rendered.data, width: size, height: size, index: rendered.index, captureUs: rendered.captureUs, warmup: false };
     })();
     lastRender = result;
     result.catch(() => undefined);
@@ -173,7 +174,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       const stats = (await target.call({ type: 'reference', image: square, landmarks, depthScale: options.depthScale, verticalDepthScale: options.verticalDepthScale, smoothing: options.smoothing })) as RenderWorkerStats;
       // One throw-away frame so the switch does not pay the new animator's first-render
       // cost (JIT, warp tables); reset() then restores the state a new animator starts with.
-      await target.call({ type: 'frame', frame: { landmarks, index: -1, timestampMs: 0 } });
+      await target.call({ type: 'frame', frame: { landmarks, index: -1, captureUs: 0 } });
       await target.call({ type: 'reset' });
       return { square, landmarks, renderer: target, warp: stats.warp } satisfies PreparedReference;
     },
@@ -189,7 +190,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       fused = true;
     },
 
-    async push(frame: DrivingFrame) {
+    async push(frame: Frame) {
       if (!fused) throw new PersonaLiveError('NO_REFERENCE', 'push() before a reference was fused: call fuseReference() first');
       counts.framesIn++;
       // Start this frame now: its tracking overlaps the tracking and rendering of the frames
@@ -202,7 +203,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
     async flush() {
       const pending = inFlight;
       inFlight = [];
-      const out: OutputFrame[] = [];
+      const out: Frame[] = [];
       for (const p of pending) out.push(await p);
       return out;
     },

@@ -1,19 +1,19 @@
 /** Messages between the meshwarp generator host and its render worker. */
 import type { ErrorCode } from '../../errors.js';
-import type { RgbImage } from '../generator.js';
+import type { RgbImage } from '../../frames.js';
 import type { OneEuroParams } from './tracking/one-euro.js';
 
 export interface RenderFrameRequest {
   /** Driver landmarks (LANDMARK_COUNT x 3) or null when the tracker found no face. */
   landmarks: Float32Array | null;
   index: number;
-  timestampMs: number;
+  captureUs: number;
 }
 
 export interface RenderedFrame {
   data: Uint8Array;
   index: number;
-  timestampMs: number;
+  captureUs: number;
   state: 'tracked' | 'holding';
   renderMs: number;
 }

@@ -21,8 +21,9 @@ function handle(request: RenderRequest): RenderResult {
       if (!animator) throw new PersonaLiveError('NO_REFERENCE', 'a driving frame arrived before a reference was fused');
       const t0 = performance.now();
       const data = new Uint8Array(animator.width * animator.height * 3);
-      const info = animator.render(request.frame.landmarks, request.frame.timestampMs, data);
-      return { data, index: request.frame.index, timestampMs: request.frame.timestampMs, state: info.state, renderMs: performance.now() - t0 };
+      // The animator's smoothing and easing run on a millisecond clock.
+      const info = animator.render(request.frame.landmarks, request.frame.captureUs / 1000, data);
+      return { data, index: request.frame.index, captureUs: request.frame.captureUs, state: info.state, renderMs: performance.now() - t0 };
     }
     case 'reset':
       animator?.reset();

@@ -34,7 +34,7 @@
  * native kernel's span scratch grows to the largest frame seen).
  */
 import { PersonaLiveError } from '../../errors.js';
-import type { RgbImage } from '../generator.js';
+import type { RgbImage } from '../../frames.js';
 import { loadAddon } from '../../kernels/native.js';
 
 export type WarpImplementation = 'native' | 'typescript';

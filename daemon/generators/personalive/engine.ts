@@ -11,7 +11,9 @@ import { PersonaLiveError } from '../../errors.js';
 import type { PackManifest } from '../../../models/contract.js';
 import { REFERENCE_STATE_NAMES } from '../../../models/contract.js';
 import type { FloatTensor, RuntimeTensor } from '../../ort/onnx-runtime.js';
-import type { DrivingFrame, GeneratorStats, OutputFrame, RgbImage, StageTiming } from '../generator.js';
+import type { GeneratorStats, StageTiming } from '../generator.js';
+import type { Frame, RgbImage } from '../../frames.js';
+import type { DecoderKind } from '../../kinds.js';
 import { alphasCumprod, GaussianRng } from './scheduler.js';
 import {
   copyKeypointInfo,
@@ -47,7 +49,7 @@ export interface EngineGraphs {
   decoder?: GraphRunner;
 }
 
-export type DecoderChoice = 'vae' | 'tiny';
+export type DecoderChoice = DecoderKind;
 
 export interface EngineOptions {
   /** Which decoder the pack's `decoder` graph is (only for "denoiser" step graphs). */
@@ -58,7 +60,7 @@ export interface EngineOptions {
 }
 
 /** Where the frames of one window chunk come from: driving frames, warm-up, or end-of-input padding. */
-type ChunkSource = { kind: 'warmup' } | { kind: 'driving'; frames: { index: number; timestampMs: number; padding: boolean }[] };
+type ChunkSource = { kind: 'warmup' } | { kind: 'driving'; frames: { index: number; captureUs: number; padding: boolean }[] };
 
 interface FusedReference {
   embedding: Float32Array; // [1,1,E]
@@ -108,9 +110,9 @@ export class PersonaLiveEngine {
   private keyframeCount = 0;
   private motionBank: Float32Array[] = [];
   private firstDriving: KeypointInfo | null = null;
-  private pending: DrivingFrame[] = [];
+  private pending: Frame[] = [];
   private windowSources: ChunkSource[] = [];
-  private lastFrame: DrivingFrame | null = null;
+  private lastFrame: Frame | null = null;
 
   // Window tensors fed back step to step.
   private sample: Float32Array;
@@ -290,7 +292,7 @@ export class PersonaLiveEngine {
   }
 
   /** Adds one driving frame; runs a step whenever a chunk of frames is complete. */
-  async push(frame: DrivingFrame): Promise<OutputFrame[]> {
+  async push(frame: Frame): Promise<Frame[]> {
     if (!this.ref) throw new PersonaLiveError('NO_REFERENCE', 'push() before a reference was fused: call fuseReference() first');
     this.framesIn++;
     this.pending.push(frame);
@@ -306,8 +308,8 @@ export class PersonaLiveEngine {
    * chunks until every real driving frame has left the window. Padding is never emitted.
    * The stream restarts afterwards.
    */
-  async flush(): Promise<OutputFrame[]> {
-    const out: OutputFrame[] = [];
+  async flush(): Promise<Frame[]> {
+    const out: Frame[] = [];
     if (!this.lastFrame) return out;
     const last = this.lastFrame;
     const hasRealInWindow = (): boolean => this.windowSources.some((s) => s.kind === 'driving' && s.frames.some((f) => !f.padding));
@@ -322,13 +324,13 @@ export class PersonaLiveEngine {
       out.push(...(await this.step(chunk, padding)));
     }
     while (hasRealInWindow()) {
-      out.push(...(await this.step(new Array<DrivingFrame>(this.chunk).fill(last), new Array<boolean>(this.chunk).fill(true))));
+      out.push(...(await this.step(new Array<Frame>(this.chunk).fill(last), new Array<boolean>(this.chunk).fill(true))));
     }
     this.resetStream();
     return out;
   }
 
-  private async step(frames: DrivingFrame[], padding: boolean[]): Promise<OutputFrame[]> {
+  private async step(frames: Frame[], padding: boolean[]): Promise<Frame[]> {
     const m = this.m;
     const ref = this.ref!;
     const R = this.R;
@@ -373,7 +375,7 @@ export class PersonaLiveEngine {
     // 4. The new chunk enters the window as its newest chunk (its latents were appended as noise).
     this.windowSources.push({
       kind: 'driving',
-      frames: frames.map((fr, i) => ({ index: fr.index, timestampMs: fr.timestampMs, padding: padding[i] })),
+      frames: frames.map((fr, i) => ({ index: fr.index, captureUs: fr.captureUs, padding: padding[i] })),
     });
 
     const result = await this.runStep();
@@ -559,17 +561,17 @@ export class PersonaLiveEngine {
     this.keyframeCount++;
   }
 
-  private toOutputFrames(result: StepResult, source: ChunkSource): OutputFrame[] {
+  private toOutputFrames(result: StepResult, source: ChunkSource): Frame[] {
     const R = this.R;
-    const out: OutputFrame[] = [];
+    const out: Frame[] = [];
     for (let f = 0; f < this.chunk; f++) {
-      let meta: { source: 'driving' | 'warmup'; index: number; timestampMs: number };
+      let meta: { warmup: boolean; index: number; captureUs: number };
       if (source.kind === 'warmup') {
-        meta = { source: 'warmup', index: -1, timestampMs: this.windowTimestamp() };
+        meta = { warmup: true, index: -1, captureUs: this.windowCaptureUs() };
       } else {
         const frame = source.frames[f];
         if (frame.padding) continue;
-        meta = { source: 'driving', index: frame.index, timestampMs: frame.timestampMs };
+        meta = { warmup: false, index: frame.index, captureUs: frame.captureUs };
       }
       const frameBytes = R * R * 3;
       let data: Uint8Array;
@@ -580,17 +582,17 @@ export class PersonaLiveEngine {
         data = new Uint8Array(frameBytes);
         this.kernels.planarToRgbU8(result.frames as Float32Array, result.framesLayout, f, R, R, result.framesRange, data);
       }
-      out.push({ data, width: R, height: R, source: meta.source, sourceIndex: meta.index, timestampMs: meta.timestampMs });
-      if (meta.source === 'warmup') this.warmupOut++;
+      out.push({ data, width: R, height: R, warmup: meta.warmup, index: meta.index, captureUs: meta.captureUs });
+      if (meta.warmup) this.warmupOut++;
       else this.framesOut++;
     }
     return out;
   }
 
   /** Timestamp given to warm-up frames: the first driving frame still in the window. */
-  private windowTimestamp(): number {
-    for (const s of this.windowSources) if (s.kind === 'driving') return s.frames[0].timestampMs;
-    return this.lastFrame?.timestampMs ?? 0;
+  private windowCaptureUs(): number {
+    for (const s of this.windowSources) if (s.kind === 'driving') return s.frames[0].captureUs;
+    return this.lastFrame?.captureUs ?? 0;
   }
 
   stats(providers: Record<string, readonly string[]>): GeneratorStats {

@@ -5,7 +5,8 @@
  */
 import { startWorker } from '../../util/worker-url.js';
 import { createWorkerClient } from '../../util/worker-client.js';
-import type { DrivingFrame, Generator, GeneratorStats, OutputFrame, RgbImage } from '../generator.js';
+import type { Generator, GeneratorStats } from '../generator.js';
+import type { Frame, RgbImage } from '../../frames.js';
 import type { EngineInspection, ReadyInfo, WorkerInit, WorkerRequest, WorkerResult } from './protocol.js';
 
 type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -39,11 +40,11 @@ export async function createPersonaLiveGenerator(init: WorkerInit): Promise<Pers
     async fuseReference(image: RgbImage) {
       await call({ type: 'fuse', image });
     },
-    async push(frame: DrivingFrame) {
-      return (await call({ type: 'push', frames: [frame] })) as OutputFrame[];
+    async push(frame: Frame) {
+      return (await call({ type: 'push', frames: [frame] })) as Frame[];
     },
     async flush() {
-      return (await call({ type: 'flush' })) as OutputFrame[];
+      return (await call({ type: 'flush' })) as Frame[];
     },
     async reset() {
       await call({ type: 'reset' });

@@ -1,7 +1,8 @@
 /** Messages between the PersonaLive generator host (main thread) and its inference worker. */
 import type { DecoderChoice } from './engine.js';
 import type { Device } from '../../ort/onnx-runtime.js';
-import type { DrivingFrame, GeneratorStats, OutputFrame, RgbImage } from '../generator.js';
+import type { GeneratorStats } from '../generator.js';
+import type { Frame, RgbImage } from '../../frames.js';
 import type { ErrorCode } from '../../errors.js';
 
 export interface WorkerInit {
@@ -24,7 +25,7 @@ export interface ReadyInfo {
 export type WorkerRequest =
   | { id: number; type: 'init'; init: WorkerInit }
   | { id: number; type: 'fuse'; image: RgbImage }
-  | { id: number; type: 'push'; frames: DrivingFrame[] }
+  | { id: number; type: 'push'; frames: Frame[] }
   | { id: number; type: 'flush' }
   | { id: number; type: 'reset' }
   | { id: number; type: 'stats' }
@@ -39,7 +40,7 @@ export interface EngineInspection {
   timeSplit: { graphMs: number; otherMs: number };
 }
 
-export type WorkerResult = ReadyInfo | OutputFrame[] | GeneratorStats | EngineInspection | null;
+export type WorkerResult = ReadyInfo | Frame[] | GeneratorStats | EngineInspection | null;
 
 export type WorkerResponse =
   | { id: number; ok: true; result: WorkerResult }

@@ -8,7 +8,7 @@ import type { GraphSession } from '../../ort/onnx-runtime.js';
 import { checkChecksums, loadPack, openPackGraphs } from '../../../models/pack.js';
 import { resolveDecoder } from './decoder.js';
 import type { EngineInspection, ReadyInfo, WorkerInit, WorkerRequest, WorkerResult } from './protocol.js';
-import type { OutputFrame } from '../generator.js';
+import type { Frame } from '../../frames.js';
 
 let engine: PersonaLiveEngine | null = null;
 let sessions: GraphSession[] = [];
@@ -49,7 +49,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
       await requireEngine().fuseReference(request.image);
       return null;
     case 'push': {
-      const out: OutputFrame[] = [];
+      const out: Frame[] = [];
       for (const frame of request.frames) out.push(...(await requireEngine().push(frame)));
       return out;
     }

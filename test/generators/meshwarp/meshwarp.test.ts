@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMeshwarpGenerator, type MeshwarpGenerator } from '../../../daemon/generators/meshwarp/index.js';
-import type { DrivingFrame, OutputFrame, RgbImage } from '../../../daemon/generators/generator.js';
-import { decodeVideoFrames } from '../../../daemon/media/ffmpeg.js';
+import type { Frame, RgbImage } from '../../../daemon/frames.js';
+import { decodeVideoFrames } from '../../../daemon/media/decode.js';
 import { fitSquare, loadImageRgb } from '../../../daemon/media/image.js';
 import { createHumanTracker, type HumanTracker } from '../../../daemon/generators/meshwarp/tracking/human-tracker.js';
 import { bestRotation, createFaceFrame, eulerDegrees, normalizeFace } from '../../../daemon/generators/meshwarp/transfer.js';
@@ -37,8 +37,8 @@ async function rotated(image: RgbImage, degrees: number): Promise<RgbImage> {
   return { data: new Uint8Array(data), width: info.width, height: info.height };
 }
 
-function frame(image: RgbImage, index: number): DrivingFrame {
-  return { data: Uint8Array.from(image.data), width: image.width, height: image.height, index, timestampMs: index * 40 };
+function frame(image: RgbImage, index: number): Frame {
+  return { data: Uint8Array.from(image.data), width: image.width, height: image.height, index, captureUs: index * 40_000, warmup: false };
 }
 
 function relativeRoll(from: Float32Array, to: Float32Array): number {
@@ -55,8 +55,8 @@ function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
   return s / a.length;
 }
 
-async function pushAll(frames: DrivingFrame[]): Promise<OutputFrame[]> {
-  const out: OutputFrame[] = [];
+async function pushAll(frames: Frame[]): Promise<Frame[]> {
+  const out: Frame[] = [];
   for (const f of frames) out.push(...(await generator.push(f)));
   out.push(...(await generator.flush()));
   return out;
@@ -76,14 +76,14 @@ describe.skipIf(noData || noFfmpeg)('meshwarp generator with a real face', () =>
   });
 
   it('animates 50 frames of the demo video: one output per driving frame, in order, with their timestamps', async () => {
-    const frames: DrivingFrame[] = [];
+    const frames: Frame[] = [];
     for await (const f of decodeVideoFrames(join(DATA, 'driving.mp4'), { width: SIZE, height: SIZE, maxFrames: 50 })) {
-      frames.push({ data: f.data, width: SIZE, height: SIZE, index: f.index, timestampMs: f.timestampMs });
+      frames.push(f);
     }
     await generator.reset();
     const out = await pushAll(frames);
-    expect(out.map((f) => f.sourceIndex)).toEqual(frames.map((f) => f.index));
-    expect(out.map((f) => f.timestampMs)).toEqual(frames.map((f) => f.timestampMs));
+    expect(out.map((f) => f.index)).toEqual(frames.map((f) => f.index));
+    expect(out.map((f) => f.captureUs)).toEqual(frames.map((f) => f.captureUs));
     for (const f of out) expect(f.data.length).toBe(SIZE * SIZE * 3);
     // The output is the portrait (not the driver): its face is found and differs from the reference as the driver moves.
     const face = (await tracker.track(out[30])).face;
@@ -96,9 +96,9 @@ describe.skipIf(noData || noFfmpeg)('meshwarp generator with a real face', () =>
   });
 
   it('follows the head pose of 50 frames of the demo video (frames 270-319: turns and nods) with a preset portrait', async () => {
-    const frames: DrivingFrame[] = [];
+    const frames: Frame[] = [];
     for await (const f of decodeVideoFrames(join(DATA, 'driving.mp4'), { width: SIZE, height: SIZE, maxFrames: 320 })) {
-      if (f.index >= 270) frames.push({ data: f.data, width: SIZE, height: SIZE, index: f.index, timestampMs: f.timestampMs });
+      if (f.index >= 270) frames.push(f);
     }
     const refFace = (await tracker.track(reference)).face!;
     const driverFirst = (await tracker.track(frames[0])).face!;

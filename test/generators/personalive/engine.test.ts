@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestPack } from '../../../models/test-pack.js';
 import { loadPack, openPackGraphs } from '../../../models/pack.js';
 import { PersonaLiveEngine, type DecoderChoice, type EngineGraphs } from '../../../daemon/generators/personalive/engine.js';
-import type { DrivingFrame, OutputFrame, RgbImage } from '../../../daemon/generators/generator.js';
+import type { Frame, RgbImage } from '../../../daemon/frames.js';
 import { createPersonaLiveGenerator } from '../../../daemon/generators/personalive/index.js';
 import type { GraphSession } from '../../../daemon/ort/onnx-runtime.js';
 import { PersonaLiveError } from '../../../daemon/errors.js';
@@ -33,11 +33,11 @@ function solid(value: number, size = R, rgb: [number, number, number] = [value, 
   return { data, width: size, height: size };
 }
 
-function drivingFrame(index: number, value: number): DrivingFrame {
-  return { ...solid(value), index, timestampMs: index * 40 };
+function drivingFrame(index: number, value: number): Frame {
+  return { ...solid(value), index, captureUs: index * 40_000, warmup: false };
 }
 
-function meanOf(frame: OutputFrame): number {
+function meanOf(frame: Frame): number {
   let sum = 0;
   for (const v of frame.data) sum += v;
   return sum / frame.data.length;
@@ -62,8 +62,8 @@ async function makeEngine(packDir: string, decoder: DecoderChoice = 'tiny', seed
   return new PersonaLiveEngine(pack.manifest, graphs, { decoder, seed });
 }
 
-async function pushAll(engine: PersonaLiveEngine, frames: DrivingFrame[]): Promise<OutputFrame[][]> {
-  const perPush: OutputFrame[][] = [];
+async function pushAll(engine: PersonaLiveEngine, frames: Frame[]): Promise<Frame[][]> {
+  const perPush: Frame[][] = [];
   for (const f of frames) perPush.push(await engine.push(f));
   return perPush;
 }
@@ -104,13 +104,13 @@ describe('streaming window', () => {
     perPush.forEach((out, i) => expect(out.length, `push ${i}`).toBe(i % 4 === 3 ? 4 : 0));
     const all = perPush.flat();
     // Steps 0..2 emit the 12 warm-up frames; step s >= 3 emits driving chunk s - 3.
-    expect(all.slice(0, 12).every((f) => f.source === 'warmup' && f.sourceIndex === -1)).toBe(true);
+    expect(all.slice(0, 12).every((f) => f.warmup && f.index === -1)).toBe(true);
     const driving = all.slice(12);
-    expect(driving.map((f) => f.sourceIndex)).toEqual(Array.from({ length: 20 }, (_, i) => i));
-    expect(driving.map((f) => f.timestampMs)).toEqual(Array.from({ length: 20 }, (_, i) => i * 40));
+    expect(driving.map((f) => f.index)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(driving.map((f) => f.captureUs)).toEqual(Array.from({ length: 20 }, (_, i) => i * 40_000));
     expect(engine.chunkDelaySteps).toBe(3);
     // The first driving frame comes out with the 4th step, i.e. 3 steps after it went in.
-    const firstDrivingPush = perPush.findIndex((out) => out.some((f) => f.source === 'driving'));
+    const firstDrivingPush = perPush.findIndex((out) => out.some((f) => !f.warmup));
     expect(firstDrivingPush).toBe(15);
     for (const f of all) {
       expect(f.width).toBe(R);
@@ -123,8 +123,8 @@ describe('streaming window', () => {
     await engine.fuseReference(solid(128));
     const values = brightnessSequence(48);
     const frames = values.map((v, i) => drivingFrame(i, v));
-    const out = [...(await pushAll(engine, frames)).flat(), ...(await engine.flush())].filter((f) => f.source === 'driving');
-    expect(out.map((f) => f.sourceIndex)).toEqual(values.map((_, i) => i));
+    const out = [...(await pushAll(engine, frames)).flat(), ...(await engine.flush())].filter((f) => !f.warmup);
+    expect(out.map((f) => f.index)).toEqual(values.map((_, i) => i));
     const outMeans = out.map(meanOf);
     const aligned = pearson(values, outMeans);
     const shifted = pearson(values.slice(1), outMeans.slice(0, -1));
@@ -138,8 +138,8 @@ describe('streaming window', () => {
     const values = brightnessSequence(10);
     const pushed = (await pushAll(engine, values.map((v, i) => drivingFrame(i, v)))).flat();
     const flushed = await engine.flush();
-    const driving = [...pushed, ...flushed].filter((f) => f.source === 'driving');
-    expect(driving.map((f) => f.sourceIndex)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    const driving = [...pushed, ...flushed].filter((f) => !f.warmup);
+    expect(driving.map((f) => f.index)).toEqual(Array.from({ length: 10 }, (_, i) => i));
     // 10 frames = 2 full chunks + 2 frames padded to a third chunk, then drained: 3 + 3 steps.
     expect(engine.steps).toBe(0); // flush restarts the stream
     expect(await engine.flush()).toEqual([]);
@@ -152,7 +152,7 @@ describe('streaming window', () => {
     const first = (await pushAll(engine, values.map((v, i) => drivingFrame(i, v)))).flat();
     engine.resetStream();
     const second = (await pushAll(engine, values.map((v, i) => drivingFrame(i, v)))).flat();
-    expect(second.map((f) => f.sourceIndex)).toEqual(first.map((f) => f.sourceIndex));
+    expect(second.map((f) => f.index)).toEqual(first.map((f) => f.index));
     second.forEach((f, i) => expect(Buffer.from(f.data).equals(Buffer.from(first[i].data)), `frame ${i}`).toBe(true));
   });
 
@@ -211,8 +211,8 @@ describe('reference swap', () => {
     expect(engine.steps).toBe(0);
     expect(engine.keyframes).toBe(0);
     const after = (await pushAll(engine, values.slice(0, 16).map((v, i) => drivingFrame(16 + i, v)))).flat();
-    expect(after.slice(0, 12).every((f) => f.source === 'warmup')).toBe(true);
-    expect(after.slice(12).map((f) => f.sourceIndex)).toEqual([16, 17, 18, 19]);
+    expect(after.slice(0, 12).every((f) => f.warmup)).toBe(true);
+    expect(after.slice(12).map((f) => f.index)).toEqual([16, 17, 18, 19]);
     // Same driving frames, another reference: different pixels.
     const same = before.slice(12, 16);
     const swapped = after.slice(12, 16);
@@ -230,7 +230,7 @@ describe('step-graph kinds and decoders agree', () => {
     const values = brightnessSequence(24);
     const fa = (await pushAll(a, values.map((v, i) => drivingFrame(i, v)))).flat();
     const fb = (await pushAll(b, values.map((v, i) => drivingFrame(i, v)))).flat();
-    expect(fb.map((f) => f.sourceIndex)).toEqual(fa.map((f) => f.sourceIndex));
+    expect(fb.map((f) => f.index)).toEqual(fa.map((f) => f.index));
     fa.forEach((f, i) => {
       let maxDiff = 0;
       for (let k = 0; k < f.data.length; k++) maxDiff = Math.max(maxDiff, Math.abs(f.data[k] - fb[i].data[k]));
@@ -264,7 +264,7 @@ describe('decoders that output RGB bytes', () => {
       const frames = brightnessSequence(20).map((v, i) => drivingFrame(i, v));
       const ff = (await pushAll(floats, frames)).flat();
       const fb = (await pushAll(bytes, frames)).flat();
-      expect(fb.map((f) => f.sourceIndex)).toEqual(ff.map((f) => f.sourceIndex));
+      expect(fb.map((f) => f.index)).toEqual(ff.map((f) => f.index));
       ff.forEach((f, i) => {
         let maxDiff = 0;
         for (let k = 0; k < f.data.length; k++) maxDiff = Math.max(maxDiff, Math.abs(f.data[k] - fb[i].data[k]));
@@ -281,10 +281,10 @@ describe('worker-hosted generator', () => {
       expect(generator.info.decoder).toBe('tiny');
       expect(generator.outputSize).toEqual({ width: R, height: R });
       await generator.fuseReference(solid(128));
-      const out: OutputFrame[] = [];
+      const out: Frame[] = [];
       for (let i = 0; i < 10; i++) out.push(...(await generator.push(drivingFrame(i, 100 + i))));
       out.push(...(await generator.flush()));
-      expect(out.filter((f) => f.source === 'driving').map((f) => f.sourceIndex)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+      expect(out.filter((f) => !f.warmup).map((f) => f.index)).toEqual(Array.from({ length: 10 }, (_, i) => i));
       const stats = await generator.stats();
       expect(stats.providers).toEqual({
         image_encoder: ['cpu'], vae_encoder: ['cpu'], reference_unet: ['cpu'], motion_extractor: ['cpu'],

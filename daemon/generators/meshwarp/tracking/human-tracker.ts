@@ -34,7 +34,7 @@ import type { Worker, WorkerOptions } from 'node:worker_threads';
 import { PersonaLiveError, type ErrorCode } from '../../../errors.js';
 import { startWorker } from '../../../util/worker-url.js';
 import { definedOnly } from '../../../util/objects.js';
-import type { RgbImage } from '../../generator.js';
+import type { RgbImage } from '../../../frames.js';
 import { meshBounds } from './face-pipeline.js';
 import { type FaceObservation, type FaceTracker, type TrackResult } from './types.js';
 

@@ -3,7 +3,7 @@
  * Landmark indices follow the MediaPipe face mesh: 468 mesh points, then 10 iris points
  * (468-472 one eye's centre + 4 around it, 473-477 the other's).
  */
-import type { RgbImage } from '../../generator.js';
+import type { RgbImage } from '../../../frames.js';
 
 export const MESH_POINTS = 468;
 export const LANDMARK_COUNT = 478;

@@ -1,15 +1,19 @@
 /**
- * The paced virtual-camera sink: a fake writer and a fake clock show that the device gets
- * exactly one frame per period whatever the generator does, and the real OBS queue writer
- * (in-process shared memory) shows the reader's read_idx never stalls.
+ * The virtual-camera sink behind the live loop's one pacer: a fake writer and a fake clock
+ * show that the device gets exactly one frame per period whatever the generator does, and
+ * the real OBS queue writer (in-process shared memory) shows the reader's read_idx never
+ * stalls.
  */
 import { describe, expect, it } from 'vitest';
 import { PersonaLiveError } from '../../daemon/errors.js';
 import { createColourKernels, frameBytes, type PixelFormat } from '../../daemon/kernels/colour.js';
 import { createInProcessSharedMemory } from '../../daemon/ffi/shared-memory.js';
 import { OBS_QUEUE_HEADER, ObsVirtualCamWriter, obsQueueLayout } from '../../daemon/vcam/obs-virtualcam.js';
+import { drivingFrame, type Frame } from '../../daemon/frames.js';
+import { VirtualCameraSink } from '../../daemon/sinks/virtual-camera.js';
+import { FramePacer } from '../../daemon/transport/pacer.js';
 import { openPlatformWriter } from '../../daemon/vcam/platform.js';
-import { VirtualCameraSink, type FrameWriter, type VirtualCameraConfig } from '../../daemon/vcam/sink.js';
+import type { FrameWriter, VirtualCameraConfig } from '../../daemon/vcam/writer.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
 
 const W = 16;
@@ -48,12 +52,27 @@ function converted(n: number, format: PixelFormat = 'NV12'): Buffer {
   return Buffer.from(out);
 }
 
-function setup(format: PixelFormat = 'NV12', capacity?: number): { sink: VirtualCameraSink; writer: FakeWriter; clock: FakeClock; errors: PersonaLiveError[] } {
+/** A frame as the generator hands it to the pacer (a buffer of its own). */
+const frameOf = (n: number, captureUs = 0): Frame => drivingFrame(rgbFrame(n), W, H, n, captureUs);
+
+/** The sink behind a pacer, as the live loop wires them (write errors go to the sink, not the pacer). */
+function paced(sink: VirtualCameraSink, clock: FakeClock, capacity = 4): FramePacer<Frame> {
+  return new FramePacer<Frame>({ fpsNum: 25, fpsDen: 1, capacity, clock, onFrame: (frame, repeated, nowUs) => sink.write(frame, repeated, nowUs) });
+}
+
+function setup(format: PixelFormat = 'NV12', capacity?: number): { sink: VirtualCameraSink; pacer: FramePacer<Frame>; writer: FakeWriter; clock: FakeClock; errors: PersonaLiveError[] } {
   const clock = new FakeClock();
   const writer = new FakeWriter(format, W, H);
   const errors: PersonaLiveError[] = [];
-  const sink = new VirtualCameraSink({ width: W, height: H, fpsNum: 25, fpsDen: 1, capacity, clock, kernels, openWriter: () => writer, onError: (e) => errors.push(e) });
-  return { sink, writer, clock, errors };
+  const sink = new VirtualCameraSink({ width: W, height: H, fpsNum: 25, fpsDen: 1, kernels, openWriter: () => writer, onError: (e) => errors.push(e) });
+  const pacer = paced(sink, clock, capacity);
+  return { sink, pacer, writer, clock, errors };
+}
+
+async function started(s: ReturnType<typeof setup>): Promise<ReturnType<typeof setup>> {
+  await s.sink.start();
+  s.pacer.start();
+  return s;
 }
 
 /** Which generated frame (by number) each write carried. */
@@ -62,68 +81,62 @@ function identify(writer: FakeWriter, count: number, format: PixelFormat = 'NV12
   return writer.frames.map((f) => known.findIndex((k) => k.equals(Buffer.from(f.data))));
 }
 
-describe('VirtualCameraSink with a fake writer and a fake clock', () => {
+describe('VirtualCameraSink behind the pacer, with a fake writer and a fake clock', () => {
   it('spreads a burst of 4 over 4 ticks, one per period, then repeats the last frame', async () => {
-    const { sink, writer, clock } = setup();
-    await sink.start();
-    const rgb = new Uint8Array(W * H * 3);
-    for (let n = 0; n < 4; n++) {
-      // The generator reuses its buffer: the sink must have converted each frame already.
-      rgb.set(rgbFrame(n));
-      sink.write({ rgb, width: W, height: H, captureUs: 0 });
-    }
+    const { sink, pacer, writer, clock } = await started(setup());
+    for (let n = 0; n < 4; n++) pacer.push(frameOf(n));
     clock.advance(6 * PERIOD);
     expect(identify(writer, 4)).toEqual([0, 1, 2, 3, 3, 3, 3]);
     expect(writer.frames.map((f) => f.timestampUs)).toEqual([0, 1, 2, 3, 4, 5, 6].map((k) => k * PERIOD));
-    const stats = sink.stats();
-    expect(stats).toMatchObject({ kind: 'fake', format: 'NV12', received: 4, written: 7, writeErrors: 0, kernels: kernels.implementation });
-    expect(stats.pacer).toMatchObject({ emitted: 4, repeated: 3, dropped: 0, queueDepth: 0 });
+    const stats = sink.status();
+    expect(stats).toMatchObject({ device: 'fake', format: 'NV12', received: 4, written: 7, repeated: 3, writeErrors: 0, kernels: kernels.implementation });
+    expect(pacer.stats()).toMatchObject({ emitted: 4, repeated: 3, dropped: 0, queueDepth: 0 });
     // Capture at 0, shown at 0, 40, 80, 120 ms.
     expect(stats.latencyMaxUs).toBe(3 * PERIOD);
     expect(stats.latencyMeanUs).toBe(1.5 * PERIOD);
+    pacer.stop();
     await sink.close();
     expect(writer.closed).toBe(true);
   });
 
   it('a late generator never leaves a tick without a frame (repeats fill the gaps)', async () => {
-    const { sink, writer, clock } = setup('YUYV');
-    await sink.start();
+    const { sink, pacer, writer, clock } = await started(setup('YUYV'));
     for (let n = 0; n < 5; n++) {
-      sink.write({ rgb: rgbFrame(n), width: W, height: H, captureUs: clock.now });
+      pacer.push(frameOf(n, clock.now));
       clock.advance(3 * PERIOD); // one frame every three periods
     }
     // Ticks at 0, 40, ..., 600 ms (16); frame n arrives just after the tick at n * 120 ms.
     const ids = identify(writer, 5, 'YUYV');
     expect(ids).toEqual([0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]);
-    expect(sink.stats().pacer).toMatchObject({ ticks: 16, emitted: 5, repeated: 11, idle: 0 });
+    expect(pacer.stats()).toMatchObject({ ticks: 16, emitted: 5, repeated: 11, idle: 0 });
+    pacer.stop();
     await sink.close();
   });
 
   it('a generator running ahead loses its oldest frames, not latency', async () => {
-    const { sink, writer, clock } = setup('NV12', 2);
-    await sink.start();
-    for (let n = 0; n < 6; n++) sink.write({ rgb: rgbFrame(n), width: W, height: H, captureUs: 0 });
+    const { sink, pacer, writer, clock } = await started(setup('NV12', 2));
+    for (let n = 0; n < 6; n++) pacer.push(frameOf(n));
     clock.advance(2 * PERIOD);
     expect(identify(writer, 6)).toEqual([4, 5, 5]);
-    expect(sink.stats().pacer).toMatchObject({ dropped: 4, emitted: 2 });
-    // The pool (capacity + 2 buffers) never ran dry: every frame was accepted.
-    expect(sink.stats().received).toBe(6);
+    expect(pacer.stats()).toMatchObject({ dropped: 4, emitted: 2 });
+    // Only the frames shown were converted.
+    expect(sink.status().received).toBe(2);
+    pacer.stop();
     await sink.close();
   });
 
   it('write errors are counted and reported once per run of failures; output resumes', async () => {
-    const { sink, writer, clock, errors } = setup();
-    await sink.start();
-    sink.write({ rgb: rgbFrame(1), width: W, height: H, captureUs: 0 });
+    const { sink, pacer, writer, clock, errors } = await started(setup());
+    pacer.push(frameOf(1));
     writer.fail = () => {
       throw new PersonaLiveError('VCAM_FAILED', 'write to /dev/video10 failed: No such device (errno 19)');
     };
     clock.advance(3 * PERIOD);
-    expect(sink.stats()).toMatchObject({ writeErrors: 4, written: 0, lastError: 'write to /dev/video10 failed: No such device (errno 19)' });
+    expect(sink.status()).toMatchObject({ writeErrors: 4, written: 0, lastError: 'write to /dev/video10 failed: No such device (errno 19)' });
     expect(errors).toHaveLength(1);
     writer.fail = null;
     clock.advance(PERIOD);
-    expect(sink.stats().written).toBe(1);
+    expect(sink.status().written).toBe(1);
     writer.fail = () => {
       throw new Error('boom');
     };
@@ -131,44 +144,45 @@ describe('VirtualCameraSink with a fake writer and a fake clock', () => {
     expect(errors).toHaveLength(2);
     expect(errors[1].code).toBe('VCAM_FAILED');
     expect(errors[1].message).toBe('virtual camera write failed: boom');
+    pacer.stop();
     await sink.close();
   });
 
   it('refuses a frame of another size with VCAM_FAILED', async () => {
     const { sink } = setup();
     await sink.start();
-    expect(() => sink.write({ rgb: new Uint8Array(12), width: 2, height: 2, captureUs: 0 })).toThrow(
+    expect(() => sink.write(drivingFrame(new Uint8Array(12), 2, 2, 0, 0), false, 0)).toThrow(
       expect.objectContaining({ code: 'VCAM_FAILED', message: 'frame is 2x2 but the virtual camera was started at 16x8' }),
     );
-    expect(() => sink.write({ rgb: new Uint8Array(5), width: W, height: H, captureUs: 0 })).toThrow(/'rgb' is 5 bytes/);
-    // A refused frame returns its buffer to the pool.
-    for (let n = 0; n < 20; n++) sink.write({ rgb: rgbFrame(n), width: W, height: H, captureUs: 0 });
-    expect(sink.stats().received).toBe(20);
+    expect(() => sink.write(drivingFrame(new Uint8Array(5), W, H, 0, 0), false, 0)).toThrow(/'rgb' is 5 bytes/);
+    // A refused frame leaves the sink working.
+    for (let n = 0; n < 20; n++) sink.write(frameOf(n), false, n * PERIOD);
+    expect(sink.status().received).toBe(20);
     await sink.close();
   });
 
   it('start() passes the writer\'s error through; frames before start or after close are ignored', async () => {
     const busy = new PersonaLiveError('VCAM_BUSY', "OBS's own virtual camera or another program is using OBS Virtual Camera; stop it first");
-    const sink = new VirtualCameraSink({ width: W, height: H, fpsNum: 25, fpsDen: 1, clock: new FakeClock(), openWriter: () => { throw busy; } });
-    sink.write({ rgb: rgbFrame(0), width: W, height: H, captureUs: 0 });
+    const sink = new VirtualCameraSink({ width: W, height: H, fpsNum: 25, fpsDen: 1, openWriter: () => { throw busy; } });
+    sink.write(frameOf(0), false, 0);
     await expect(sink.start()).rejects.toBe(busy);
     await sink.close();
     await expect(sink.start()).rejects.toThrow(/started after close\(\)/);
-    sink.write({ rgb: rgbFrame(0), width: W, height: H, captureUs: 0 });
-    expect(sink.stats().received).toBe(0);
+    sink.write(frameOf(0), false, 0);
+    expect(sink.status().received).toBe(0);
     expect(() => new VirtualCameraSink({ width: 15, height: 8, fpsNum: 25, fpsDen: 1, openWriter: () => new FakeWriter('NV12', 15, 8) })).toThrow(/positive even integers, got 15x8/);
   });
 
-  it('close() stops the ticks and releases the device', async () => {
-    const { sink, writer, clock } = setup();
-    await sink.start();
-    sink.write({ rgb: rgbFrame(0), width: W, height: H, captureUs: 0 });
+  it('close() releases the device; ticks after it write nothing', async () => {
+    const { sink, pacer, writer, clock } = await started(setup());
+    pacer.push(frameOf(0));
     clock.advance(PERIOD);
     await sink.close();
     await sink.close();
     const count = writer.frames.length;
     clock.advance(10 * PERIOD);
     expect(writer.frames.length).toBe(count);
+    pacer.stop();
     expect(clock.pending).toBe(0);
     expect(writer.closed).toBe(true);
   });
@@ -179,10 +193,12 @@ describe('VirtualCameraSink over the OBS queue writer (in-process shared memory)
     const memory = createInProcessSharedMemory();
     const clock = new FakeClock();
     const openWriter = (config: VirtualCameraConfig): FrameWriter => ObsVirtualCamWriter.open({ ...config, name: 'vcam', backend: memory, resolutionFile: null });
-    const sink = new VirtualCameraSink({ width: W, height: H, fpsNum: 25, fpsDen: 1, clock, kernels, openWriter });
+    const sink = new VirtualCameraSink({ width: W, height: H, fpsNum: 25, fpsDen: 1, kernels, openWriter });
     await sink.start();
+    const pacer = paced(sink, clock);
+    pacer.start();
     const header = new DataView(memory.open('vcam', obsQueueLayout(W, H).size)!.buffer);
-    sink.write({ rgb: rgbFrame(1), width: W, height: H, captureUs: 0 });
+    pacer.push(frameOf(1));
     const readIdx: number[] = [];
     for (let k = 0; k < 12; k++) {
       clock.advance(PERIOD);
@@ -190,6 +206,7 @@ describe('VirtualCameraSink over the OBS queue writer (in-process shared memory)
     }
     // The DirectShow filter drops a queue after 10 polls without a new index: it never sees one.
     expect(readIdx).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    pacer.stop();
     await sink.close();
     expect(header.getUint32(OBS_QUEUE_HEADER.state, true)).toBe(3);
   });

@@ -1,0 +1,115 @@
+/** The control API's request handlers (params already validated by validate.ts). */
+import { PersonaLiveError } from '../errors.js';
+import type { ConfigPatch } from '../config/config.js';
+import { GENERATORS } from '../kinds.js';
+import type { BackendChoice } from '../live/live-loop.js';
+import { addDrivingFilter, addOutputSource, listVideoSources } from '../obs/scenes.js';
+import type { ObsClient } from '../obs/obs-client.js';
+import type { Handlers } from './server.js';
+import type { DaemonSession } from './session.js';
+
+export function createHandlers(session: DaemonSession): Handlers {
+  const { loop, gallery, backends } = session;
+
+  function requireAvailable(kind: 'generators' | 'devices' | 'decoders', value: string): void {
+    const option = (backends[kind] as { value: string; available: boolean; reason: string | null }[]).find((o) => o.value === value);
+    if (option && !option.available) {
+      const code = kind === 'devices' ? 'DEVICE_UNAVAILABLE' : kind === 'decoders' ? 'DECODER_UNAVAILABLE' : 'GENERATOR_NEEDS_PACK';
+      throw new PersonaLiveError(code, `${value} is not available: ${option.reason}`, { [kind]: value });
+    }
+  }
+
+  const requireObs = (): ObsClient => {
+    const obs = session.obs();
+    if (!obs) throw new PersonaLiveError('OBS_DISCONNECTED', 'obs-websocket is disabled in the configuration (obs.enabled)');
+    return obs;
+  };
+
+  return {
+    'state.get': () => session.state(),
+    'references.activate': async ({ id }) => {
+      await session.activateReference(id);
+      return { activeReferenceId: id };
+    },
+    'references.delete': async ({ id }) => {
+      if (id === gallery.activeId && gallery.list().length > 1) {
+        throw new PersonaLiveError('CONTROL_BAD_PARAMS', 'references.delete: this reference is on air; swap to another one first', { field: 'id' });
+      }
+      const references = gallery.remove(id);
+      session.broadcastState();
+      return { references };
+    },
+    'references.reorder': async ({ ids }) => {
+      const references = gallery.reorder(ids);
+      session.broadcastState();
+      return { references };
+    },
+    'backend.set': async (params) => {
+      const current = loop.generatorStatus();
+      const choice: BackendChoice = { generator: params.generator ?? current.requested, device: params.device ?? current.device, decoder: params.decoder ?? current.decoder };
+      if (params.generator) requireAvailable('generators', params.generator);
+      if (params.device) requireAvailable('devices', params.device);
+      if (params.decoder && GENERATORS[choice.generator].decoders.length > 0) requireAvailable('decoders', params.decoder);
+      await loop.switchBackend(choice);
+      session.edit({ generator: { kind: choice.generator, device: choice.device, decoder: choice.decoder } });
+      session.broadcastState();
+      return loop.generatorStatus();
+    },
+    'failover.restore': async () => {
+      await loop.restoreRequested();
+      session.broadcastState();
+      return loop.generatorStatus();
+    },
+    'driving.set': async (params) => {
+      const config = session.config();
+      const patch: ConfigPatch = { driving: { kind: params.kind, ...(params.ring ? { ring: params.ring } : {}), ...(params.webcam ? { webcam: params.webcam } : {}) } };
+      if ((params.kind === 'file' && !config.driving.file) || (params.kind === 'image' && !config.driving.image)) {
+        throw new PersonaLiveError('CONTROL_BAD_PARAMS', `driving.set: no ${params.kind} is configured (set driving.${params.kind} in ${session.paths.configFile})`, { field: 'kind' });
+      }
+      session.edit(patch);
+      await session.applySource();
+      return (await session.state()).driving;
+    },
+    'output.set': async (params) => {
+      const { previous } = session.edit({
+        output: {
+          ...(params.fps !== undefined ? { fps: params.fps } : {}),
+          ...(params.size !== undefined ? { size: params.size } : {}),
+          ...(params.virtualCamera !== undefined ? { virtualCamera: { enabled: params.virtualCamera } } : {}),
+          ...(params.recording !== undefined ? { recording: { enabled: params.recording } } : {}),
+        },
+      });
+      if (params.size !== undefined && params.size !== previous.output.size) await loop.rebuildActive();
+      await session.applyOutputs();
+      session.broadcastState();
+      return (await session.state()).output;
+    },
+    'animation.setPaused': async ({ paused }) => {
+      loop.setPaused(paused);
+      return { paused };
+    },
+    'obs.listSources': async () => ({ sources: await listVideoSources(requireObs()) }),
+    'obs.addOutputSource': async ({ sceneName }) => addOutputSource(requireObs(), sceneName, session.config().output.ring.name),
+    'obs.addDrivingFilter': async ({ sourceName }) => {
+      const config = session.config();
+      const added = await addDrivingFilter(requireObs(), sourceName, { ringName: config.driving.ring, fps: config.driving.fps, size: config.output.size });
+      if (config.driving.kind !== 'ring') {
+        session.edit({ driving: { kind: 'ring' } });
+        await session.applySource();
+      }
+      return added;
+    },
+  };
+}
+
+/** Methods outside the protocol, enabled only with the test hooks (PERSONALIVE_TEST_HOOKS=1). */
+export function createTestHandlers(session: DaemonSession): Record<string, (params: unknown) => Promise<unknown>> {
+  return {
+    'test.injectFault': async (params: unknown) => {
+      const mode = (params as { mode?: string })?.mode;
+      if (mode !== 'throw' && mode !== 'stall') throw new PersonaLiveError('CONTROL_BAD_PARAMS', 'test.injectFault: params.mode: expected "throw" or "stall"');
+      session.loop.injectFault(mode);
+      return { injected: mode };
+    },
+  };
+}

@@ -1,0 +1,302 @@
+/**
+ * `personalive daemon`: the composition root. It builds the subsystems, wires them into
+ * one DaemonSession (what the control handlers and hotkeys act on) and owns their
+ * lifecycle. Start order: configuration, gallery, generator + live loop, sinks, driving
+ * source, control server, obs-websocket client; shutdown in reverse. Each start has a
+ * readiness timeout.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { PersonaLiveError, asPersonaLiveError } from './errors.js';
+import { withDeadline } from './util/deadline.js';
+import type { Logger } from './util/log.js';
+import { defaultPaths, loadConfig, loadOrCreateToken, saveConfig, validateConfig, type ConfigPaths, type ConfigPatch, type DaemonConfig } from './config/config.js';
+import { createHandlers, createTestHandlers } from './control/handlers.js';
+import { onHotkey } from './control/hotkeys.js';
+import { ControlServer } from './control/server.js';
+import type { DaemonSession } from './control/session.js';
+import type { RgbImage } from './frames.js';
+import { generatorEntry } from './generators/registry.js';
+import { SINKS, type ConfiguredSinkKind } from './kinds.js';
+import { backendOptions, type BackendOptions } from './live/backends.js';
+import { LiveLoop, type BackendChoice } from './live/live-loop.js';
+import { encodeJpeg, loadImageRgb } from './media/image.js';
+import { ObsClient } from './obs/obs-client.js';
+import { PROTOCOL_VERSION, type DaemonState } from './protocol.js';
+import { ReferenceGallery } from './references/gallery.js';
+import { createNullSink } from './sinks/null.js';
+import { createPreviewSink } from './sinks/preview.js';
+import { CONFIGURED_SINK_KINDS, SINK_REGISTRY } from './sinks/registry.js';
+import { DRIVING_SOURCE_REGISTRY } from './sources/registry.js';
+
+export const DAEMON_VERSION = '0.1.0';
+const READINESS_TIMEOUT_MS = 60_000;
+
+export interface DaemonOptions {
+  paths?: ConfigPaths;
+  /** Overrides for this run only (from the command line); never persisted. */
+  overrides?: ConfigPatch;
+  /** A portrait to add to the gallery and make active at start. */
+  reference?: string;
+  /** Also count frames into a null sink (soak runs). */
+  nullSink?: boolean;
+  /** Enables the test hooks (control method "test.injectFault"). */
+  testHooks?: boolean;
+  logLevel?: string;
+}
+
+export interface RunningDaemon {
+  readonly port: number;
+  readonly panelUrl: string;
+  readonly token: string;
+  readonly paths: ConfigPaths;
+  readonly loop: LiveLoop;
+  state(): Promise<DaemonState>;
+  close(): Promise<void>;
+}
+
+function withTimeout<T>(what: string, work: Promise<T>, ms = READINESS_TIMEOUT_MS): Promise<T> {
+  return withDeadline(work, ms, () => new PersonaLiveError('DAEMON_START_TIMEOUT', `${what} was not ready after ${ms} ms`, { subsystem: what }));
+}
+
+/**
+ * The built panel (index.html + the bundled panel.js): dist/panel, found from the compiled
+ * daemon (dist/daemon) or from the sources (daemon/, e.g. under tsx).
+ */
+function panelDir(): string {
+  const candidates = [fileURLToPath(new URL('../panel', import.meta.url)), fileURLToPath(new URL('../dist/panel', import.meta.url))];
+  return candidates.find((dir) => existsSync(join(dir, 'panel.js'))) ?? candidates[0]!;
+}
+
+/**
+ * Starts the daemon.
+ * @throws PersonaLiveError CONFIG_INVALID, PORT_IN_USE, DAEMON_START_TIMEOUT, generator errors
+ */
+export async function startDaemon(options: DaemonOptions = {}): Promise<RunningDaemon> {
+  const paths = options.paths ?? defaultPaths();
+  const log: Logger & pino.Logger = pino({ level: options.logLevel ?? process.env.PERSONALIVE_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, pino.destination({ dest: 2, sync: false }));
+  let persisted: DaemonConfig = loadConfig(paths.configFile);
+  let config: DaemonConfig = options.overrides ? validateConfig(options.overrides, 'command line', persisted) : persisted;
+  const token = loadOrCreateToken(paths.tokenFile);
+  const gallery = new ReferenceGallery(paths.dataDir);
+  const backends: BackendOptions = await backendOptions(config.generator.packDir);
+
+  if (options.reference) {
+    await loadImageRgb(options.reference, { argument: '--reference' }); // refuses a bad file with its path
+    const added = await gallery.add(new Uint8Array(await readFile(options.reference)), options.reference);
+    gallery.setActive(added.id);
+  }
+
+  let server: ControlServer | null = null;
+  let obs: ObsClient | null = null;
+  let stateTimer: NodeJS.Timeout | null = null;
+  const broadcastState = (): void => {
+    if (stateTimer) return;
+    stateTimer = setTimeout(() => {
+      stateTimer = null;
+      void buildState().then((state) => server?.broadcast('state', state), () => undefined);
+    }, 30);
+  };
+  const notice = (level: 'info' | 'warning' | 'error', code: string | null, message: string): void => {
+    (level === 'error' ? log.error : level === 'warning' ? log.warn : log.info).call(log, { code }, message);
+    server?.broadcast('notice', { level, code, message });
+  };
+
+  const loop = new LiveLoop(config, {
+    createGenerator: (choice: BackendChoice) => generatorEntry(choice.generator).create({ packDir: config.generator.packDir, device: choice.device, decoder: choice.decoder, size: config.output.size }),
+    log,
+    notice,
+    changed: broadcastState,
+  });
+
+  // --- outputs: every configured sink from the registry, rebuilt when its settings change
+  const preview = createPreviewSink();
+  const sinkErrors: Partial<Record<ConfiguredSinkKind, string | null>> = {};
+  const sinkSettings = new Map<ConfiguredSinkKind, string>();
+  async function applyOutputs(): Promise<void> {
+    const restart = sinkSettings.size > 0;
+    for (const kind of CONFIGURED_SINK_KINDS) {
+      const entry = SINK_REGISTRY[kind];
+      const settings = JSON.stringify(entry.settings(config.output));
+      if (sinkSettings.get(kind) === settings) continue;
+      sinkSettings.set(kind, settings);
+      await loop.removeSink(kind);
+      sinkErrors[kind] = null;
+      if (!entry.enabled(config.output)) continue;
+      const failed = (e: PersonaLiveError): void => {
+        sinkErrors[kind] = e.message;
+        notice('error', e.code, `${SINKS[kind].label}: ${e.message}`);
+      };
+      try {
+        await loop.setSink(await entry.create(config, { dataDir: paths.dataDir, restart, onError: failed }));
+      } catch (error) {
+        if (entry.required) throw error;
+        failed(asPersonaLiveError(error));
+      }
+    }
+  }
+
+  // --- driving source
+  let sourceError: string | null = null;
+  async function applySource(): Promise<void> {
+    const source = DRIVING_SOURCE_REGISTRY[config.driving.kind](config.driving, { fps: config.driving.fps, size: config.output.size, pool: loop.framePool });
+    try {
+      await loop.setSource(source);
+      sourceError = null;
+    } catch (error) {
+      const e = asPersonaLiveError(error, 'DRIVING_SOURCE_FAILED');
+      sourceError = e.message;
+      notice('error', e.code, `Driving source: ${e.message}`);
+    }
+    broadcastState();
+  }
+
+  async function buildState(): Promise<DaemonState> {
+    const source = loop.drivingSource;
+    const o = config.output;
+    return {
+      version: DAEMON_VERSION,
+      protocol: PROTOCOL_VERSION,
+      paused: loop.isPaused,
+      generator: loop.generatorStatus(),
+      options: backends,
+      driving: {
+        kind: config.driving.kind,
+        ring: config.driving.ring,
+        webcam: config.driving.webcam,
+        file: config.driving.file,
+        image: config.driving.image,
+        state: sourceError ? 'error' : source?.state() ?? 'stopped',
+        description: source?.description ?? config.driving.kind,
+        error: sourceError ?? source?.error() ?? null,
+      },
+      output: {
+        fps: o.fps,
+        size: o.size,
+        ring: SINK_REGISTRY.ring.state(o, loop.sinkStatus('ring'), sinkErrors.ring ?? null),
+        virtualCamera: SINK_REGISTRY.virtualCamera.state(o, loop.sinkStatus('virtualCamera'), sinkErrors.virtualCamera ?? null),
+        recording: SINK_REGISTRY.recording.state(o, loop.sinkStatus('recording'), sinkErrors.recording ?? null),
+      },
+      references: gallery.list(),
+      activeReferenceId: gallery.activeId,
+      obs: { state: obs ? obs.state : 'disabled', url: config.obs.url, error: obs?.error?.message ?? null },
+    };
+  }
+
+  const session: DaemonSession = {
+    paths,
+    loop,
+    gallery,
+    backends,
+    config: () => config,
+    obs: () => obs,
+    edit(patch: ConfigPatch) {
+      const previous = config;
+      persisted = validateConfig(patch, 'panel', persisted);
+      config = validateConfig(patch, 'panel', config);
+      saveConfig(paths.configFile, persisted);
+      loop.setConfig(config);
+      return { previous };
+    },
+    applyOutputs,
+    applySource,
+    async activateReference(id: string) {
+      const image = await gallery.loadImage(id);
+      await loop.swapReference(image);
+      gallery.setActive(id);
+      broadcastState();
+    },
+    state: buildState,
+    broadcastState,
+    notice,
+  };
+
+  // Preview JPEGs are encoded at most once per frame, off the tick.
+  let previewCache: { captureUs: number; jpeg: Buffer } | null = null;
+  const previewJpeg = async (): Promise<Buffer | null> => {
+    const frame = preview.latest();
+    if (!frame) return null;
+    if (previewCache?.captureUs === frame.captureUs) return previewCache.jpeg;
+    const size = config.output.preview.size;
+    const jpeg = await encodeJpeg(frame, size, size, { quality: 70, fit: 'fill' });
+    previewCache = { captureUs: frame.captureUs, jpeg };
+    return jpeg;
+  };
+
+  // --- start, in order
+  const activeId = gallery.activeId;
+  let referenceImage: RgbImage | null = null;
+  if (activeId) referenceImage = await gallery.loadImage(activeId);
+  if (!referenceImage) log.warn({ gallery: paths.dataDir }, 'no reference yet: upload a portrait in the panel (or start with --reference IMG); streaming a plain frame meanwhile');
+  await withTimeout('the generator', loop.start(referenceImage));
+  await loop.setSink(preview);
+  if (options.nullSink) await loop.setSink(createNullSink());
+  await applyOutputs();
+  await withTimeout('the driving source', applySource());
+
+  server = new ControlServer({
+    host: config.control.host,
+    port: config.control.port,
+    token,
+    panelDir: panelDir(),
+    handlers: createHandlers(session),
+    extraHandlers: options.testHooks ? createTestHandlers(session) : undefined,
+    upload: async (bytes, name) => {
+      const first = loop.generatorStatus().status === 'waiting';
+      const reference = await gallery.add(bytes, name);
+      // The very first portrait goes on air by itself.
+      if (first) await session.activateReference(reference.id).catch((error: unknown) => notice('error', asPersonaLiveError(error).code, `Reference "${reference.name}": ${asPersonaLiveError(error).message}`));
+      broadcastState();
+      return reference;
+    },
+    thumbnail: (id) => gallery.thumbnail(id),
+    previewJpeg,
+    previewFps: config.output.preview.fps,
+    log,
+  });
+  try {
+    await withTimeout('the control server', server.start());
+  } catch (error) {
+    await loop.close();
+    throw error;
+  }
+  const statsTimer = setInterval(() => server?.broadcast('stats', loop.stats()), 500);
+  statsTimer.unref();
+
+  if (config.obs.enabled) {
+    obs = new ObsClient({ url: config.obs.url, password: config.obs.password || undefined, callTimeoutMs: config.obs.callTimeoutMs });
+    obs.on('state', (state, error) => {
+      if (error && state === 'disconnected') log.warn({ err: error.message }, 'obs-websocket unavailable; retrying with backoff');
+      else log.info({ state }, 'obs-websocket');
+      broadcastState();
+    });
+    obs.on('vendorEvent', (event) => void onHotkey(session, event));
+    obs.connect().catch(() => undefined); // keeps retrying by itself
+  }
+
+  log.info({ port: server.port, generator: loop.generatorStatus(), driving: config.driving.kind }, 'daemon ready');
+  let closed: Promise<void> | null = null;
+  return {
+    port: server.port,
+    panelUrl: server.panelUrl,
+    token,
+    paths,
+    loop,
+    state: buildState,
+    close() {
+      closed ??= (async () => {
+        clearInterval(statsTimer);
+        if (stateTimer) clearTimeout(stateTimer);
+        await server?.close();
+        await obs?.close();
+        await loop.close();
+        log.info({}, 'daemon stopped');
+        log.flush();
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Every kind the daemon knows (generators, devices, decoders, driving sources, sinks) with
+ * the traits its callers need, written once. Each list of kinds in the configuration, the
+ * control protocol, the request validator, the CLI and the panel is derived from these
+ * tables; the factories live in the registries beside the implementations
+ * (generators/registry.ts, sources/registry.ts, sinks/registry.ts), typed against the same
+ * keys, so a kind without a factory or a trait fails the type check.
+ *
+ * Node-free: the panel bundles this file.
+ */
+
+export interface GeneratorTraits {
+  /** Shown in the panel's generator choice. */
+  readonly label: string;
+  /** One line for `personalive --help` and the README. */
+  readonly description: string;
+  /** Whether it needs a model pack (generator.packDir). */
+  readonly needsPack: boolean;
+  /**
+   * Driving frames handed over per wake of the generator loop: the PersonaLive window takes
+   * a micro-chunk of 4, the built-in generator one at a time.
+   */
+  readonly framesPerWake: number;
+  /**
+   * Whether a push that produces nothing for generator.failoverAfterMs counts as a failure
+   * (a GPU that hangs fails over to the built-in generator). The built-in generator has
+   * nothing to fail over to: a slow push is waited for while the output repeats.
+   */
+  readonly failoverDeadline: boolean;
+  /** Decoders it can switch between (empty: it has none). */
+  readonly decoders: readonly DecoderKind[];
+  /** Devices it runs on (the built-in generator runs on the CPU only). */
+  readonly devices: readonly DeviceKind[];
+}
+
+export const DEVICES = Object.freeze({
+  cpu: { label: 'CPU' },
+  cuda: { label: 'CUDA (NVIDIA)' },
+  tensorrt: { label: 'TensorRT (NVIDIA)' },
+} as const satisfies Record<string, { label: string }>);
+export type DeviceKind = keyof typeof DEVICES;
+export const DEVICE_KINDS = Object.freeze(Object.keys(DEVICES)) as readonly DeviceKind[];
+
+export const DECODERS = Object.freeze({
+  tiny: { label: 'TinyVAE (fast)', component: 'tiny_decoder' },
+  vae: { label: 'Full VAE (quality)', component: 'vae_decoder' },
+} as const satisfies Record<string, { label: string; component: string }>);
+export type DecoderKind = keyof typeof DECODERS;
+export const DECODER_KINDS = Object.freeze(Object.keys(DECODERS)) as readonly DecoderKind[];
+
+export const GENERATORS = Object.freeze({
+  meshwarp: {
+    label: 'Built-in (CPU, no downloads)',
+    description: 'built-in CPU generator: face-mesh tracking and mesh-warp rendering (no downloads)',
+    needsPack: false,
+    framesPerWake: 1,
+    failoverDeadline: false,
+    decoders: [],
+    devices: ['cpu'],
+  },
+  personalive: {
+    label: 'PersonaLive diffusion',
+    description: 'PersonaLive streaming diffusion generator on ONNX Runtime (needs a model pack)',
+    needsPack: true,
+    framesPerWake: 4,
+    failoverDeadline: true,
+    decoders: ['tiny', 'vae'],
+    devices: ['cpu', 'cuda', 'tensorrt'],
+  },
+} as const satisfies Record<string, GeneratorTraits>);
+export type GeneratorKind = keyof typeof GENERATORS;
+export const GENERATOR_KINDS = Object.freeze(Object.keys(GENERATORS)) as readonly GeneratorKind[];
+/** What a stream falls back to when the requested generator fails. */
+export const FALLBACK_GENERATOR: GeneratorKind = 'meshwarp';
+
+export interface DrivingTraits {
+  /** Shown in the panel's source choice. */
+  readonly label: string;
+  /**
+   * The configuration field under driving. that says what it reads (null: it needs none),
+   * and whether the panel offers it always: a path on this machine (file, image) is set in
+   * the configuration file only, never read from a path a client chose, so those kinds are
+   * offered only once the configuration names one.
+   */
+  readonly setting: 'ring' | 'webcam' | 'file' | 'image' | null;
+  readonly clientSettable: boolean;
+}
+
+export const DRIVING_SOURCES = Object.freeze({
+  ring: { label: 'OBS source (Driving Capture filter)', setting: 'ring', clientSettable: true },
+  webcam: { label: 'Webcam', setting: 'webcam', clientSettable: true },
+  file: { label: 'Video file (from the configuration)', setting: 'file', clientSettable: false },
+  image: { label: 'Still image (from the configuration)', setting: 'image', clientSettable: false },
+} as const satisfies Record<string, DrivingTraits>);
+export type DrivingKind = keyof typeof DRIVING_SOURCES;
+export const DRIVING_KINDS = Object.freeze(Object.keys(DRIVING_SOURCES)) as readonly DrivingKind[];
+
+/**
+ * Sinks: where paced frames go. `configured` ones are switched by output.<kind>.enabled and
+ * rebuilt from sinks/registry.ts; the preview and the null sink are attached by the daemon.
+ */
+export const SINKS = Object.freeze({
+  ring: { label: 'OBS output ring', configured: true },
+  virtualCamera: { label: 'Virtual camera', configured: true },
+  recording: { label: 'Recording', configured: true },
+  preview: { label: 'Panel preview', configured: false },
+  null: { label: 'Null (counts frames)', configured: false },
+} as const satisfies Record<string, { label: string; configured: boolean }>);
+export type SinkKind = keyof typeof SINKS;
+export type ConfiguredSinkKind = { [K in SinkKind]: (typeof SINKS)[K]['configured'] extends true ? K : never }[SinkKind];
+
+export const VIRTUAL_CAMERA_FORMATS = Object.freeze(['YUYV', 'NV12'] as const);
+export type VirtualCameraFormat = (typeof VIRTUAL_CAMERA_FORMATS)[number];

@@ -1,0 +1,83 @@
+/**
+ * The configured sinks (kinds.ts marks them): for each, which output settings rebuild it,
+ * whether it is switched on, how it is made, and how the panel sees it. The daemon drives
+ * every output from this table; adding a sink is its file plus one entry here.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DaemonConfig } from '../config/config.js';
+import type { ConfiguredSinkKind } from '../kinds.js';
+import type { DaemonState } from '../protocol.js';
+import { openPlatformWriter } from '../vcam/platform.js';
+import { createRecordingSink } from './recording.js';
+import { createRingSink } from './ring.js';
+import type { Sink, SinkContext } from './types.js';
+import { VirtualCameraSink } from './virtual-camera.js';
+
+type Output = DaemonConfig['output'];
+
+export interface SinkEntry<K extends ConfiguredSinkKind> {
+  /** The settings whose change rebuilds the sink (compared as JSON). */
+  settings(output: Output): unknown;
+  enabled(output: Output): boolean;
+  /**
+   * Whether a failure to create it stops the daemon from starting (the OBS output ring)
+   * instead of being shown as the sink's error while everything else runs.
+   */
+  required: boolean;
+  /**
+   * Opens it. `restart` is false on the daemon's first start and true when settings change.
+   * @throws PersonaLiveError from the device or file it opens
+   */
+  create(config: DaemonConfig, context: SinkContext & { restart: boolean }): Promise<Sink>;
+  /** What the panel shows: `status` is the running sink's (null when off), `error` the last failure. */
+  state(output: Output, status: Record<string, unknown> | null, error: string | null): DaemonState['output'][K];
+}
+
+export const SINK_REGISTRY: { readonly [K in ConfiguredSinkKind]: SinkEntry<K> } = Object.freeze({
+  ring: {
+    settings: (o) => o.ring,
+    enabled: (o) => o.ring.enabled,
+    required: true,
+    create: async (config) => createRingSink(config.output.ring.name, config.output.fps),
+    state: (o) => ({ enabled: o.ring.enabled, name: o.ring.name }),
+  },
+  virtualCamera: {
+    settings: (o) => ({ ...o.virtualCamera, size: o.size, fps: o.fps }),
+    enabled: (o) => o.virtualCamera.enabled,
+    required: false,
+    async create(config, context) {
+      const { size, fps, virtualCamera } = config.output;
+      const device = virtualCamera.device === 'auto' ? undefined : virtualCamera.device;
+      const sink = new VirtualCameraSink({
+        width: size,
+        height: size,
+        fpsNum: fps,
+        fpsDen: 1,
+        openWriter: (c) => openPlatformWriter(c, { device, format: virtualCamera.format }),
+        onError: context.onError,
+      });
+      await sink.start();
+      return sink;
+    },
+    state: (o, status, error) => ({ enabled: o.virtualCamera.enabled, state: error ? 'error' : status ? 'running' : 'off', device: o.virtualCamera.device, error }),
+  },
+  recording: {
+    settings: (o) => ({ ...o.recording, size: o.size, fps: o.fps }),
+    enabled: (o) => o.recording.enabled,
+    required: false,
+    async create(config, context) {
+      const { size, fps, recording } = config.output;
+      const folder = join(context.dataDir, 'recordings');
+      const base = recording.path || join(folder, `personalive-${new Date().toISOString().replace(/[:.]/g, '-')}.mp4`);
+      let path = base;
+      // A restart (new rate or size) must not overwrite what was recorded so far.
+      for (let n = 2; context.restart && existsSync(path); n++) path = base.replace(/(\.[^./]+)?$/, `-${n}$1`);
+      if (!recording.path) mkdirSync(folder, { recursive: true });
+      return createRecordingSink(path, size, size, fps, context.onError);
+    },
+    state: (o, status, error) => ({ enabled: o.recording.enabled, path: typeof status?.path === 'string' ? status.path : null, state: error ? 'error' : status ? 'recording' : 'off', error }),
+  },
+});
+
+export const CONFIGURED_SINK_KINDS = Object.freeze(Object.keys(SINK_REGISTRY)) as readonly ConfiguredSinkKind[];
