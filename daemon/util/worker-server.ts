@@ -5,6 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { asPersonaLiveError, type ErrorCode } from '../errors.js';
+import type { WorkerResponse } from './worker-client.js';
 
 export function serveRequests<Req extends { id: number }, Res>(
   handle: (request: Req) => Promise<Res> | Res,
@@ -17,9 +18,11 @@ export function serveRequests<Req extends { id: number }, Res>(
     queue = queue.then(async () => {
       try {
         const result = await handle(request);
-        port.postMessage({ id: request.id, ok: true, result }, options.transferOf?.(result) ?? []);
+        const response: WorkerResponse<Res> = { id: request.id, ok: true, result };
+        port.postMessage(response, options.transferOf?.(result) ?? []);
       } catch (error) {
-        port.postMessage({ id: request.id, ok: false, error: asPersonaLiveError(error, options.errorCode).toJSON() });
+        const response: WorkerResponse<Res> = { id: request.id, ok: false, error: asPersonaLiveError(error, options.errorCode).toJSON() };
+        port.postMessage(response);
       }
     });
   });

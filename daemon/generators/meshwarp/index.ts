@@ -62,6 +62,12 @@ function addTiming(stages: Record<string, StageTiming>, stage: string, ms: numbe
 }
 
 /**
+ * The render workers: a frame takes 3-30 ms, building a reference's animator 20-110 ms here;
+ * a renderer silent for 10 s is hung (the live loop then restarts the generator).
+ */
+const RENDERER = { label: 'meshwarp renderer', timeoutMs: 10_000 } as const;
+
+/**
  * Starts the tracker and render workers.
  * @throws PersonaLiveError when the tracker models cannot be loaded.
  */
@@ -84,7 +90,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
   const tracker = trackers[0];
   let renderer: WorkerClient<RenderBody, RenderResult>;
   try {
-    renderer = createWorkerClient<RenderBody, RenderResult>(startWorker(import.meta.url, 'render-worker'), 'meshwarp renderer');
+    renderer = createWorkerClient<RenderBody, RenderResult>(startWorker(import.meta.url, 'render-worker'), RENDERER);
   } catch (error) {
     await Promise.allSettled(trackers.map((t) => t.close()));
     throw error;
@@ -170,7 +176,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       referenceTracker ??= createHumanTracker({ mode: 'image', niceness: 10, engine: options.trackerEngine });
       const square = await fitSquare(image, size);
       const landmarks = await trackReference(square, await referenceTracker);
-      const target = (standbyRenderer ??= createWorkerClient<RenderBody, RenderResult>(startWorker(import.meta.url, 'render-worker'), 'meshwarp renderer (standby)'));
+      const target = (standbyRenderer ??= createWorkerClient<RenderBody, RenderResult>(startWorker(import.meta.url, 'render-worker'), { ...RENDERER, label: 'meshwarp renderer (standby)' }));
       const stats = (await target.call({ type: 'reference', image: square, landmarks, depthScale: options.depthScale, verticalDepthScale: options.verticalDepthScale, smoothing: options.smoothing })) as RenderWorkerStats;
       // One throw-away frame so the switch does not pay the new animator's first-render
       // cost (JIT, warp tables); reset() then restores the state a new animator starts with.

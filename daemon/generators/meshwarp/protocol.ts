@@ -1,5 +1,4 @@
 /** Messages between the meshwarp generator host and its render worker. */
-import type { ErrorCode } from '../../errors.js';
 import type { RgbImage } from '../../frames.js';
 import type { OneEuroParams } from './tracking/one-euro.js';
 
@@ -29,7 +28,3 @@ export type RenderRequest =
   | { id: number; type: 'close' };
 
 export type RenderResult = RenderedFrame | RenderWorkerStats | null;
-
-export type RenderResponse =
-  | { id: number; ok: true; result: RenderResult }
-  | { id: number; ok: false; error: { code: ErrorCode; message: string; details?: Record<string, unknown> } };

@@ -9,6 +9,9 @@ import type { Generator, GeneratorStats } from '../generator.js';
 import type { Frame, RgbImage } from '../../frames.js';
 import type { EngineInspection, ReadyInfo, WorkerInit, WorkerRequest, WorkerResult } from './protocol.js';
 
+const STEP_TIMEOUT_MS = 120_000;
+const INIT_TIMEOUT_MS = 30 * 60_000;
+
 type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 export interface PersonaLiveGenerator extends Generator {
@@ -22,12 +25,15 @@ export interface PersonaLiveGenerator extends Generator {
  * @throws PersonaLiveError from the pack, device or decoder checks.
  */
 export async function createPersonaLiveGenerator(init: WorkerInit): Promise<PersonaLiveGenerator> {
-  const client = createWorkerClient<RequestBody, WorkerResult>(startWorker(import.meta.url, 'worker'), 'PersonaLive generator');
+  // The live loop's failover deadline (generator.failoverAfterMs) catches a slow step long
+  // before this limit; the limit is for offline use, where nothing else would stop a hung GPU.
+  const client = createWorkerClient<RequestBody, WorkerResult>(startWorker(import.meta.url, 'worker'), { label: 'PersonaLive generator', timeoutMs: STEP_TIMEOUT_MS });
   const call = (body: RequestBody): Promise<WorkerResult> => client.call(body);
 
   let info: ReadyInfo;
   try {
-    info = (await call({ type: 'init', init })) as ReadyInfo;
+    // Opening the graphs can take minutes (TensorRT builds its engines on first use).
+    info = (await client.call({ type: 'init', init }, { timeoutMs: INIT_TIMEOUT_MS, what: 'its start-up (loading the pack)' })) as ReadyInfo;
   } catch (error) {
     await client.terminate();
     throw error;

@@ -3,7 +3,6 @@ import type { DecoderChoice } from './engine.js';
 import type { Device } from '../../ort/onnx-runtime.js';
 import type { GeneratorStats } from '../generator.js';
 import type { Frame, RgbImage } from '../../frames.js';
-import type { ErrorCode } from '../../errors.js';
 
 export interface WorkerInit {
   packDir: string;
@@ -41,7 +40,3 @@ export interface EngineInspection {
 }
 
 export type WorkerResult = ReadyInfo | Frame[] | GeneratorStats | EngineInspection | null;
-
-export type WorkerResponse =
-  | { id: number; ok: true; result: WorkerResult }
-  | { id: number; ok: false; error: { code: ErrorCode; message: string; details?: Record<string, unknown> } };

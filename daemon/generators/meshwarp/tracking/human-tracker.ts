@@ -31,7 +31,8 @@
  * face in a poster behind them is small or off-centre.
  */
 import type { Worker, WorkerOptions } from 'node:worker_threads';
-import { PersonaLiveError, type ErrorCode } from '../../../errors.js';
+import { PersonaLiveError } from '../../../errors.js';
+import { createWorkerClient } from '../../../util/worker-client.js';
 import { startWorker } from '../../../util/worker-url.js';
 import { definedOnly } from '../../../util/objects.js';
 import type { RgbImage } from '../../../frames.js';
@@ -187,10 +188,6 @@ export type TrackerRequest =
 
 export type TrackerResult = TrackerReady | WorkerTrackResult | TrackerStats | null;
 
-export type TrackerResponse =
-  | { id: number; ok: true; result: TrackerResult }
-  | { id: number; ok: false; error: { code: ErrorCode; message: string; details?: Record<string, unknown> } };
-
 // ---------------------------------------------------------------------------------------
 // Face choice (pure; used by the worker)
 
@@ -230,7 +227,6 @@ export function meshBox(landmarks: Float32Array, width: number, height: number):
 // ---------------------------------------------------------------------------------------
 // Host
 
-type Pending = { resolve: (value: TrackerResult) => void; reject: (error: Error) => void; timer: NodeJS.Timeout | null };
 type RequestBody = TrackerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 function checkOptions(options: HumanTrackerOptions): Required<Omit<HumanTrackerOptions, 'modelDir' | 'resourceLimits' | 'niceness'>> {
@@ -272,64 +268,17 @@ export async function createHumanTracker(options: HumanTrackerOptions = {}): Pro
   const settings = checkOptions(options);
   const workerModule = settings.engine === 'tfjs' ? 'human-worker' : 'onnx-face-worker';
   const worker: Worker = startWorker(import.meta.url, workerModule, options.resourceLimits ? { resourceLimits: options.resourceLimits } : {});
-  const pending = new Map<number, Pending>();
-  let nextId = 1;
-  let closed = false;
-  let fatal: PersonaLiveError | null = null;
+  const client = createWorkerClient<RequestBody, TrackerResult>(worker, { label: 'face tracker', failureCode: 'TRACKER_FAILED', closedCode: 'TRACKER_CLOSED', timeoutMs: settings.trackTimeoutMs });
   /** A buffer the worker handed back, reused for the next copied frame of the same size. */
   let spare: ArrayBuffer | null = null;
-
-  const failAll = (error: PersonaLiveError): void => {
-    if (!fatal) fatal = error;
-    for (const p of pending.values()) {
-      if (p.timer) clearTimeout(p.timer);
-      p.reject(error);
-    }
-    pending.clear();
-  };
-  worker.on('message', (response: TrackerResponse) => {
-    const p = pending.get(response.id);
-    if (!p) return;
-    pending.delete(response.id);
-    if (p.timer) clearTimeout(p.timer);
-    if (response.ok) p.resolve(response.result);
-    else p.reject(PersonaLiveError.fromJSON(response.error));
-  });
-  worker.on('error', (error) => failAll(new PersonaLiveError('TRACKER_FAILED', `face tracker worker crashed: ${error.message}`, {}, { cause: error })));
-  worker.on('exit', (code) => {
-    if (!closed) failAll(new PersonaLiveError('TRACKER_FAILED', `face tracker worker exited unexpectedly (code ${code})`, { exitCode: code }));
-  });
-
-  const hung = (what: string, ms: number): void => {
-    const error = new PersonaLiveError('TRACKER_FAILED', `face tracker did not answer ${what} within ${ms} ms; the tracker was stopped`, { timeoutMs: ms });
-    failAll(error);
-    void worker.terminate();
-  };
-
-  const call = (body: RequestBody, transfer: ArrayBuffer[], timeoutMs: number, what: string): Promise<TrackerResult> => {
-    if (closed) return Promise.reject(new PersonaLiveError('TRACKER_CLOSED', 'the face tracker is closed'));
-    if (fatal) return Promise.reject(fatal);
-    const id = nextId++;
-    return new Promise<TrackerResult>((resolve, reject) => {
-      const timer = setTimeout(() => hung(what, timeoutMs), timeoutMs);
-      pending.set(id, { resolve, reject, timer });
-      try {
-        worker.postMessage({ ...body, id }, transfer);
-      } catch (error) {
-        pending.delete(id);
-        clearTimeout(timer);
-        reject(error);
-      }
-    });
-  };
+  const call = (body: RequestBody, transfer: ArrayBuffer[], what: string, timeoutMs?: number): Promise<TrackerResult> => client.call(body, { transfer, what, timeoutMs });
 
   let ready: TrackerReady;
   try {
     const init: TrackerWorkerInit = { maxFaces: settings.maxFaces, minConfidence: settings.minConfidence, mode: settings.mode, modelDir: options.modelDir, niceness: options.niceness };
-    ready = (await call({ type: 'init', init }, [], settings.startTimeoutMs, 'its start-up')) as TrackerReady;
+    ready = (await call({ type: 'init', init }, [], 'its start-up', settings.startTimeoutMs)) as TrackerReady;
   } catch (error) {
-    closed = true;
-    await worker.terminate();
+    await client.terminate();
     throw error;
   }
 
@@ -348,38 +297,37 @@ export async function createHumanTracker(options: HumanTrackerOptions = {}): Pro
     const own = image.data;
     if (transfer && own.buffer instanceof ArrayBuffer && own.byteOffset === 0 && own.byteLength === own.buffer.byteLength) {
       // Node copies instead of moving buffers it cannot detach (e.g. memory owned by sharp).
-      return (await call(body(own), [own.buffer], settings.trackTimeoutMs, 'an image')) as WorkerTrackResult;
+      return (await call(body(own), [own.buffer], 'an image')) as WorkerTrackResult;
     }
     const view = copyFrame(image);
-    return (await call(body(view), [view.buffer as ArrayBuffer], settings.trackTimeoutMs, 'an image')) as WorkerTrackResult;
+    return (await call(body(view), [view.buffer as ArrayBuffer], 'an image')) as WorkerTrackResult;
   };
 
   return {
     backend: ready.backend,
     mode: settings.mode,
     async track(image: RgbImage, trackOptions: TrackOptions = {}): Promise<HumanTrackResult> {
-      if (closed) throw new PersonaLiveError('TRACKER_CLOSED', 'the face tracker is closed');
+      if (client.closed) throw new PersonaLiveError('TRACKER_CLOSED', 'the face tracker is closed');
       assertImage(image);
       const result = await sendFrame(image, trackOptions.transfer === true);
       spare = result.returned;
       return { face: result.face, faceCount: result.faceCount, trackMs: result.trackMs };
     },
     async stats(): Promise<TrackerStats> {
-      return (await call({ type: 'stats' }, [], settings.trackTimeoutMs, 'a stats request')) as TrackerStats;
+      return (await call({ type: 'stats' }, [], 'a stats request')) as TrackerStats;
     },
     async resetStream(): Promise<void> {
-      if (closed) throw new PersonaLiveError('TRACKER_CLOSED', 'the face tracker is closed');
-      await call({ type: 'reset' }, [], settings.trackTimeoutMs, 'a reset');
+      if (client.closed) throw new PersonaLiveError('TRACKER_CLOSED', 'the face tracker is closed');
+      await call({ type: 'reset' }, [], 'a reset');
     },
     async close(): Promise<void> {
-      if (closed) return;
+      if (client.closed) return;
       try {
-        if (!fatal) await call({ type: 'close' }, [], settings.trackTimeoutMs, 'close');
+        if (!client.failure) await call({ type: 'close' }, [], 'close');
       } catch {
         // Closing a tracker whose worker already failed is not an error.
       } finally {
-        closed = true;
-        await worker.terminate();
+        await client.terminate();
       }
     },
   };
