@@ -20,16 +20,16 @@ import { ControlServer } from './control/server.js';
 import type { DaemonSession } from './control/session.js';
 import type { RgbImage } from './frames.js';
 import { generatorEntry } from './generators/registry.js';
-import { SINKS, type ConfiguredSinkKind } from './kinds.js';
+import { CONFIGURED_SINK_KINDS, CONFIGURED_SINKS, type ConfiguredSinkKind } from './kinds.js';
 import { backendOptions, type BackendOptions } from './live/backends.js';
 import { LiveLoop, type BackendChoice } from './live/live-loop.js';
 import { encodeJpeg, loadImageRgb } from './media/image.js';
 import { ObsClient } from './obs/obs-client.js';
-import { PROTOCOL_VERSION, type DaemonState } from './protocol.js';
+import { PROTOCOL_VERSION, type DaemonState, type SinkState } from './protocol.js';
 import { ReferenceGallery } from './references/gallery.js';
 import { createNullSink } from './sinks/null.js';
 import { createPreviewSink } from './sinks/preview.js';
-import { CONFIGURED_SINK_KINDS, SINK_REGISTRY } from './sinks/registry.js';
+import { SINK_REGISTRY } from './sinks/registry.js';
 import { DRIVING_SOURCE_REGISTRY } from './sources/registry.js';
 
 export const DAEMON_VERSION = '0.1.0';
@@ -128,7 +128,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       if (!entry.enabled(config.output)) continue;
       const failed = (e: PersonaLiveError): void => {
         sinkErrors[kind] = e.message;
-        notice('error', e.code, `${SINKS[kind].label}: ${e.message}`);
+        notice('error', e.code, `${CONFIGURED_SINKS[kind].label}: ${e.message}`);
       };
       try {
         await loop.setSink(await entry.create(config, { dataDir: paths.dataDir, restart, onError: failed }));
@@ -154,6 +154,10 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     broadcastState();
   }
 
+  /** Each configured sink as the panel sees it (its registry entry says how). */
+  const sinkStates = (): { [K in ConfiguredSinkKind]: SinkState<K> } =>
+    Object.fromEntries(CONFIGURED_SINK_KINDS.map((kind) => [kind, SINK_REGISTRY[kind].state(config.output, loop.sinkStatus(kind), sinkErrors[kind] ?? null)])) as { [K in ConfiguredSinkKind]: SinkState<K> };
+
   async function buildState(): Promise<DaemonState> {
     const source = loop.drivingSource;
     const o = config.output;
@@ -176,9 +180,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       output: {
         fps: o.fps,
         size: o.size,
-        ring: SINK_REGISTRY.ring.state(o, loop.sinkStatus('ring'), sinkErrors.ring ?? null),
-        virtualCamera: SINK_REGISTRY.virtualCamera.state(o, loop.sinkStatus('virtualCamera'), sinkErrors.virtualCamera ?? null),
-        recording: SINK_REGISTRY.recording.state(o, loop.sinkStatus('recording'), sinkErrors.recording ?? null),
+        ...sinkStates(),
       },
       references: gallery.list(),
       activeReferenceId: gallery.activeId,

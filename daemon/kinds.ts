@@ -1,6 +1,6 @@
 /**
  * Every kind the daemon knows (generators, devices, decoders, driving sources, sinks) with
- * the traits its callers need, written once. Each list of kinds in the configuration, the
+ * the traits its callers need (and, for configured sinks, their settings), written once. Each list of kinds in the configuration, the
  * control protocol, the request validator, the CLI and the panel is derived from these
  * tables; the factories live in the registries beside the implementations
  * (generators/registry.ts, sources/registry.ts, sinks/registry.ts), typed against the same
@@ -8,6 +8,7 @@
  *
  * Node-free: the panel bundles this file.
  */
+import { isBool, isShmName, isString, oneOf, type Check } from './util/checks.js';
 
 export interface GeneratorTraits {
   /** Shown in the panel's generator choice. */
@@ -95,19 +96,58 @@ export const DRIVING_SOURCES = Object.freeze({
 export type DrivingKind = keyof typeof DRIVING_SOURCES;
 export const DRIVING_KINDS = Object.freeze(Object.keys(DRIVING_SOURCES)) as readonly DrivingKind[];
 
-/**
- * Sinks: where paced frames go. `configured` ones are switched by output.<kind>.enabled and
- * rebuilt from sinks/registry.ts; the preview and the null sink are attached by the daemon.
- */
-export const SINKS = Object.freeze({
-  ring: { label: 'OBS output ring', configured: true },
-  virtualCamera: { label: 'Virtual camera', configured: true },
-  recording: { label: 'Recording', configured: true },
-  preview: { label: 'Panel preview', configured: false },
-  null: { label: 'Null (counts frames)', configured: false },
-} as const satisfies Record<string, { label: string; configured: boolean }>);
-export type SinkKind = keyof typeof SINKS;
-export type ConfiguredSinkKind = { [K in SinkKind]: (typeof SINKS)[K]['configured'] extends true ? K : never }[SinkKind];
-
 export const VIRTUAL_CAMERA_FORMATS = Object.freeze(['YUYV', 'NV12'] as const);
 export type VirtualCameraFormat = (typeof VIRTUAL_CAMERA_FORMATS)[number];
+
+/**
+ * The settings of each configured sink, under output.<kind> in the configuration; every one
+ * has `enabled`. A new configured sink adds its member here and its entry to
+ * CONFIGURED_SINKS (defaults, checks), its file in sinks/ and its line in sinks/registry.ts;
+ * the configuration, its validator, the protocol and output.set follow from these.
+ */
+export interface SinkSettings {
+  ring: { enabled: boolean; name: string };
+  virtualCamera: { enabled: boolean; device: string; format: VirtualCameraFormat };
+  recording: { enabled: boolean; path: string };
+}
+export type ConfiguredSinkKind = keyof SinkSettings;
+
+export interface ConfiguredSinkTraits<S> {
+  /** Names it in the panel and in messages ("Virtual camera: ..."). */
+  readonly label: string;
+  /** Whether output.set (the panel's switch) turns it on and off; the OBS output ring is switched in the configuration file. */
+  readonly panelToggle: boolean;
+  readonly defaults: Readonly<S>;
+  readonly checks: { readonly [F in keyof S]: Check };
+}
+
+export const CONFIGURED_SINKS: { readonly [K in ConfiguredSinkKind]: ConfiguredSinkTraits<SinkSettings[K]> } = Object.freeze({
+  ring: {
+    label: 'OBS output ring',
+    panelToggle: false,
+    defaults: { enabled: true, name: 'personalive-output' },
+    checks: { enabled: isBool, name: isShmName },
+  },
+  virtualCamera: {
+    label: 'Virtual camera',
+    panelToggle: true,
+    defaults: { enabled: false, device: 'auto', format: 'YUYV' },
+    checks: { enabled: isBool, device: isString(), format: oneOf(VIRTUAL_CAMERA_FORMATS) },
+  },
+  recording: {
+    label: 'Recording',
+    panelToggle: true,
+    defaults: { enabled: false, path: '' },
+    checks: { enabled: isBool, path: isString() },
+  },
+});
+export const CONFIGURED_SINK_KINDS = Object.freeze(Object.keys(CONFIGURED_SINKS)) as readonly ConfiguredSinkKind[];
+/** The sinks output.set switches (the panel's toggles). */
+export const PANEL_TOGGLED_SINK_KINDS = Object.freeze(CONFIGURED_SINK_KINDS.filter((k) => CONFIGURED_SINKS[k].panelToggle));
+
+/** Sinks the daemon attaches by itself (not in the configuration). */
+export const ATTACHED_SINKS = Object.freeze({
+  preview: { label: 'Panel preview' },
+  null: { label: 'Null (counts frames)' },
+} as const satisfies Record<string, { label: string }>);
+export type SinkKind = ConfiguredSinkKind | keyof typeof ATTACHED_SINKS;

@@ -13,7 +13,7 @@
  *   GET  /api/preview.mjpg                       live preview (multipart JPEG)
  */
 
-import type { DecoderKind, DeviceKind, DrivingKind, GeneratorKind } from './kinds.js';
+import type { ConfiguredSinkKind, DecoderKind, DeviceKind, DrivingKind, GeneratorKind } from './kinds.js';
 
 export const PROTOCOL_VERSION = 1;
 export const CONTROL_PATH = '/control';
@@ -84,17 +84,19 @@ export interface DaemonState {
     decoders: BackendOption<DecoderKind>[];
   };
   driving: DrivingSettings & { state: 'live' | 'waiting' | 'stale' | 'absent' | 'stopped' | 'error'; description: string; error: string | null };
-  output: {
-    fps: number;
-    size: number;
-    ring: { enabled: boolean; name: string };
-    virtualCamera: { enabled: boolean; state: 'off' | 'running' | 'error'; device: string | null; error: string | null };
-    recording: { enabled: boolean; path: string | null; state: 'off' | 'recording' | 'error'; error: string | null };
-  };
+  output: { fps: number; size: number } & { [K in ConfiguredSinkKind]: SinkState<K> };
   references: ReferenceInfo[];
   activeReferenceId: string | null;
   obs: { state: 'disabled' | 'disconnected' | 'connecting' | 'connected' | 'closed'; url: string; error: string | null };
 }
+
+/** How the panel sees a configured sink: what it shows for the known ones, the common shape for any other. */
+export interface SinkStates {
+  ring: { enabled: boolean; name: string };
+  virtualCamera: { enabled: boolean; state: 'off' | 'running' | 'error'; device: string | null; error: string | null };
+  recording: { enabled: boolean; path: string | null; state: 'off' | 'recording' | 'error'; error: string | null };
+}
+export type SinkState<K extends ConfiguredSinkKind> = K extends keyof SinkStates ? SinkStates[K] : { enabled: boolean; state: 'off' | 'running' | 'error'; error: string | null };
 
 export interface LatencyFigures {
   p50: number | null;
@@ -136,7 +138,8 @@ export interface RequestMap {
   'backend.set': { params: { generator?: GeneratorKind; device?: DeviceKind; decoder?: DecoderKind }; result: DaemonState['generator'] };
   'failover.restore': { params: Record<string, never>; result: DaemonState['generator'] };
   'driving.set': { params: Partial<DrivingSettings> & { kind: DrivingKind }; result: DaemonState['driving'] };
-  'output.set': { params: { fps?: number; size?: number; virtualCamera?: boolean; recording?: boolean }; result: DaemonState['output'] };
+  /** Sink switches: the kinds whose panelToggle is set (kinds.ts); others are refused. */
+  'output.set': { params: { fps?: number; size?: number } & { [K in ConfiguredSinkKind]?: boolean }; result: DaemonState['output'] };
   'animation.setPaused': { params: { paused: boolean }; result: { paused: boolean } };
   'obs.listSources': { params: Record<string, never>; result: { sources: { name: string; kind: string }[] } };
   'obs.addOutputSource': { params: { sceneName?: string }; result: { sceneName: string; inputName: string } };

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PersonaLiveError } from '../errors.js';
-import { DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, VIRTUAL_CAMERA_FORMATS, type DecoderKind, type DeviceKind, type DrivingKind, type GeneratorKind, type VirtualCameraFormat } from '../kinds.js';
+import { CONFIGURED_SINK_KINDS, CONFIGURED_SINKS, DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, type ConfiguredSinkKind, type DecoderKind, type DeviceKind, type DrivingKind, type GeneratorKind, type SinkSettings } from '../kinds.js';
 import { isBool, isInt, isShmName, isString, oneOf, type Check } from '../util/checks.js';
 import { writeFileAtomic } from '../util/files.js';
 
@@ -25,14 +25,8 @@ export interface DaemonConfig {
     failoverAfterMs: number;
   };
   driving: { kind: DrivingKind; ring: string; webcam: string; file: string; image: string; fps: number };
-  output: {
-    fps: number;
-    size: number;
-    ring: { enabled: boolean; name: string };
-    virtualCamera: { enabled: boolean; device: string; format: VirtualCameraFormat };
-    recording: { enabled: boolean; path: string };
-    preview: { fps: number; size: number };
-  };
+  /** Rate and size of the animation, the panel preview, and each configured sink's settings (kinds.ts). */
+  output: { fps: number; size: number; preview: { fps: number; size: number } } & SinkSettings;
 }
 
 export const DEFAULT_CONFIG: DaemonConfig = deepFreeze({
@@ -43,12 +37,15 @@ export const DEFAULT_CONFIG: DaemonConfig = deepFreeze({
   output: {
     fps: 25,
     size: 512,
-    ring: { enabled: true, name: 'personalive-output' },
-    virtualCamera: { enabled: false, device: 'auto', format: 'YUYV' },
-    recording: { enabled: false, path: '' },
     preview: { fps: 5, size: 256 },
+    ...(sinkSettings((kind) => ({ ...CONFIGURED_SINKS[kind].defaults })) as SinkSettings),
   },
 });
+
+/** One value per configured sink, keyed by its kind (defaults, checks). */
+function sinkSettings<T>(of: (kind: ConfiguredSinkKind) => T): Record<ConfiguredSinkKind, T> {
+  return Object.fromEntries(CONFIGURED_SINK_KINDS.map((kind) => [kind, of(kind)])) as Record<ConfiguredSinkKind, T>;
+}
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
@@ -117,10 +114,8 @@ const SCHEMA: Schema = {
   output: {
     fps: isInt(1, 120),
     size: isInt(64, 2048, true),
-    ring: { enabled: isBool, name: isShmName },
-    virtualCamera: { enabled: isBool, device: isString(), format: oneOf(VIRTUAL_CAMERA_FORMATS) },
-    recording: { enabled: isBool, path: isString() },
     preview: { fps: isInt(1, 30), size: isInt(64, 1024, true) },
+    ...sinkSettings((kind) => ({ ...CONFIGURED_SINKS[kind].checks }) as Schema),
   },
 };
 

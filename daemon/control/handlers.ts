@@ -1,7 +1,7 @@
 /** The control API's request handlers (params already validated by validate.ts). */
 import { PersonaLiveError } from '../errors.js';
 import type { ConfigPatch } from '../config/config.js';
-import { GENERATORS } from '../kinds.js';
+import { GENERATORS, PANEL_TOGGLED_SINK_KINDS } from '../kinds.js';
 import type { BackendChoice } from '../live/live-loop.js';
 import { addDrivingFilter, addOutputSource, listVideoSources } from '../obs/scenes.js';
 import type { ObsClient } from '../obs/obs-client.js';
@@ -71,12 +71,12 @@ export function createHandlers(session: DaemonSession): Handlers {
       return (await session.state()).driving;
     },
     'output.set': async (params) => {
+      const switched = PANEL_TOGGLED_SINK_KINDS.filter((kind) => params[kind] !== undefined).map((kind) => [kind, { enabled: params[kind] }]);
       const { previous } = session.edit({
         output: {
           ...(params.fps !== undefined ? { fps: params.fps } : {}),
           ...(params.size !== undefined ? { size: params.size } : {}),
-          ...(params.virtualCamera !== undefined ? { virtualCamera: { enabled: params.virtualCamera } } : {}),
-          ...(params.recording !== undefined ? { recording: { enabled: params.recording } } : {}),
+          ...Object.fromEntries(switched),
         },
       });
       if (params.size !== undefined && params.size !== previous.output.size) await loop.rebuildActive();

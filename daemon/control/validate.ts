@@ -4,7 +4,7 @@
  * be silently ignored).
  */
 import { PersonaLiveError } from '../errors.js';
-import { DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS } from '../kinds.js';
+import { DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, PANEL_TOGGLED_SINK_KINDS } from '../kinds.js';
 import { METHODS, type Method, type RequestMap } from '../protocol.js';
 import { isBool, isInt, isNonEmptyString, isShmName, oneOf, type Check } from '../util/checks.js';
 
@@ -26,7 +26,7 @@ const SPECS: Record<Method, ParamSpec> = {
   'failover.restore': { required: {}, optional: {} },
   // Paths (file, image) are not settable by clients: never read a path a client chose.
   'driving.set': { required: { kind: oneOf(DRIVING_KINDS) }, optional: { ring: isShmName, webcam: webcamDevice } },
-  'output.set': { required: {}, optional: { fps: isInt(1, 120), size: isInt(64, 2048, true), virtualCamera: isBool, recording: isBool } },
+  'output.set': { required: {}, optional: { fps: isInt(1, 120), size: isInt(64, 2048, true), ...Object.fromEntries(PANEL_TOGGLED_SINK_KINDS.map((kind) => [kind, isBool])) } },
   'animation.setPaused': { required: { paused: isBool }, optional: {} },
   'obs.listSources': { required: {}, optional: {} },
   'obs.addOutputSource': { required: {}, optional: { sceneName: isNonEmptyString(256) } },

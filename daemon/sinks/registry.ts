@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaemonConfig } from '../config/config.js';
 import type { ConfiguredSinkKind } from '../kinds.js';
-import type { DaemonState } from '../protocol.js';
+import type { SinkState } from '../protocol.js';
 import { openPlatformWriter } from '../vcam/platform.js';
 import { createRecordingSink } from './recording.js';
 import { createRingSink } from './ring.js';
@@ -31,7 +31,7 @@ export interface SinkEntry<K extends ConfiguredSinkKind> {
    */
   create(config: DaemonConfig, context: SinkContext & { restart: boolean }): Promise<Sink>;
   /** What the panel shows: `status` is the running sink's (null when off), `error` the last failure. */
-  state(output: Output, status: Record<string, unknown> | null, error: string | null): DaemonState['output'][K];
+  state(output: Output, status: Record<string, unknown> | null, error: string | null): SinkState<K>;
 }
 
 export const SINK_REGISTRY: { readonly [K in ConfiguredSinkKind]: SinkEntry<K> } = Object.freeze({
@@ -79,5 +79,3 @@ export const SINK_REGISTRY: { readonly [K in ConfiguredSinkKind]: SinkEntry<K> }
     state: (o, status, error) => ({ enabled: o.recording.enabled, path: typeof status?.path === 'string' ? status.path : null, state: error ? 'error' : status ? 'recording' : 'off', error }),
   },
 });
-
-export const CONFIGURED_SINK_KINDS = Object.freeze(Object.keys(SINK_REGISTRY)) as readonly ConfiguredSinkKind[];

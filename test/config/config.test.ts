@@ -50,6 +50,22 @@ describe('daemon configuration', () => {
     expect(edited.output).toMatchObject({ fps: 20, size: 256 });
   });
 
+  it('starts with a file an older daemon saved: retired settings are dropped, not refused', () => {
+    const dir = temp();
+    const older = { ...DEFAULT_CONFIG, output: { ...DEFAULT_CONFIG.output, virtualCamera: { enabled: true, device: 'auto', format: 'NV12', width: 1280, height: 720 } } };
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(older));
+    const config = loadConfig(join(dir, 'config.json'));
+    expect(config.output.virtualCamera).toEqual({ enabled: true, device: 'auto', format: 'NV12' });
+    // Only the retired names pass: a typo next to them is still refused.
+    expect(failure(() => validateConfig({ output: { virtualCamera: { widht: 1280 } } }, 'file')).message).toMatch(/output\.virtualCamera\.widht: unknown setting/);
+  });
+
+  it('takes each configured sink\'s defaults and checks from its kind (kinds.ts)', () => {
+    expect(DEFAULT_CONFIG.output.ring).toEqual({ enabled: true, name: 'personalive-output' });
+    expect(DEFAULT_CONFIG.output.recording).toEqual({ enabled: false, path: '' });
+    expect(failure(() => validateConfig({ output: { virtualCamera: { format: 'MJPG' } } }, 'panel')).message).toBe('panel: field output.virtualCamera.format: expected one of "YUYV", "NV12", got "MJPG"');
+  });
+
   it('reads a missing file as the defaults and a broken one as CONFIG_INVALID naming it', () => {
     const dir = temp();
     expect(loadConfig(join(dir, 'config.json'))).toBe(DEFAULT_CONFIG);

@@ -130,6 +130,8 @@ describe.skipIf(demo.skip || ffmpeg.skip)('personalive daemon (child process, bu
     const bad = await control.call('output.set', { fps: 'fast' });
     expect(bad.error).toMatchObject({ code: 'CONTROL_BAD_PARAMS' });
     expect(bad.error!.message).toMatch(/params\.fps: expected an integer from 1 to 120, got "fast"/);
+    // Sink switches come from the kinds that have one: the output ring is not switched from a client.
+    expect((await control.call('output.set', { ring: false })).error?.message).toBe('output.set: params.ring is not a parameter (expected fps, size, virtualCamera, recording)');
     expect((await control.call('references.activate', { id: '../../etc/passwd' })).error?.code).toBe('CONTROL_BAD_PARAMS');
     expect((await control.call('driving.set', { kind: 'file', file: '/etc/passwd' })).error?.message).toMatch(/params\.file is not a parameter/);
     control.sendRaw(JSON.stringify({ id: 99, method: 'state.get', params: { pad: 'x'.repeat(100_000) } }));
