@@ -76,6 +76,11 @@ export class FramePool {
     if (!list.includes(frame)) list.push(frame);
   }
 
+  /** Whether `frame` came from this pool. */
+  owns(frame: Frame): boolean {
+    return this.owned.has(frame);
+  }
+
   /** Buffers allocated so far (a steady stream stops adding to it). */
   get allocated(): number {
     return this.allocatedCount;

@@ -44,6 +44,12 @@ export interface Generator {
    * caller may reuse `frame` once the promise settles.
    */
   push(frame: Frame): Promise<Frame[]>;
+  /**
+   * Optional: takes back a frame this generator produced once the caller is done with it
+   * (every sink has written it), so its buffer is rendered into again instead of a new one.
+   * The caller must not touch the frame afterwards.
+   */
+  recycle?(frame: Frame): void;
   /** End of input: pads and drains everything still in flight. */
   flush(): Promise<Frame[]>;
   /** Drops the stream state (window, history) but keeps the fused reference. */

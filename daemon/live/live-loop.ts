@@ -92,7 +92,7 @@ export class LiveLoop {
       capacity: 4,
       clock: systemPacerClock,
       onFrame: (frame, repeated, nowUs) => this.emit(frame, repeated, nowUs),
-      onRelease: (frame) => this.outputPool.release(frame),
+      onRelease: (frame) => this.releaseOutput(frame),
       onError: (error) => this.options.log.error({ err: String(error) }, 'output tick failed'),
     });
   }
@@ -292,7 +292,14 @@ export class LiveLoop {
     resized.index = output.index;
     resized.captureUs = output.captureUs;
     resized.warmup = output.warmup;
+    this.active?.generator.recycle?.(output);
     return resized;
+  }
+
+  /** A frame every sink is done with: back to the pool it came from (resized) or to the generator that drew it. */
+  private releaseOutput(frame: Frame): void {
+    this.outputPool.release(frame);
+    if (!this.outputPool.owns(frame)) this.active?.generator.recycle?.(frame);
   }
 
   private async onGeneratorFailure(active: ActiveGenerator, error: PersonaLiveError): Promise<void> {

@@ -8,7 +8,12 @@ import type { Sink } from './types.js';
 
 export async function createRecordingSink(path: string, width: number, height: number, fps: number, onError: (error: PersonaLiveError) => void): Promise<Sink> {
   const writer: Mp4Writer = await openMp4Writer({ outPath: path, width, height, fpsRational: `${fps}/1`, argument: 'output.recording.path', ownProcessGroup: true });
-  /** The frame ffmpeg is taking now; at most one in flight (a busy encoder drops, never queues). */
+  /**
+   * The frame ffmpeg is taking now, in a buffer of the sink's own (ffmpeg's pipe reads it
+   * after write() returns, and the frame's buffer goes back to its pool); at most one in
+   * flight (a busy encoder drops, never queues).
+   */
+  const pending = new Uint8Array(width * height * 3);
   let inFlight: Promise<void> | null = null;
   let written = 0;
   let dropped = 0;
@@ -22,7 +27,8 @@ export async function createRecordingSink(path: string, width: number, height: n
         dropped++;
         return;
       }
-      inFlight = writer.write(frame.data).then(
+      pending.set(frame.data);
+      inFlight = writer.write(pending).then(
         () => {
           inFlight = null;
           written++;

@@ -195,4 +195,28 @@ describe('live loop', () => {
     const latency = loop.stats().latencyMs;
     expect(latency.p50).toBeGreaterThan(100); // capture to output includes the 150 ms push
   });
+
+  it('reuses buffers on the live path: driving frames come back to the pool, output frames to the generator', async () => {
+    const generator = fakeGenerator('meshwarp');
+    const recycled: Frame[] = [];
+    generator.recycle = (frame) => recycled.push(frame);
+    const { loop } = makeLoop('meshwarp', { meshwarp: () => generator });
+    const sink = collectingSink();
+    await loop.start(image(3));
+    await loop.setSink(sink);
+    // A source that fills frames from the loop's pool, as the real ones do.
+    let deliver: ((frame: Frame) => void) | null = null;
+    await loop.setSource({ kind: 'image', description: 'pooled', async start(onFrame) { deliver = onFrame; }, state: () => 'live', error: () => null, async close() { deliver = null; } });
+    for (let i = 0; i < 40; i++) {
+      const frame = loop.framePool.acquire(SIZE, SIZE);
+      frame.captureUs = monotonicUs();
+      deliver!(frame);
+      await until(`output ${i + 1}`, () => sink.fresh.length > i);
+    }
+    // 40 frames went through; a handful of buffers served them all.
+    expect(loop.framePool.allocated).toBeLessThanOrEqual(3);
+    // Every output the pacer let go of went back to the generator that drew it (the newest is still on screen).
+    expect(recycled.length).toBeGreaterThanOrEqual(35);
+    expect(new Set(recycled).size).toBe(recycled.length);
+  });
 });

@@ -66,6 +66,8 @@ function addTiming(stages: Record<string, StageTiming>, stage: string, ms: numbe
  * a renderer silent for 10 s is hung (the live loop then restarts the generator).
  */
 const RENDERER = { label: 'meshwarp renderer', timeoutMs: 10_000 } as const;
+/** Enough for the frames the pacer holds (queue of 4, the one on screen) and one in flight. */
+const MAX_SPARE_BUFFERS = 8;
 
 /**
  * Starts the tracker and render workers.
@@ -104,6 +106,8 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
   let inFlight: Promise<Frame>[] = [];
   let lastRender: Promise<unknown> = Promise.resolve();
   let nextTracker = 0;
+  /** Output buffers given back by recycle(), sent to the renderer to draw the next frames into. */
+  const spares: ArrayBuffer[] = [];
 
   function process(frame: Frame): Promise<Frame> {
     const tracked = trackers[nextTracker++ % trackers.length].track(frame);
@@ -116,7 +120,8 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       // The animator is stateful (smoothing, easing): frames are rendered in their order.
       await previousRender.catch(() => undefined);
       const landmarks = t.face ? t.face.landmarks : null;
-      const rendered = (await renderer.call({ type: 'frame', frame: { landmarks, index: frame.index, captureUs: frame.captureUs } })) as RenderedFrame;
+      const buffer = spares.pop();
+      const rendered = (await renderer.call({ type: 'frame', frame: { landmarks, index: frame.index, captureUs: frame.captureUs }, buffer }, { transfer: buffer ? [buffer] : [] })) as RenderedFrame;
       addTiming(stages, 'render', rendered.renderMs);
       counts.framesOut++;
       return { data: rendered.data, width: size, height: size, index: rendered.index, captureUs: rendered.captureUs, warmup: false };
@@ -204,6 +209,13 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       // awaited and returned (with one tracker: this very frame), so push() paces the caller.
       inFlight.push(process(frame));
       return inFlight.length >= trackers.length ? [await inFlight.shift()!] : [];
+    },
+
+    recycle(frame: Frame) {
+      const buffer = frame.data.buffer;
+      // Only whole buffers of this size that are still ours (not detached, not queued twice).
+      if (!(buffer instanceof ArrayBuffer) || buffer.byteLength !== size * size * 3 || frame.data.byteOffset !== 0) return;
+      if (spares.length < MAX_SPARE_BUFFERS && !spares.includes(buffer)) spares.push(buffer);
     },
 
     async flush() {

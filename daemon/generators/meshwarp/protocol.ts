@@ -23,7 +23,7 @@ export interface RenderWorkerStats {
 
 export type RenderRequest =
   | { id: number; type: 'reference'; image: RgbImage; landmarks: Float32Array; depthScale?: number; verticalDepthScale?: number; smoothing?: OneEuroParams }
-  | { id: number; type: 'frame'; frame: RenderFrameRequest }
+  | { id: number; type: 'frame'; frame: RenderFrameRequest; buffer?: ArrayBuffer }
   | { id: number; type: 'reset' }
   | { id: number; type: 'close' };
 

@@ -20,7 +20,9 @@ function handle(request: RenderRequest): RenderResult {
     case 'frame': {
       if (!animator) throw new PersonaLiveError('NO_REFERENCE', 'a driving frame arrived before a reference was fused');
       const t0 = performance.now();
-      const data = new Uint8Array(animator.width * animator.height * 3);
+      // Rendered into the buffer the host sent back for reuse, when it has one of the size.
+      const bytes = animator.width * animator.height * 3;
+      const data = request.buffer?.byteLength === bytes ? new Uint8Array(request.buffer) : new Uint8Array(bytes);
       // The animator's smoothing and easing run on a millisecond clock.
       const info = animator.render(request.frame.landmarks, request.frame.captureUs / 1000, data);
       return { data, index: request.frame.index, captureUs: request.frame.captureUs, state: info.state, renderMs: performance.now() - t0 };
