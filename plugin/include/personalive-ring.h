@@ -61,6 +61,7 @@ extern "C" {
  * across POSIX shm ("/name") and Win32 mappings ("Local\\name"). The daemon checks the same
  * rule (daemon/util/checks.ts; test/ffi/ring-layout.test.ts compares the two). */
 #define PL_SHM_NAME_MAX 200
+#define PL_SHM_NAME_RULE "1-200 characters of A-Z a-z 0-9 . _ -" /* in words, for messages */
 
 static inline bool pl_ring_name_valid(const char *name)
 {

@@ -92,7 +92,7 @@ static void read_settings(struct filter_settings *out, obs_data_t *settings)
 	const char *name = obs_data_get_string(settings, S_RING_NAME);
 	if (!name || !*name || !pl_shm_name_valid(name)) {
 		if (name && *name)
-			pl_log(LOG_WARNING, "driving filter: ring name \"%s\" is invalid (1-200 of A-Z a-z 0-9 . _ -); using \"%s\"",
+			pl_log(LOG_WARNING, "driving filter: ring name \"%s\" is invalid (expected " PL_SHM_NAME_RULE "); using \"%s\"",
 			       name, PL_RING_NAME_DRIVING);
 		name = PL_RING_NAME_DRIVING;
 	}

@@ -369,7 +369,7 @@ static void output_update(void *data, obs_data_t *settings)
 	if (!name || !*name)
 		name = PL_RING_NAME_OUTPUT;
 	if (!pl_shm_name_valid(name)) {
-		pl_log(LOG_WARNING, "output '%s': ring name \"%s\" is invalid (1-200 of A-Z a-z 0-9 . _ -); using \"%s\"",
+		pl_log(LOG_WARNING, "output '%s': ring name \"%s\" is invalid (expected " PL_SHM_NAME_RULE "); using \"%s\"",
 		       obs_source_get_name(s->context), name, PL_RING_NAME_OUTPUT);
 		name = PL_RING_NAME_OUTPUT;
 	}

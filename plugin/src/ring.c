@@ -60,7 +60,7 @@ bool pl_ring_writer_create(struct pl_ring_writer *w, const char *name, const str
 	if (!pl_shm_name_valid(name)) {
 		if (err)
 			snprintf(err, err_size,
-				 "ring name \"%s\" is invalid: expected 1-200 characters of A-Z a-z 0-9 . _ -",
+				 "ring name \"%s\" is invalid: expected " PL_SHM_NAME_RULE,
 				 name ? name : "(null)");
 		return false;
 	}

@@ -27,7 +27,7 @@ static bool make_path(char *path, const char *name, char *err, size_t err_size)
 {
 	if (!pl_shm_name_valid(name)) {
 		snprintf(err, err_size,
-			 "shared-memory name \"%s\" is invalid: expected 1-200 characters of A-Z a-z 0-9 . _ -",
+			 "shared-memory name \"%s\" is invalid: expected " PL_SHM_NAME_RULE,
 			 name ? name : "(null)");
 		return false;
 	}

@@ -13,7 +13,7 @@ import {
   RING_NAME_DRIVING, RING_NAME_OUTPUT, RING_SLOT_ALIGN, RING_STALE_MS, RING_VERSION, SLOT, SLOT_DESCRIPTOR_SIZE,
   WriterState, pixelFormatBytes, ringGeometry,
 } from '../../daemon/ffi/ring-layout.js';
-import { SHM_NAME_MAX, isValidShmName } from '../../daemon/util/checks.js';
+import { SHM_NAME_MAX, SHM_NAME_RULE, isValidShmName } from '../../daemon/util/checks.js';
 import { requireBinary } from '../helpers/system.js';
 
 const includeDir = fileURLToPath(new URL('../../plugin/include', import.meta.url));
@@ -52,6 +52,7 @@ function cProgram(): string {
     '  printf("state.stopped %d\\n", PL_WRITER_STATE_STOPPED);',
     '  printf("bytes.rgba %u\\n", pl_pixel_format_bytes(PL_PIXEL_FORMAT_RGBA));',
     `  printf("const.shm_name_max %d\\n", PL_SHM_NAME_MAX);`,
+    `  printf("const.shm_name_rule|%s\\n", PL_SHM_NAME_RULE);`,
     ...NAME_SAMPLES.map((name, i) => `  printf("name_valid.${i} %d\\n", pl_ring_name_valid(${JSON.stringify(name)}));`),
     '  printf("total.720p.rgb24.3 %llu\\n", (unsigned long long)pl_ring_total_size(3, ((1280u * 3u * 720u + 4095u) / 4096u) * 4096u));',
     '  return 0;',
@@ -63,13 +64,16 @@ function cProgram(): string {
 describe.skipIf(cc.skip)('ring layout: C header vs TypeScript mirror', () => {
   let dir = '';
   let c: Map<string, string>;
+  let ruleInWords = '';
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'pl-ring-layout-'));
     writeFileSync(join(dir, 'layout.c'), cProgram());
     execFileSync('cc', ['-std=c11', '-Wall', '-Werror', '-I', includeDir, '-o', join(dir, 'layout'), join(dir, 'layout.c')]);
     const output = execFileSync(join(dir, 'layout'), { encoding: 'utf8' });
-    c = new Map(output.trim().split('\n').map((line) => line.split(' ') as [string, string]));
+    const lines = output.trim().split('\n');
+    ruleInWords = lines.find((line) => line.startsWith('const.shm_name_rule|'))!.slice('const.shm_name_rule|'.length);
+    c = new Map(lines.map((line) => line.split(' ') as [string, string]));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -102,6 +106,7 @@ describe.skipIf(cc.skip)('ring layout: C header vs TypeScript mirror', () => {
 
   it('judges shared-memory names by the same rule as the daemon', () => {
     expect(Number(c.get('const.shm_name_max'))).toBe(SHM_NAME_MAX);
+    expect(ruleInWords).toBe(SHM_NAME_RULE);
     const judged = NAME_SAMPLES.map((name, i) => ({ name: name.slice(0, 20), c: c.get(`name_valid.${i}`) === '1', ts: isValidShmName(name) }));
     for (const j of judged) expect(j.c).toBe(j.ts);
     expect(judged.filter((j) => j.ts).length).toBe(4);
