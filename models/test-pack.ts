@@ -51,6 +51,7 @@ import {
   type TensorSpec,
 } from './contract.js';
 import { GraphBuilder } from './onnx/builder.js';
+import { seededRandom } from '../daemon/util/random.js';
 
 // ---------------------------------------------------------------------------------------
 // Options and dimensions
@@ -242,18 +243,6 @@ function hashLabel(label: string): number {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h;
-}
-
-/** A small seeded PRNG (mulberry32) giving floats in [0, 1). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** `count` uniform values in [lo, hi) from the generator seeded by `label`. */

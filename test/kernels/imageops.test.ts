@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BilinearResizer, cropResizePlanar, planarToRgbU8, resizeRgbToPlanar, rgbU8ToPlanar } from '../../daemon/kernels/imageops.js';
+import { seededRandom } from '../../daemon/util/random.js';
 
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * torch F.interpolate(bilinear, align_corners=False) written plainly in float64 for one
@@ -72,7 +63,7 @@ describe('resizeRgbToPlanar', () => {
   });
 
   it('matches a naive float64 reference for random sizes, writing only its region', () => {
-    const rnd = uniform(1);
+    const rnd = seededRandom(1);
     const resizer = new BilinearResizer();
     for (let n = 0; n < 25; n++) {
       const sw = 1 + Math.floor(rnd() * 40), sh = 1 + Math.floor(rnd() * 40);
@@ -95,7 +86,7 @@ describe('resizeRgbToPlanar', () => {
   });
 
   it('halves exactly (2x2 mean) like the naive reference, and matches 1x and 2x sizes of the general path', () => {
-    const rnd = uniform(5);
+    const rnd = seededRandom(5);
     const src = new Uint8Array(10 * 6 * 3).map(() => Math.floor(rnd() * 256));
     const out = new Float32Array(3 * 15);
     resizeRgbToPlanar(src, 10, 6, 5, 3, out, 0, 15, [2, 1, 0.5], [-1, 0, 0.25]);
@@ -112,7 +103,7 @@ describe('resizeRgbToPlanar', () => {
   });
 
   it('gives the identity for equal sizes', () => {
-    const rnd = uniform(2);
+    const rnd = seededRandom(2);
     const src = new Uint8Array(7 * 5 * 3).map(() => Math.floor(rnd() * 256));
     const out = new Float32Array(3 * 35);
     resizeRgbToPlanar(src, 7, 5, 7, 5, out, 0, 35, [255, 255, 255], [0, 0, 0]);
@@ -127,7 +118,7 @@ describe('resizeRgbToPlanar', () => {
 
 describe('cropResizePlanar', () => {
   const W = 20, H = 16, N = W * H;
-  const rnd = uniform(3);
+  const rnd = seededRandom(3);
   const img = new Float32Array(3 * N).map(() => rnd() * 2 - 1);
 
   it('crops [y1:y2, x1:x2] then resizes, like the naive reference', () => {

@@ -16,18 +16,8 @@ import {
   type KeypointInfo,
 } from '../../../daemon/generators/personalive/motion.js';
 import { float32ToFloat16 } from '../../../daemon/kernels/float16.js';
+import { seededRandom } from '../../../daemon/util/random.js';
 
-/** Deterministic uniform numbers for the tests (mulberry32). */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Normalised coordinate whose pixel (torch: trunc((v*0.5+0.5)*size)) is p. */
 function coordFor(p: number, size: number): number {
@@ -95,7 +85,7 @@ describe('rotationMatrix', () => {
   const apply = (v: number[], m: Float64Array): number[] => [0, 1, 2].map((k) => v[0] * m[k] + v[1] * m[3 + k] + v[2] * m[6 + k]);
 
   it('is orthonormal with determinant 1 for random angles', () => {
-    const rnd = uniform(3);
+    const rnd = seededRandom(3);
     for (let n = 0; n < 50; n++) {
       const m = rotationMatrix(rnd() * 360 - 180, rnd() * 360 - 180, rnd() * 360 - 180);
       for (let i = 0; i < 3; i++) {
@@ -319,7 +309,7 @@ describe('KeypointMapCanvas', () => {
   });
 
   it('matches a brute-force drawing for random keypoints, including redraws of the same region', () => {
-    const rnd = uniform(9);
+    const rnd = seededRandom(9);
     const canvas = new KeypointMapCanvas();
     const m = new Float32Array(3 * N);
     for (let n = 0; n < 30; n++) {
@@ -364,7 +354,7 @@ describe('KeypointMapCanvas', () => {
   });
 
   it('draws float16 maps (Uint16Array) equal to the float32 map converted to half, redraws included', () => {
-    const rnd = uniform(21);
+    const rnd = seededRandom(21);
     const canvas = new KeypointMapCanvas();
     const F = 2;
     const half = new Uint16Array(3 * F * N).fill(0x7777); // junk: the first draw must clear it
