@@ -2,7 +2,7 @@
  * bench:meshwarp-render — the CPU generator's renderer per 512x512 frame: vertex placement,
  * the triangle warp (TypeScript reference and native kernel, back-to-front with depth) and
  * the mouth interior, on a moving synthetic face (rotation, translation, scale, mouth opening;
- * test/meshwarp/synthetic-face.ts). Each stage is timed separately per frame; the figures are
+ * test/fixtures/synthetic-face.ts). Each stage is timed separately per frame; the figures are
  * min / median / p95 over the frames, and the native warp is also given as a ratio to the
  * TypeScript warp measured in the same process. Heap growth over the timed loop shows that
  * nothing is allocated per frame.

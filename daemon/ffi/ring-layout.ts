@@ -1,7 +1,7 @@
 /**
  * TypeScript mirror of plugin/include/personalive-ring.h, declared as koffi structs so
  * koffi computes sizes and offsets with the C ABI's rules; the ring code reads the plain
- * numbers exported here. test/transport/ring-layout.test.ts compiles a C program against
+ * numbers exported here. test/ffi/ring-layout.test.ts compiles a C program against
  * the header and checks every size and offset against these.
  */
 import koffi from 'koffi';

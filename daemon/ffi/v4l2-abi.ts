@@ -21,7 +21,7 @@ export const V4L2_CAP_VIDEO_OUTPUT = 0x00000002;
 export const V4L2_CAP_DEVICE_CAPS = 0x80000000;
 export const V4L2_BUF_TYPE_VIDEO_OUTPUT = 2;
 export const V4L2_FIELD_NONE = 1;
-/** BT.601 (what daemon/transport/colour.ts produces). */
+/** BT.601 (what daemon/kernels/colour.ts produces). */
 export const V4L2_COLORSPACE_SMPTE170M = 1;
 export const V4L2_YCBCR_ENC_601 = 1;
 export const V4L2_QUANTIZATION_LIM_RANGE = 2;

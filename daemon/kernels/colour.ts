@@ -3,9 +3,9 @@
  * (NV12 for OBS Virtual Camera, YUYV or NV12 for v4l2loopback), and RGB24 <-> RGBA/BGRA
  * swizzles (OBS hands driving frames over as BGRA).
  *
- * This is the TypeScript reference; daemon/native/kernels.cc computes the same integers
- * (test/transport/colour.test.ts requires byte equality). createColourKernels() picks
- * one (the addon is loaded by daemon/native/kernels.ts) and says which.
+ * This is the TypeScript reference; daemon/kernels/native/kernels.cc computes the same integers
+ * (test/kernels/colour.test.ts requires byte equality). createColourKernels() picks
+ * one (the addon is loaded by daemon/kernels/native.ts) and says which.
  *
  * Matrix: BT.601, limited range (Y 16-235, Cb/Cr 16-240), the range every webcam consumer
  * assumes for SD/HD YUV without metadata. Integer fixed point: luma coefficients scaled by

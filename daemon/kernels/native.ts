@@ -1,9 +1,9 @@
 /**
  * The per-frame pixel kernels of the engine, behind one interface with two
- * implementations: the compiled addon (daemon/native/kernels.cc, node-addon-api) and the
- * TypeScript reference in daemon/engine. The addon is the one module that loads native
+ * implementations: the compiled addon (daemon/kernels/native/kernels.cc, node-addon-api) and the
+ * TypeScript references beside it (imageops.ts, ddim.ts). The addon is the one module that loads native
  * code; which implementation runs is always reported (engine stats, bench output). The
- * virtual cameras' colour kernels live in the same addon; daemon/transport/colour.ts wraps
+ * virtual cameras' colour kernels live in the same addon; daemon/kernels/colour.ts wraps
  * them (createColourKernels).
  *
  * Why native: on a 2-core machine the TypeScript loops cost ~12 ms of CPU per output frame
@@ -25,7 +25,7 @@ export interface PixelKernels {
   ddimStepWindow(sample: Float32Array, eps: Float32Array, frameTimesteps: ArrayLike<number>, layout: WindowLayout, alphas: Float64Array, stepLength: number, outPrev: Float32Array, outX0: Float32Array | null): void;
 }
 
-/** The addon's functions (daemon/native/kernels.cc); wrapped by the kernel classes, never called directly elsewhere. */
+/** The addon's functions (daemon/kernels/native/kernels.cc); wrapped by the kernel classes, never called directly elsewhere. */
 export interface Addon {
   resampleRgb(src: Uint8Array, srcW: number, srcH: number, x1: number, y1: number, x2: number, y2: number, dstW: number, dstH: number, out: Float32Array, offset: number, channelStride: number, k: Float64Array, b: Float64Array): void;
   planarToRgb(src: Float32Array, nhwc: number, index: number, width: number, height: number, minus1to1: number, out: Uint8Array): void;

@@ -1,5 +1,5 @@
 /**
- * The panel's typed client for the daemon's control WebSocket (daemon/control/protocol.ts).
+ * The panel's typed client for the daemon's control WebSocket (daemon/protocol.ts).
  *
  * Every call has an id and a timeout, pending calls reject when the socket closes, and the
  * socket reconnects by itself with exponential backoff; listeners learn the connection

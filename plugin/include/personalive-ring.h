@@ -4,7 +4,7 @@
  * Two rings use it: "output" (the daemon writes animated frames, the OBS
  * source reads them) and "driving" (the OBS capture filter writes camera
  * frames, the daemon reads them). The TypeScript mirror lives in
- * daemon/transport/ring-layout.ts; test/transport/ring-layout.test.ts compiles
+ * daemon/ffi/ring-layout.ts; test/ffi/ring-layout.test.ts compiles
  * a C program that prints sizeof/offsetof of these structs and compares.
  *
  * Memory: one named shared-memory object (POSIX shm_open name "/<name>", or a

@@ -1,5 +1,5 @@
 /**
- * A control-API connection for tests (the daemon's WebSocket protocol, daemon/control/protocol.ts):
+ * A control-API connection for tests (the daemon's WebSocket protocol, daemon/protocol.ts):
  * it keeps every message it receives (responses and events) so a test can wait for one.
  */
 import WebSocket from 'ws';

@@ -1,8 +1,8 @@
 /**
  * The renderer of the built-in CPU generator: a per-pixel inverse-mapped triangle warp of the
  * reference portrait. Two implementations with the same arithmetic, byte for byte: the
- * TypeScript reference here and the compiled kernel daemon/native/warp.cc (loaded through
- * daemon/native/kernels.ts's loadAddon; AVX2 chosen at run time, SSE2 otherwise,
+ * TypeScript reference here and the compiled kernel daemon/kernels/native/warp.cc (loaded through
+ * daemon/kernels/native.ts's loadAddon; AVX2 chosen at run time, SSE2 otherwise,
  * PERSONALIVE_WARP_SIMD=0 to force the latter). `implementation` reports which one runs.
  *
  * Contract of render():

@@ -1,9 +1,9 @@
 // Per-frame pixel kernels of the streaming engine, compiled so that the engine's own CPU
 // work stays a few percent of a GPU model's time. Each mirrors a TypeScript function in
-// daemon/engine/imageops.ts / scheduler.ts bit for bit where the arithmetic allows
-// (float32 tap tables, float64 accumulation); test/unit/native-kernels.test.ts compares them.
-// The colour kernels of the virtual cameras mirror daemon/transport/colour.ts exactly
-// (integer arithmetic); test/transport/colour.test.ts compares them.
+// daemon/kernels/imageops.ts / ddim.ts bit for bit where the arithmetic allows
+// (float32 tap tables, float64 accumulation); test/kernels/native.test.ts compares them.
+// The colour kernels of the virtual cameras mirror daemon/kernels/colour.ts exactly
+// (integer arithmetic); test/kernels/colour.test.ts compares them.
 #include <napi.h>
 #include "warp.h"
 #include <algorithm>
@@ -212,7 +212,7 @@ Napi::Value DdimStep(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Colour conversion for the virtual cameras: the same integers as daemon/transport/colour.ts
+// Colour conversion for the virtual cameras: the same integers as daemon/kernels/colour.ts
 // (BT.601 limited range, 2^16 fixed point, chroma from summed pixels shifted once). Every
 // intermediate is non-negative before a shift, so the result does not depend on how the
 // compiler shifts negative numbers. The TypeScript wrapper validates arguments with named

@@ -1,7 +1,7 @@
 // The meshwarp renderer's per-pixel triangle warp, compiled. It mirrors MeshWarper's
-// TypeScript kernel in daemon/meshwarp/warp.ts operation for operation (the same float64
+// TypeScript kernel in daemon/generators/meshwarp/warp.ts operation for operation (the same float64
 // expressions in the same order, the same integer rasteriser and fixed-point sampler), so the
-// two agree byte for byte; test/meshwarp/warp.test.ts compares them. Keep them in step.
+// two agree byte for byte; test/generators/meshwarp/warp.test.ts compares them. Keep them in step.
 #include "warp.h"
 
 #include <algorithm>

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CATALOGUE, PersonaLiveError, asPersonaLiveError } from '../../daemon/errors.js';
+import { ERROR_CATALOGUE, PersonaLiveError, asPersonaLiveError } from '../daemon/errors.js';
 
 describe('error catalogue', () => {
-  const docs = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+  const docs = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
 
   it.each(Object.keys(ERROR_CATALOGUE))('documents %s in docs/errors.md with its exit code', (code) => {
     const row = docs.split('\n').find((line) => line.startsWith(`| \`${code}\` |`));
