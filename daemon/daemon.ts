@@ -15,22 +15,22 @@ import { withDeadline } from './util/deadline.js';
 import type { Logger } from './util/log.js';
 import { defaultPaths, loadConfig, loadOrCreateToken, saveConfig, validateConfig, type ConfigPaths, type ConfigPatch, type DaemonConfig } from './config/config.js';
 import { createHandlers, createTestHandlers } from './control/handlers.js';
+import { createPreviewEncoder } from './control/preview.js';
 import { onHotkey } from './control/hotkeys.js';
 import { ControlServer } from './control/server.js';
 import type { DaemonSession } from './control/session.js';
 import type { RgbImage } from './frames.js';
 import { generatorEntry } from './generators/registry.js';
-import { CONFIGURED_SINK_KINDS, CONFIGURED_SINKS, type ConfiguredSinkKind } from './kinds.js';
 import { backendOptions, type BackendOptions } from './live/backends.js';
 import { LiveLoop, type BackendChoice } from './live/live-loop.js';
-import { encodeJpeg, loadImageRgb } from './media/image.js';
+import { Driving } from './live/driving.js';
+import { Outputs } from './live/outputs.js';
+import { loadImageRgb } from './media/image.js';
 import { ObsClient } from './obs/obs-client.js';
-import { PROTOCOL_VERSION, type DaemonState, type SinkState } from './protocol.js';
+import { PROTOCOL_VERSION, type DaemonState } from './protocol.js';
 import { ReferenceGallery } from './references/gallery.js';
 import { createNullSink } from './sinks/null.js';
 import { createPreviewSink } from './sinks/preview.js';
-import { SINK_REGISTRY } from './sinks/registry.js';
-import { DRIVING_SOURCE_REGISTRY } from './sources/registry.js';
 
 export const DAEMON_VERSION = '0.1.0';
 const READINESS_TIMEOUT_MS = 60_000;
@@ -112,76 +112,27 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     changed: broadcastState,
   });
 
-  // --- outputs: every configured sink from the registry, rebuilt when its settings change
+  // --- outputs: the preview, and every configured sink from the registry
   const preview = createPreviewSink();
-  const sinkErrors: Partial<Record<ConfiguredSinkKind, string | null>> = {};
-  const sinkSettings = new Map<ConfiguredSinkKind, string>();
-  async function applyOutputs(): Promise<void> {
-    const restart = sinkSettings.size > 0;
-    for (const kind of CONFIGURED_SINK_KINDS) {
-      const entry = SINK_REGISTRY[kind];
-      const settings = JSON.stringify(entry.settings(config.output));
-      if (sinkSettings.get(kind) === settings) continue;
-      sinkSettings.set(kind, settings);
-      await loop.removeSink(kind);
-      sinkErrors[kind] = null;
-      if (!entry.enabled(config.output)) continue;
-      const failed = (e: PersonaLiveError): void => {
-        sinkErrors[kind] = e.message;
-        notice('error', e.code, `${CONFIGURED_SINKS[kind].label}: ${e.message}`);
-      };
-      try {
-        await loop.setSink(await entry.create(config, { dataDir: paths.dataDir, restart, onError: failed }));
-      } catch (error) {
-        if (entry.required) throw error;
-        failed(asPersonaLiveError(error));
-      }
-    }
-  }
+  const outputs = new Outputs(loop, { dataDir: paths.dataDir, notice });
+  const applyOutputs = (): Promise<void> => outputs.apply(config);
 
   // --- driving source
-  let sourceError: string | null = null;
-  async function applySource(): Promise<void> {
-    const source = DRIVING_SOURCE_REGISTRY[config.driving.kind](config.driving, { fps: config.driving.fps, size: config.output.size, pool: loop.framePool });
-    try {
-      await loop.setSource(source);
-      sourceError = null;
-    } catch (error) {
-      const e = asPersonaLiveError(error, 'DRIVING_SOURCE_FAILED');
-      sourceError = e.message;
-      notice('error', e.code, `Driving source: ${e.message}`);
-    }
+  const driving = new Driving(loop, notice);
+  const applySource = async (): Promise<void> => {
+    await driving.apply(config);
     broadcastState();
-  }
-
-  /** Each configured sink as the panel sees it (its registry entry says how). */
-  const sinkStates = (): { [K in ConfiguredSinkKind]: SinkState<K> } =>
-    Object.fromEntries(CONFIGURED_SINK_KINDS.map((kind) => [kind, SINK_REGISTRY[kind].state(config.output, loop.sinkStatus(kind), sinkErrors[kind] ?? null)])) as { [K in ConfiguredSinkKind]: SinkState<K> };
+  };
 
   async function buildState(): Promise<DaemonState> {
-    const source = loop.drivingSource;
-    const o = config.output;
     return {
       version: DAEMON_VERSION,
       protocol: PROTOCOL_VERSION,
       paused: loop.isPaused,
       generator: loop.generatorStatus(),
       options: backends,
-      driving: {
-        kind: config.driving.kind,
-        ring: config.driving.ring,
-        webcam: config.driving.webcam,
-        file: config.driving.file,
-        image: config.driving.image,
-        state: sourceError ? 'error' : source?.state() ?? 'stopped',
-        description: source?.description ?? config.driving.kind,
-        error: sourceError ?? source?.error() ?? null,
-      },
-      output: {
-        fps: o.fps,
-        size: o.size,
-        ...sinkStates(),
-      },
+      driving: driving.state(config),
+      output: { fps: config.output.fps, size: config.output.size, ...outputs.states(config) },
       references: gallery.list(),
       activeReferenceId: gallery.activeId,
       obs: { state: obs ? obs.state : 'disabled', url: config.obs.url, error: obs?.error?.message ?? null },
@@ -216,18 +167,6 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     notice,
   };
 
-  // Preview JPEGs are encoded at most once per frame, off the tick.
-  let previewCache: { captureUs: number; jpeg: Buffer } | null = null;
-  const previewJpeg = async (): Promise<Buffer | null> => {
-    const frame = preview.latest();
-    if (!frame) return null;
-    if (previewCache?.captureUs === frame.captureUs) return previewCache.jpeg;
-    const size = config.output.preview.size;
-    const jpeg = await encodeJpeg(frame, size, size, { quality: 70, fit: 'fill' });
-    previewCache = { captureUs: frame.captureUs, jpeg };
-    return jpeg;
-  };
-
   // --- start, in order
   const activeId = gallery.activeId;
   let referenceImage: RgbImage | null = null;
@@ -255,7 +194,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       return reference;
     },
     thumbnail: (id) => gallery.thumbnail(id),
-    previewJpeg,
+    previewJpeg: createPreviewEncoder(() => preview.latest(), () => config.output.preview.size),
     previewFps: config.output.preview.fps,
     log,
   });

@@ -6,9 +6,10 @@ import { parseArgs } from 'node:util';
 import { PersonaLiveError } from '../errors.js';
 import { defaultPaths, type ConfigPatch } from '../config/config.js';
 import { startDaemon } from '../daemon.js';
+import { DECODER_KINDS, DEVICE_KINDS, GENERATOR_KINDS } from '../kinds.js';
 
 export const DAEMON_USAGE = `  personalive daemon [--reference IMG] [--driving-file VIDEO | --driving-image IMG | --webcam DEV | --driving-ring NAME]
-                     [--generator meshwarp|personalive] [--pack DIR] [--device cpu|cuda|tensorrt] [--decoder vae|tiny]
+                     [--generator ${GENERATOR_KINDS.join('|')}] [--pack DIR] [--device ${DEVICE_KINDS.join('|')}] [--decoder ${DECODER_KINDS.join('|')}]
                      [--port N] [--fps N] [--size N] [--record OUT.mp4] [--virtual-camera] [--no-ring | --output-ring NAME]
                      [--obs-url ws://127.0.0.1:4455] [--obs-password PW] [--no-obs] [--config-dir DIR] [--data-dir DIR]
       (runs until Ctrl+C; prints the panel URL to add as an OBS Custom Browser Dock)`;

@@ -6,7 +6,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { asPersonaLiveError, PersonaLiveError } from '../errors.js';
 import { deviceAvailability, resolveDevice } from '../ort/onnx-runtime.js';
 import { generatorEntry } from '../generators/registry.js';
-import { GENERATOR_KINDS } from '../kinds.js';
+import { DECODER_KINDS, DEVICE_KINDS, GENERATOR_KINDS } from '../kinds.js';
+import { oneOf } from '../util/checks.js';
 import { verifyPack } from '../../models/pack.js';
 import { buildTestPack } from '../../models/test-pack.js';
 import { animate } from './animate.js';
@@ -16,13 +17,13 @@ import type { DecoderChoice } from '../generators/personalive/engine.js';
 export const USAGE = `personalive: real-time portrait animation for OBS and virtual cameras
 
 Usage:
-  personalive animate --reference IMG --driving VIDEO --out OUT.mp4 [--generator meshwarp|personalive]
-                      [--pack DIR] [--device cpu|cuda|tensorrt] [--decoder vae|tiny]
+  personalive animate --reference IMG --driving VIDEO --out OUT.mp4 [--generator ${GENERATOR_KINDS.join('|')}]
+                      [--pack DIR] [--device ${DEVICE_KINDS.join('|')}] [--decoder ${DECODER_KINDS.join('|')}]
                       [--size N] [--max-frames N] [--seed N] [--json]
       (the generator defaults to personalive when a pack is given or PERSONALIVE_PACK is set,
        else to the built-in meshwarp)
 ${DAEMON_USAGE}
-  personalive pack verify DIR [--device cpu|cuda|tensorrt] [--json]
+  personalive pack verify DIR [--device ${DEVICE_KINDS.join('|')}] [--json]
   personalive pack make-test DIR [--resolution N] [--profile tiny|contract] [--step denoiser|unet_work]
                              [--decoder-output float|bytes]
   personalive devices [--json]
@@ -60,8 +61,9 @@ function positiveInt(value: unknown, name: string): number | undefined {
 
 function decoderOption(value: unknown): DecoderChoice | undefined {
   if (value === undefined) return undefined;
-  if (value === 'vae' || value === 'tiny') return value;
-  throw new PersonaLiveError('USAGE', `--decoder must be "vae" or "tiny", got "${String(value)}"`, { option: 'decoder' });
+  const expected = oneOf(DECODER_KINDS)(value);
+  if (expected === null) return value as DecoderChoice;
+  throw new PersonaLiveError('USAGE', `--decoder must be ${expected}, got "${String(value)}"`, { option: 'decoder' });
 }
 
 async function runAnimate(args: string[], io: Io): Promise<void> {

@@ -1,7 +1,7 @@
 /** The control API's request handlers (params already validated by validate.ts). */
 import { PersonaLiveError } from '../errors.js';
 import type { ConfigPatch } from '../config/config.js';
-import { GENERATORS, PANEL_TOGGLED_SINK_KINDS } from '../kinds.js';
+import { DRIVING_SOURCES, GENERATORS, PANEL_TOGGLED_SINK_KINDS, type DrivingTraits } from '../kinds.js';
 import type { BackendChoice } from '../live/live-loop.js';
 import { addDrivingFilter, addOutputSource, listVideoSources } from '../obs/scenes.js';
 import type { ObsClient } from '../obs/obs-client.js';
@@ -63,8 +63,10 @@ export function createHandlers(session: DaemonSession): Handlers {
     'driving.set': async (params) => {
       const config = session.config();
       const patch: ConfigPatch = { driving: { kind: params.kind, ...(params.ring ? { ring: params.ring } : {}), ...(params.webcam ? { webcam: params.webcam } : {}) } };
-      if ((params.kind === 'file' && !config.driving.file) || (params.kind === 'image' && !config.driving.image)) {
-        throw new PersonaLiveError('CONTROL_BAD_PARAMS', `driving.set: no ${params.kind} is configured (set driving.${params.kind} in ${session.paths.configFile})`, { field: 'kind' });
+      // A kind whose setting is a path on this machine is usable once the configuration file names one.
+      const { setting, clientSettable } = DRIVING_SOURCES[params.kind] as DrivingTraits;
+      if (!clientSettable && setting !== null && !config.driving[setting]) {
+        throw new PersonaLiveError('CONTROL_BAD_PARAMS', `driving.set: no ${params.kind} is configured (set driving.${setting} in ${session.paths.configFile})`, { field: 'kind' });
       }
       session.edit(patch);
       await session.applySource();

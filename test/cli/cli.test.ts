@@ -201,7 +201,7 @@ describe.skipIf(skip)('personalive CLI', () => {
 
     it('bad option values: exit 2, USAGE quoting the option', async () => {
       expect((await cli(animateArgs({ 'max-frames': 'lots' }))).stderr).toContain('--max-frames must be a positive integer, got "lots"');
-      expect((await cli(animateArgs({ decoder: 'fast' }))).stderr).toContain('--decoder must be "vae" or "tiny", got "fast"');
+      expect((await cli(animateArgs({ decoder: 'fast' }))).stderr).toContain('--decoder must be one of "tiny", "vae", got "fast"');
       expect((await cli(animateArgs({ generator: 'magic' }))).stderr).toContain('error GENERATOR_UNKNOWN: unknown generator "magic"');
       expect((await cli(['animate', '--driving', clipSilent])).stderr).toContain('missing required option --reference');
       expect((await cli(['frobnicate'])).code).toBe(2);
