@@ -25,12 +25,8 @@
 
 static bool make_path(char *path, const char *name, char *err, size_t err_size)
 {
-	if (!pl_shm_name_valid(name)) {
-		snprintf(err, err_size,
-			 "shared-memory name \"%s\" is invalid: expected " PL_SHM_NAME_RULE,
-			 name ? name : "(null)");
+	if (!pl_shm_check_name(name, err, err_size))
 		return false;
-	}
 	snprintf(path, PL_SHM_PATH_MAX, "/%s", name);
 	return true;
 }

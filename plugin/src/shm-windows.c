@@ -20,12 +20,8 @@
 
 static bool make_wide_name(wchar_t *wide, const char *name, char *err, size_t err_size)
 {
-	if (!pl_shm_name_valid(name)) {
-		snprintf(err, err_size,
-			 "shared-memory name \"%s\" is invalid: expected " PL_SHM_NAME_RULE,
-			 name ? name : "(null)");
+	if (!pl_shm_check_name(name, err, err_size))
 		return false;
-	}
 	/* The name is plain ASCII (checked above), so a widening copy is exact. */
 	const wchar_t *prefix = L"Local\\";
 	size_t i = 0;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "../include/personalive-ring.h"
 
 #ifdef __cplusplus
@@ -41,6 +42,16 @@ struct pl_shm {
 static inline bool pl_shm_name_valid(const char *name)
 {
 	return pl_ring_name_valid(name);
+}
+
+/* Like pl_shm_name_valid, with the message for `err` (both platforms' open/create say the same). */
+static inline bool pl_shm_check_name(const char *name, char *err, size_t err_size)
+{
+	if (pl_shm_name_valid(name))
+		return true;
+	snprintf(err, err_size, "shared-memory name \"%s\" is invalid: expected " PL_SHM_NAME_RULE,
+		 name ? name : "(null)");
+	return false;
 }
 
 /*
