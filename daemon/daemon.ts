@@ -20,6 +20,7 @@ import { onHotkey } from './control/hotkeys.js';
 import { ControlServer } from './control/server.js';
 import type { DaemonSession } from './control/session.js';
 import type { RgbImage } from './frames.js';
+import { createFaceCheck } from './generators/meshwarp/face-check.js';
 import { generatorEntry } from './generators/registry.js';
 import { backendOptions, type BackendOptions } from './live/backends.js';
 import { LiveLoop, type BackendChoice } from './live/live-loop.js';
@@ -77,17 +78,25 @@ function panelDir(): string {
  */
 export async function startDaemon(options: DaemonOptions = {}): Promise<RunningDaemon> {
   const paths = options.paths ?? defaultPaths();
-  const log: Logger & pino.Logger = pino({ level: options.logLevel ?? process.env.PERSONALIVE_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, pino.destination({ dest: 2, sync: false }));
+  const destination = pino.destination({ dest: 2, sync: false });
+  destination.on('error', () => undefined); // a closed terminal (EIO) must not take the daemon down; logging is best effort
+  const log: Logger & pino.Logger = pino({ level: options.logLevel ?? process.env.PERSONALIVE_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, destination);
   let persisted: DaemonConfig = loadConfig(paths.configFile);
   let config: DaemonConfig = options.overrides ? validateConfig(options.overrides, 'command line', persisted) : persisted;
   const token = loadOrCreateToken(paths.tokenFile);
-  const gallery = new ReferenceGallery(paths.dataDir);
+  const faces = createFaceCheck();
+  const gallery = new ReferenceGallery(paths.dataDir, (image, label) => faces.require(image, label));
   const backends: BackendOptions = await backendOptions(config.generator.packDir);
 
   if (options.reference) {
-    await loadImageRgb(options.reference, { argument: '--reference' }); // refuses a bad file with its path
-    const added = await gallery.add(new Uint8Array(await readFile(options.reference)), options.reference);
-    gallery.setActive(added.id);
+    try {
+      await loadImageRgb(options.reference, { argument: '--reference' }); // refuses a bad file with its path
+      const added = await gallery.add(new Uint8Array(await readFile(options.reference)), options.reference, `--reference "${options.reference}"`);
+      gallery.setActive(added.id);
+    } catch (error) {
+      await faces.close();
+      throw error;
+    }
   }
 
   let server: ControlServer | null = null;
@@ -167,10 +176,30 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     notice,
   };
 
+  /**
+   * The reference to start with: the active one, else the next stored one that still reads
+   * and shows a face; each that fails is skipped with a notice naming it (saved state never
+   * stops a start).
+   */
+  async function startingReference(): Promise<RgbImage | null> {
+    const stored = gallery.list();
+    const order = [...stored.filter((r) => r.id === gallery.activeId), ...stored.filter((r) => r.id !== gallery.activeId)];
+    for (const reference of order) {
+      try {
+        const image = await gallery.loadImage(reference.id);
+        await faces.require(image, `Reference "${reference.name}"`);
+        if (reference.id !== gallery.activeId) gallery.setActive(reference.id);
+        return image;
+      } catch (error) {
+        const e = asPersonaLiveError(error);
+        notice('warning', e.code, `Skipped reference "${reference.name}" at start: ${e.message}`);
+      }
+    }
+    return null;
+  }
+
   // --- start, in order
-  const activeId = gallery.activeId;
-  let referenceImage: RgbImage | null = null;
-  if (activeId) referenceImage = await gallery.loadImage(activeId);
+  const referenceImage = await startingReference();
   if (!referenceImage) log.warn({ gallery: paths.dataDir }, 'no reference yet: upload a portrait in the panel (or start with --reference IMG); streaming a plain frame meanwhile');
   await withTimeout('the generator', loop.start(referenceImage));
   await loop.setSink(preview);
@@ -234,6 +263,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
         await server?.close();
         await obs?.close();
         await loop.close();
+        await faces.close();
         log.info({}, 'daemon stopped');
         log.flush();
       })();

@@ -14,6 +14,8 @@ export const DAEMON_USAGE = `  personalive daemon [--reference IMG] [--driving-f
                      [--obs-url ws://127.0.0.1:4455] [--obs-password PW] [--no-obs] [--config-dir DIR] [--data-dir DIR]
       (runs until Ctrl+C; prints the panel URL to add as an OBS Custom Browser Dock)`;
 
+const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 interface Io {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
@@ -92,10 +94,16 @@ export async function runDaemon(args: string[], io: Io): Promise<number> {
     io.stdout('In OBS: Docks > Custom Browser Docks..., name "PersonaLive", paste the panel URL, Apply.');
     io.stdout('Stop with Ctrl+C.');
   }
+  // Ctrl+C, a service manager, or the terminal closing (SIGHUP): the same clean shutdown, so
+  // a recording is finished and renamed into place and the rings are marked stopped.
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    for (const name of SHUTDOWN_SIGNALS) process.once(name, () => resolve(name));
   });
+  if (signal === 'SIGHUP') {
+    // The terminal is gone: writing to it fails (EIO), which must not stop the shutdown.
+    process.stdout.on('error', () => undefined);
+    process.stderr.on('error', () => undefined);
+  }
   io.stderr(`personalive: ${signal}: shutting down`);
   await daemon.close();
   // Everything is closed and flushed; a library handle left open must not keep a dead daemon around.

@@ -19,7 +19,7 @@ export class Outputs {
 
   constructor(
     private readonly loop: LiveLoop,
-    private readonly options: { dataDir: string; notice(level: 'error', code: string, message: string): void },
+    private readonly options: { dataDir: string; notice(level: 'info' | 'error', code: string | null, message: string): void },
   ) {}
 
   /**
@@ -28,7 +28,6 @@ export class Outputs {
    * @throws PersonaLiveError from a required sink (the OBS output ring)
    */
   async apply(config: DaemonConfig): Promise<void> {
-    const restart = this.built.size > 0;
     for (const kind of CONFIGURED_SINK_KINDS) {
       const entry = SINK_REGISTRY[kind];
       const settings = JSON.stringify(entry.settings(config.output));
@@ -42,7 +41,7 @@ export class Outputs {
         this.options.notice('error', e.code, `${CONFIGURED_SINKS[kind].label}: ${e.message}`);
       };
       try {
-        await this.loop.setSink(await entry.create(config, { dataDir: this.options.dataDir, restart, onError: failed }));
+        await this.loop.setSink(await entry.create(config, { dataDir: this.options.dataDir, onError: failed, announce: (message) => this.options.notice('info', null, message) }));
       } catch (error) {
         if (entry.required) throw error;
         failed(asPersonaLiveError(error));

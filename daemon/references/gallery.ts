@@ -45,7 +45,11 @@ export class ReferenceGallery {
   private readonly indexFile: string;
   private index: GalleryIndex;
 
-  constructor(dataDir: string) {
+  /**
+   * `accept` is asked about every picture before it is stored (the daemon checks for a face);
+   * its error refuses the picture and leaves the gallery as it was.
+   */
+  constructor(dataDir: string, private readonly accept: (image: RgbImage, label: string) => Promise<void> = async () => undefined) {
     this.dir = join(dataDir, 'references');
     this.indexFile = join(this.dir, 'gallery.json');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -106,11 +110,11 @@ export class ReferenceGallery {
 
   /**
    * Adds an image (PNG, JPEG or WebP, at most 20 MB): sniffed, decoded (so a broken file is
-   * refused now, not mid-stream), stored under a generated name with a thumbnail.
-   * @throws PersonaLiveError CONTROL_MESSAGE_TOO_LARGE, IMAGE_UNREADABLE
+   * refused now, not mid-stream), accepted by the daemon's check (a face), stored under a
+   * generated name with a thumbnail. `label` names the picture in errors (default: the upload's name).
+   * @throws PersonaLiveError CONTROL_MESSAGE_TOO_LARGE, IMAGE_UNREADABLE, the check's error (NO_FACE)
    */
-  async add(bytes: Uint8Array, name?: string): Promise<ReferenceInfo> {
-    const label = `Uploaded file "${displayName(name)}"`;
+  async add(bytes: Uint8Array, name?: string, label = `Uploaded file "${displayName(name)}"`): Promise<ReferenceInfo> {
     if (bytes.length > MAX_UPLOAD_BYTES) {
       throw new PersonaLiveError('CONTROL_MESSAGE_TOO_LARGE', `${label} is ${(bytes.length / 1e6).toFixed(1)} MB; reference images are limited to ${MAX_UPLOAD_BYTES / 1024 / 1024} MB`, { bytes: bytes.length });
     }
@@ -118,6 +122,7 @@ export class ReferenceGallery {
     const existing = this.index.references.find((r) => r.sha256 === sha256);
     if (existing) return this.list().find((r) => r.id === existing.id)!;
     const image = await decodeImageBuffer(bytes, label); // sniffs first: a non-image gets IMAGE_UNREADABLE
+    await this.accept(image, label);
     const format = sniffImageBytes(bytes).format!;
     const id = randomBytes(8).toString('hex');
     const file = `${id}.${format === 'jpeg' ? 'jpg' : format}`;

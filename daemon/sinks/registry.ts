@@ -26,12 +26,19 @@ export interface SinkEntry<K extends ConfiguredSinkKind> {
    */
   required: boolean;
   /**
-   * Opens it. `restart` is false on the daemon's first start and true when settings change.
+   * Opens it.
    * @throws PersonaLiveError from the device or file it opens
    */
-  create(config: DaemonConfig, context: SinkContext & { restart: boolean }): Promise<Sink>;
+  create(config: DaemonConfig, context: SinkContext): Promise<Sink>;
   /** What the panel shows: `status` is the running sink's (null when off), `error` the last failure. */
   state(output: Output, status: Record<string, unknown> | null, error: string | null): SinkState<K>;
+}
+
+/** `base`, or the first of base-2, base-3... (before the extension) that does not exist yet. */
+export function freeRecordingPath(base: string): string {
+  let path = base;
+  for (let n = 2; existsSync(path); n++) path = base.replace(/(\.[^./]+)?$/, `-${n}$1`);
+  return path;
 }
 
 export const SINK_REGISTRY: { readonly [K in ConfiguredSinkKind]: SinkEntry<K> } = Object.freeze({
@@ -70,11 +77,13 @@ export const SINK_REGISTRY: { readonly [K in ConfiguredSinkKind]: SinkEntry<K> }
       const { size, fps, recording } = config.output;
       const folder = join(context.dataDir, 'recordings');
       const base = recording.path || join(folder, `personalive-${new Date().toISOString().replace(/[:.]/g, '-')}.mp4`);
-      let path = base;
-      // A restart (new rate or size) must not overwrite what was recorded so far.
-      for (let n = 2; context.restart && existsSync(path); n++) path = base.replace(/(\.[^./]+)?$/, `-${n}$1`);
+      // Never over what was recorded before (an earlier run, or this run before a restart:
+      // the old recording is finished and renamed into place before this one opens).
+      const path = freeRecordingPath(base);
       if (!recording.path) mkdirSync(folder, { recursive: true });
-      return createRecordingSink(path, size, size, fps, context.onError);
+      const sink = await createRecordingSink(path, size, size, fps, context.onError);
+      context.announce(path === base ? `Recording to ${path}` : `Recording to ${path} (${base} exists and is kept)`);
+      return sink;
     },
     state: (o, status, error) => ({ enabled: o.recording.enabled, path: typeof status?.path === 'string' ? status.path : null, state: error ? 'error' : status ? 'recording' : 'off', error }),
   },

@@ -27,4 +27,6 @@ export interface SinkContext {
   dataDir: string;
   /** Told about a failure after start (the sink keeps going or stops by itself). */
   onError(error: PersonaLiveError): void;
+  /** Tells the streamer what it opened ("Recording to ..."), in the log and the panel. */
+  announce(message: string): void;
 }

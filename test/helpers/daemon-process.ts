@@ -33,12 +33,14 @@ export interface StartDaemonOptions {
   keep?: boolean;
   /** Connect to this obs-websocket (default: --no-obs). */
   obs?: { url: string; password: string };
+  /** Use this folder's config/ and data/ (an earlier run's, to test a restart) instead of a new one; never removed. */
+  root?: string;
 }
 
 /** Starts `personalive daemon --json ...` and resolves when it printed its ready line. */
 export async function startDaemon(options: StartDaemonOptions = {}): Promise<DaemonProcess> {
   const { dir: data } = demoDataDir();
-  const root = mkdtempSync(join(tmpdir(), 'personalive-daemon-'));
+  const root = options.root ?? mkdtempSync(join(tmpdir(), 'personalive-daemon-'));
   const configDir = join(root, 'config');
   const dataDir = join(root, 'data');
   const args = options.args ?? ['--reference', join(data, 'reference.png'), '--driving-file', join(data, 'driving.mp4')];
@@ -86,7 +88,7 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
         clearTimeout(timer);
         result = { code, signal: sig };
       }
-      if (!options.keep) rmSync(root, { recursive: true, force: true });
+      if (!options.keep && !options.root) rmSync(root, { recursive: true, force: true });
       return result;
     },
   };

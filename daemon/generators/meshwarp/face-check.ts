@@ -1,0 +1,33 @@
+/**
+ * Does a portrait show a face? Asked before a picture enters the reference gallery (every
+ * path: command line, upload) and before a stored one goes on air at start, so a picture
+ * without one is refused with its name instead of failing the generator later. Uses the
+ * built-in generator's tracker in image mode at a low priority, started on first use.
+ */
+import { PersonaLiveError } from '../../errors.js';
+import type { RgbImage } from '../../frames.js';
+import { createHumanTracker, type HumanTracker } from './tracking/human-tracker.js';
+
+export interface FaceCheck {
+  /** @throws PersonaLiveError NO_FACE naming `label`; TRACKER_* when the tracker cannot run */
+  require(image: RgbImage, label: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createFaceCheck(): FaceCheck {
+  let tracker: Promise<HumanTracker> | null = null;
+  return {
+    async require(image, label) {
+      tracker ??= createHumanTracker({ mode: 'image', niceness: 10 });
+      const found = await (await tracker).track(image);
+      if (!found.face) {
+        throw new PersonaLiveError('NO_FACE', `${label} shows no face the tracker can find: use a portrait with the face clearly visible, facing the camera`, { image: label });
+      }
+    },
+    async close() {
+      const started = tracker;
+      tracker = null;
+      await started?.then((t) => t.close(), () => undefined);
+    },
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Everyday actions that used to lose footage or stop the next start, on the paths users take
+ * (the built CLI as a child process): a recording never overwrites an earlier one, closing
+ * the terminal (SIGHUP) shuts down as cleanly as Ctrl+C, and a portrait without a face is
+ * refused on the command line and at upload, naming the file, and never becomes saved state.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DaemonState } from '../../daemon/protocol.js';
+import { ControlClient } from '../helpers/control-client.js';
+import { startDaemon } from '../helpers/daemon-process.js';
+import { demoDataDir, requireBinary } from '../helpers/system.js';
+
+const demo = demoDataDir();
+const ffmpeg = requireBinary('ffmpeg');
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+function frameCount(file: string): number {
+  return Number(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim());
+}
+
+/** Runs `personalive daemon ...` to its end (for runs that must fail before they are ready). */
+function runDaemonToEnd(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [join(REPO, 'bin/personalive.js'), 'daemon', '--no-obs', '--port', '0', ...args], { timeout: 90_000 }, (error, _stdout, stderr) => {
+      resolve({ code: child.exitCode ?? (error ? 1 : 0), stderr });
+    });
+  });
+}
+
+describe.skipIf(demo.skip || ffmpeg.skip)('daily use: recordings and the terminal', () => {
+  const work = mkdtempSync(join(tmpdir(), 'personalive-daily-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('never overwrites an earlier recording, and finishes the new one when the terminal closes (SIGHUP)', async () => {
+    const earlier = join(work, 'show.mp4');
+    writeFileSync(earlier, 'an earlier recording');
+    const daemon = await startDaemon({ args: ['--reference', join(demo.dir, 'reference.png'), '--driving-file', join(demo.dir, 'driving.mp4'), '--no-ring', '--record', earlier] });
+    const control = await ControlClient.open(daemon);
+    const state = (await control.call<DaemonState>('state.get')).result!;
+    const numbered = join(work, 'show-2.mp4');
+    expect(state.output.recording).toMatchObject({ state: 'recording', path: numbered });
+    await new Promise((r) => setTimeout(r, 3000));
+    control.close();
+    expect(await daemon.stop('SIGHUP')).toEqual({ code: 0, signal: null });
+    expect(readFileSync(earlier, 'utf8')).toBe('an earlier recording');
+    expect(frameCount(numbered)).toBeGreaterThan(40);
+    expect(daemon.logs()).toContain(`Recording to ${numbered} (${earlier} exists and is kept)`);
+    expect(daemon.logs()).toMatch(/"msg":"daemon stopped"/);
+  });
+});
+
+describe.skipIf(demo.skip || ffmpeg.skip)('daily use: portraits without a face', () => {
+  const work = mkdtempSync(join(tmpdir(), 'personalive-noface-'));
+  const plain = join(work, 'plain.png');
+  const root = join(work, 'home');
+
+  beforeAll(() => {
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=gray:s=256x256', '-frames:v', '1', plain]);
+    mkdirSync(root);
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('refuses --reference without a face, naming the file, and the next plain start still works', async () => {
+    const dirs = ['--config-dir', join(root, 'config'), '--data-dir', join(root, 'data')];
+    const refused = await runDaemonToEnd([...dirs, '--reference', plain, '--driving-file', join(demo.dir, 'driving.mp4'), '--no-ring']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('error NO_FACE');
+    expect(refused.stderr).toContain(plain);
+    // Nothing was stored: a plain start comes up and waits for a portrait.
+    const daemon = await startDaemon({ root, args: ['--driving-file', join(demo.dir, 'driving.mp4'), '--no-ring'] });
+    const control = await ControlClient.open(daemon);
+    const state = (await control.call<DaemonState>('state.get')).result!;
+    expect(state.generator.status).toBe('waiting');
+    expect(state.references).toEqual([]);
+    // An upload without a face is refused with its name, and takes no hotkey slot.
+    const upload = await fetch(`${daemon.baseUrl}/api/references?name=plain.png`, { method: 'POST', headers: { authorization: `Bearer ${daemon.token}` }, body: readFileSync(plain) });
+    expect(upload.status).toBe(400);
+    const body = (await upload.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('NO_FACE');
+    expect(body.error.message).toContain('"plain.png"');
+    expect((await control.call<DaemonState>('state.get')).result!.references).toEqual([]);
+    control.close();
+    expect((await daemon.stop()).code).toBe(0);
+  });
+
+  it('skips a stored reference that no longer shows a face at start, says which, and starts with the next good one', async () => {
+    const daemon = await startDaemon({ root, args: ['--reference', join(demo.dir, 'reference.png'), '--driving-file', join(demo.dir, 'driving.mp4'), '--no-ring'] });
+    await daemon.stop();
+    // An older version stored a faceless picture and made it active.
+    const gallery = join(root, 'data', 'references');
+    const index = JSON.parse(readFileSync(join(gallery, 'gallery.json'), 'utf8')) as { references: { id: string; name: string }[]; activeId: string | null };
+    const good = index.references[0]!;
+    writeFileSync(join(gallery, 'fedcba9876543210.png'), readFileSync(plain));
+    index.references.unshift({ ...good, id: 'fedcba9876543210', name: 'old-plain.png', file: 'fedcba9876543210.png', sha256: '0'.repeat(64) } as never);
+    index.activeId = 'fedcba9876543210';
+    writeFileSync(join(gallery, 'gallery.json'), JSON.stringify(index));
+    expect(existsSync(join(gallery, 'fedcba9876543210.png'))).toBe(true);
+
+    const again = await startDaemon({ root, args: ['--driving-file', join(demo.dir, 'driving.mp4'), '--no-ring'] });
+    const control = await ControlClient.open(again);
+    const state = (await control.call<DaemonState>('state.get')).result!;
+    expect(state.generator.status).toBe('running');
+    expect(state.activeReferenceId).toBe(good.id);
+    expect(again.logs()).toContain('Skipped reference \\"old-plain.png\\" at start');
+    control.close();
+    expect((await again.stop()).code).toBe(0);
+  });
+});

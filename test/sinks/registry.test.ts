@@ -1,0 +1,27 @@
+/** The sink registry's recording path rule: an existing recording is never overwritten. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freeRecordingPath } from '../../daemon/sinks/registry.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
+});
+
+describe('freeRecordingPath', () => {
+  it('never overwrites an existing recording: the next free number is chosen', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pl-rec-'));
+    dirs.push(dir);
+    const base = join(dir, 'show.mp4');
+    expect(freeRecordingPath(base)).toBe(base);
+    writeFileSync(base, 'first');
+    expect(freeRecordingPath(base)).toBe(join(dir, 'show-2.mp4'));
+    writeFileSync(join(dir, 'show-2.mp4'), 'second');
+    expect(freeRecordingPath(base)).toBe(join(dir, 'show-3.mp4'));
+    expect(freeRecordingPath(join(dir, 'noext'))).toBe(join(dir, 'noext'));
+    writeFileSync(join(dir, 'noext'), 'x');
+    expect(freeRecordingPath(join(dir, 'noext'))).toBe(join(dir, 'noext-2'));
+  });
+});
