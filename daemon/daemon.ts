@@ -21,6 +21,7 @@ import { ControlServer } from './control/server.js';
 import type { DaemonSession } from './control/session.js';
 import type { RgbImage } from './frames.js';
 import { createFaceCheck } from './generators/meshwarp/face-check.js';
+import { backendChoiceProblem } from './kinds.js';
 import { generatorEntry } from './generators/registry.js';
 import { backendOptions, type BackendOptions } from './live/backends.js';
 import { LiveLoop, type BackendChoice } from './live/live-loop.js';
@@ -83,6 +84,9 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   const log: Logger & pino.Logger = pino({ level: options.logLevel ?? process.env.PERSONALIVE_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, destination);
   let persisted: DaemonConfig = loadConfig(paths.configFile);
   let config: DaemonConfig = options.overrides ? validateConfig(options.overrides, 'command line', persisted) : persisted;
+  const named = options.overrides?.generator;
+  const problem = named && backendChoiceProblem(config.generator.kind, { device: named.device, decoder: named.decoder });
+  if (problem) throw new PersonaLiveError('USAGE', `command line: ${problem}`, { generator: config.generator.kind });
   const token = loadOrCreateToken(paths.tokenFile);
   const faces = createFaceCheck();
   const gallery = new ReferenceGallery(paths.dataDir, (image, label) => faces.require(image, label));

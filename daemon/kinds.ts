@@ -71,6 +71,22 @@ export const GENERATORS = Object.freeze({
 } as const satisfies Record<string, GeneratorTraits>);
 export type GeneratorKind = keyof typeof GENERATORS;
 export const GENERATOR_KINDS = Object.freeze(Object.keys(GENERATORS)) as readonly GeneratorKind[];
+/**
+ * Why a device or decoder the user named does not apply to `generator` (null when it does):
+ * the built-in generator runs on the CPU and has no decoder, so "--device cuda" with it
+ * would be a promise the product does not keep.
+ */
+export function backendChoiceProblem(generator: GeneratorKind, named: { device?: DeviceKind; decoder?: DecoderKind }): string | null {
+  const traits: GeneratorTraits = GENERATORS[generator];
+  if (named.device !== undefined && !traits.devices.includes(named.device)) {
+    return `device "${named.device}" does not apply to the ${generator} generator, which runs on ${traits.devices.join(', ')} only${generator === FALLBACK_GENERATOR ? ' (the GPU devices are for the personalive generator and its model pack)' : ''}`;
+  }
+  if (named.decoder !== undefined && !traits.decoders.includes(named.decoder)) {
+    return traits.decoders.length === 0 ? `the ${generator} generator has no decoder to choose ("${named.decoder}" applies to the personalive generator)` : `decoder "${named.decoder}" does not apply to the ${generator} generator (it has ${traits.decoders.join(', ')})`;
+  }
+  return null;
+}
+
 /** What a stream falls back to when the requested generator fails. */
 export const FALLBACK_GENERATOR: GeneratorKind = 'meshwarp';
 

@@ -6,7 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { asPersonaLiveError, PersonaLiveError } from '../errors.js';
 import { deviceAvailability, resolveDevice } from '../ort/onnx-runtime.js';
 import { generatorEntry } from '../generators/registry.js';
-import { DECODER_KINDS, DEVICE_KINDS, GENERATOR_KINDS } from '../kinds.js';
+import { DECODER_KINDS, DEVICE_KINDS, GENERATOR_KINDS, backendChoiceProblem, type GeneratorKind } from '../kinds.js';
 import { oneOf } from '../util/checks.js';
 import { verifyPack } from '../../models/pack.js';
 import { buildTestPack } from '../../models/test-pack.js';
@@ -83,6 +83,10 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
   const packDir = (values.pack as string | undefined) ?? process.env.PERSONALIVE_PACK ?? null;
   const generator = (values.generator as string | undefined) ?? (packDir ? 'personalive' : 'meshwarp');
   generatorEntry(generator);
+  const decoder = decoderOption(values.decoder);
+  const device = resolveDevice(values.device as string);
+  const problem = backendChoiceProblem(generator as GeneratorKind, { device, decoder });
+  if (problem) throw new PersonaLiveError('USAGE', `--${decoder !== undefined && problem.includes('decoder') ? 'decoder' : 'device'}: ${problem}`, { generator });
   const interrupt = new AbortController();
   const onSignal = (): void => interrupt.abort();
   process.once('SIGINT', onSignal);
@@ -94,8 +98,8 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
     out: requireString(values, 'out'),
     generator,
     packDir,
-    device: resolveDevice(values.device as string),
-    decoder: decoderOption(values.decoder),
+    device,
+    decoder,
     maxFrames: positiveInt(values['max-frames'], 'max-frames'),
     size: positiveInt(values.size, 'size'),
     seed: values.seed === undefined ? undefined : Number(values.seed),

@@ -1,7 +1,7 @@
 /** The control API's request handlers (params already validated by validate.ts). */
 import { PersonaLiveError } from '../errors.js';
 import type { ConfigPatch } from '../config/config.js';
-import { DRIVING_SOURCES, GENERATORS, PANEL_TOGGLED_SINK_KINDS, type DrivingTraits } from '../kinds.js';
+import { DRIVING_SOURCES, PANEL_TOGGLED_SINK_KINDS, backendChoiceProblem, type DrivingTraits } from '../kinds.js';
 import type { BackendChoice } from '../live/live-loop.js';
 import { addDrivingFilter, addOutputSource, listVideoSources } from '../obs/scenes.js';
 import type { ObsClient } from '../obs/obs-client.js';
@@ -46,10 +46,15 @@ export function createHandlers(session: DaemonSession): Handlers {
     },
     'backend.set': async (params) => {
       const current = loop.generatorStatus();
-      const choice: BackendChoice = { generator: params.generator ?? current.requested, device: params.device ?? current.device, decoder: params.decoder ?? current.decoder };
+      // Unnamed settings keep what the user chose (the device that runs may differ: the built-in generator runs on the CPU).
+      const saved = session.config().generator;
+      const choice: BackendChoice = { generator: params.generator ?? current.requested, device: params.device ?? saved.device, decoder: params.decoder ?? saved.decoder };
       if (params.generator) requireAvailable('generators', params.generator);
       if (params.device) requireAvailable('devices', params.device);
-      if (params.decoder && GENERATORS[choice.generator].decoders.length > 0) requireAvailable('decoders', params.decoder);
+      if (params.decoder) requireAvailable('decoders', params.decoder);
+      // Available here, but not for this generator: refused rather than shown as running.
+      const problem = backendChoiceProblem(choice.generator, { device: params.device, decoder: params.decoder });
+      if (problem) throw new PersonaLiveError('CONTROL_BAD_PARAMS', `backend.set: ${problem}`, { field: params.decoder !== undefined && problem.includes('decoder') ? 'decoder' : 'device' });
       await loop.switchBackend(choice);
       session.edit({ generator: { kind: choice.generator, device: choice.device, decoder: choice.decoder } });
       session.broadcastState();

@@ -461,10 +461,13 @@ export class LiveLoop {
 
   generatorStatus(): GeneratorStatus {
     const choice = this.active?.choice ?? this.requested;
+    // The device that really runs: the built-in generator runs on the CPU whatever the
+    // PersonaLive setting (kept for when the user switches back) says.
+    const devices: readonly DeviceKind[] = GENERATORS[choice.generator].devices;
     return {
       active: choice.generator,
       requested: this.requested.generator,
-      device: choice.device,
+      device: devices.includes(choice.device) ? choice.device : devices[0]!,
       decoder: choice.decoder,
       providers: this.active?.providers ?? [],
       status: this.generatorState,

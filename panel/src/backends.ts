@@ -3,6 +3,7 @@
  * choice is a disabled option whose reason is both its title and visible text under the
  * selector. Also the failover banner with "Switch back", and which execution provider runs.
  */
+import { GENERATORS, type GeneratorTraits } from '../../daemon/kinds.js';
 import type { BackendOption, DaemonState, LiveStats, RequestMap } from '../../daemon/protocol.js';
 import type { Panel, View } from './app.js';
 import { byId, fillSelect, h, setText } from './dom.js';
@@ -42,7 +43,12 @@ export function mountBackends(panel: Panel): BackendsView {
         if (state) select.value = chosen(state.generator, name);
       }
     });
+    const box = select.closest<HTMLElement>('.field');
     return (state) => {
+      // The decoder choice is not offered for a generator that has none (the built-in one). The
+      // device list stays: it says which GPU paths exist here; the daemon refuses one that does not apply.
+      const traits: GeneratorTraits = GENERATORS[state.generator.requested];
+      if (box && name === 'decoder') box.hidden = traits.decoders.length === 0;
       const options = state.options[OPTION_LISTS[name]] as BackendOption[];
       fillSelect(select, options.map((o) => ({
         value: o.value,

@@ -207,6 +207,15 @@ describe.skipIf(skip)('personalive CLI', () => {
       expect((await cli(['frobnicate'])).code).toBe(2);
     });
 
+    it('a device or decoder that does not apply to the built-in generator: exit 2, said, never "device cuda" on the CPU', async () => {
+      const cuda = await cli(animateArgs({ generator: 'meshwarp', device: 'cuda' }));
+      expect(cuda.code).toBe(2);
+      expect(cuda.stderr).toContain('error USAGE: --device: device "cuda" does not apply to the meshwarp generator, which runs on cpu only');
+      const vae = await cli(animateArgs({ generator: 'meshwarp', decoder: 'vae' }));
+      expect(vae.code).toBe(2);
+      expect(vae.stderr).toContain('--decoder: the meshwarp generator has no decoder to choose');
+    });
+
     it('interrupted with SIGINT mid-render: exit 130, no output and no temporary file left', async () => {
       const longClip = join(root, 'long.mp4');
       await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=64x64:rate=25', '-frames:v', '3000', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', longClip]);

@@ -132,6 +132,8 @@ describe.skipIf(demo.skip || ffmpeg.skip)('personalive daemon (child process, bu
     expect(bad.error!.message).toMatch(/params\.fps: expected an integer from 1 to 120, got "fast"/);
     // Sink switches come from the kinds that have one: the output ring is not switched from a client.
     expect((await control.call('output.set', { ring: false })).error?.message).toBe('output.set: params.ring is not a parameter (expected fps, size, virtualCamera, recording)');
+    // A decoder without a pack is refused with the reason (it used to be accepted).
+    expect((await control.call('backend.set', { decoder: 'vae' })).error).toMatchObject({ code: 'DECODER_UNAVAILABLE', message: expect.stringContaining('no model pack configured') });
     expect((await control.call('references.activate', { id: '../../etc/passwd' })).error?.code).toBe('CONTROL_BAD_PARAMS');
     expect((await control.call('driving.set', { kind: 'file', file: '/etc/passwd' })).error?.message).toMatch(/params\.file is not a parameter/);
     control.sendRaw(JSON.stringify({ id: 99, method: 'state.get', params: { pad: 'x'.repeat(100_000) } }));
@@ -198,12 +200,14 @@ describe.skipIf(demo.skip || ffmpeg.skip)('personalive daemon (child process, bu
   it('keeps the old reference and says why when the new one has no face', async () => {
     const blank = join(work, 'blank.png');
     execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=gray:s=256x256', '-frames:v', '1', blank]);
-    const upload = await fetch(`${daemon.baseUrl}/api/references?name=blank.png`, { method: 'POST', headers: { authorization: `Bearer ${daemon.token}` }, body: readFileSync(blank) });
-    const id = ((await upload.json()) as { result: { id: string } }).result.id;
     const activeBefore = (await control.call<DaemonState>('state.get')).result!.activeReferenceId;
-    const swap = await control.call('references.activate', { id });
-    expect(swap.error?.code).toBe('NO_FACE');
-    expect((await control.call<DaemonState>('state.get')).result!.activeReferenceId).toBe(activeBefore);
+    // Refused at the upload already (it used to be stored, take a hotkey slot, and fail at the swap).
+    const upload = await fetch(`${daemon.baseUrl}/api/references?name=blank.png`, { method: 'POST', headers: { authorization: `Bearer ${daemon.token}` }, body: readFileSync(blank) });
+    expect(upload.status).toBe(400);
+    expect(((await upload.json()) as { error: { code: string } }).error.code).toBe('NO_FACE');
+    const after = (await control.call<DaemonState>('state.get')).result!;
+    expect(after.activeReferenceId).toBe(activeBefore);
+    expect(after.references.some((r) => r.name === 'blank.png')).toBe(false);
   });
 
   it('refuses an unavailable backend with the reason, and persists a valid edit', async () => {

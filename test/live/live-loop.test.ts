@@ -219,4 +219,13 @@ describe('live loop', () => {
     expect(recycled.length).toBeGreaterThanOrEqual(35);
     expect(new Set(recycled).size).toBe(recycled.length);
   });
+
+  it('reports the device that really runs: the built-in generator on the CPU whatever the saved device says', async () => {
+    const config = validateConfig({ generator: { kind: 'meshwarp', device: 'cuda' }, output: { fps: 50, size: SIZE } }, 'test');
+    const loop = new LiveLoop(config, { createGenerator: async () => fakeGenerator('meshwarp'), log: { info() {}, warn() {}, error() {} }, notice() {}, changed() {} });
+    loops.push(loop);
+    await loop.start(image(4));
+    expect(loop.generatorStatus()).toMatchObject({ active: 'meshwarp', device: 'cpu' });
+    expect(loop.stats().executionProvider).toBe('built-in (CPU)');
+  });
 });
