@@ -1,7 +1,7 @@
 /**
  * `personalive daemon`: the composition root. It builds the subsystems, wires them into
  * one DaemonSession (what the control handlers and hotkeys act on) and owns their
- * lifecycle. Start order: configuration, gallery, generator + live loop, sinks, driving
+ * lifecycle. Start order: configuration, gallery, sinks, generator + live loop, driving
  * source, control server, obs-websocket client; shutdown in reverse. Each start has a
  * readiness timeout.
  */
@@ -202,39 +202,44 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     return null;
   }
 
-  // --- start, in order
-  const referenceImage = await startingReference();
-  if (!referenceImage) log.warn({ gallery: paths.dataDir }, 'no reference yet: upload a portrait in the panel (or start with --reference IMG); streaming a plain frame meanwhile');
-  await withTimeout('the generator', loop.start(referenceImage));
-  await loop.setSink(preview);
-  if (options.nullSink) await loop.setSink(createNullSink());
-  await applyOutputs();
-  await withTimeout('the driving source', applySource());
-
-  server = new ControlServer({
-    host: config.control.host,
-    port: config.control.port,
-    token,
-    panelDir: panelDir(),
-    handlers: createHandlers(session),
-    extraHandlers: options.testHooks ? createTestHandlers(session) : undefined,
-    upload: async (bytes, name) => {
-      const first = loop.generatorStatus().status === 'waiting';
-      const reference = await gallery.add(bytes, name);
-      // The very first portrait goes on air by itself.
-      if (first) await session.activateReference(reference.id).catch((error: unknown) => notice('error', asPersonaLiveError(error).code, `Reference "${reference.name}": ${asPersonaLiveError(error).message}`));
-      broadcastState();
-      return reference;
-    },
-    thumbnail: (id) => gallery.thumbnail(id),
-    previewJpeg: createPreviewEncoder(() => preview.latest(), () => config.output.preview.size),
-    previewFps: config.output.preview.fps,
-    log,
-  });
+  // --- start, in order; a part that fails stops what already started (no worker keeps a
+  // refused daemon alive) and the error says what to change.
   try {
+    const referenceImage = await startingReference();
+    if (!referenceImage) log.warn({ gallery: paths.dataDir }, 'no reference yet: upload a portrait in the panel (or start with --reference IMG); streaming a plain frame meanwhile');
+    // Outputs first: a ring another daemon writes is refused before the generator loads.
+    await loop.setSink(preview);
+    if (options.nullSink) await loop.setSink(createNullSink());
+    await applyOutputs();
+    await withTimeout('the generator', loop.start(referenceImage));
+    await withTimeout('the driving source', applySource());
+
+    server = new ControlServer({
+      host: config.control.host,
+      port: config.control.port,
+      token,
+      panelDir: panelDir(),
+      handlers: createHandlers(session),
+      extraHandlers: options.testHooks ? createTestHandlers(session) : undefined,
+      upload: async (bytes, name) => {
+        const first = loop.generatorStatus().status === 'waiting';
+        const reference = await gallery.add(bytes, name);
+        // The very first portrait goes on air by itself.
+        if (first) await session.activateReference(reference.id).catch((error: unknown) => notice('error', asPersonaLiveError(error).code, `Reference "${reference.name}": ${asPersonaLiveError(error).message}`));
+        broadcastState();
+        return reference;
+      },
+      thumbnail: (id) => gallery.thumbnail(id),
+      previewJpeg: createPreviewEncoder(() => preview.latest(), () => config.output.preview.size),
+      previewFps: config.output.preview.fps,
+      log,
+    });
     await withTimeout('the control server', server.start());
   } catch (error) {
+    await server?.close().catch(() => undefined);
     await loop.close();
+    await faces.close();
+    log.flush();
     throw error;
   }
   const statsTimer = setInterval(() => server?.broadcast('stats', loop.stats()), 500);

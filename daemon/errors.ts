@@ -34,6 +34,7 @@ export const ERROR_CATALOGUE = {
   NO_FACE: { exitCode: 2, summary: 'No face was found in an image that needs one (e.g. the reference portrait).' },
   SHM_FAILED: { exitCode: 1, summary: 'A shared-memory object could not be created, opened or mapped (the OS call and errno are named).' },
   RING_INVALID: { exitCode: 1, summary: 'A shared-memory frame ring has a bad magic, version or geometry (another program or an incompatible plugin version).' },
+  RING_IN_USE: { exitCode: 1, summary: 'Another live process (another daemon) writes the frame ring of that name.' },
   RING_CLOSED: { exitCode: 1, summary: 'A frame ring was used after close().' },
   VCAM_UNAVAILABLE: { exitCode: 2, summary: 'No virtual camera device: the v4l2loopback module is not loaded (the message gives the modprobe line) or the configured device is not a loopback output.' },
   VCAM_BUSY: { exitCode: 2, summary: "The virtual camera is held by another writer (e.g. OBS's own virtual camera)." },

@@ -46,7 +46,7 @@ export const SINK_REGISTRY: { readonly [K in ConfiguredSinkKind]: SinkEntry<K> }
     settings: (o) => o.ring,
     enabled: (o) => o.ring.enabled,
     required: true,
-    create: async (config) => createRingSink(config.output.ring.name, config.output.fps),
+    create: async (config) => createRingSink(config.output.ring.name, config.output.fps, config.output.size),
     state: (o) => ({ enabled: o.ring.enabled, name: o.ring.name }),
   },
   virtualCamera: {

@@ -4,9 +4,14 @@ import { systemSharedMemory, type SharedMemoryBackend } from '../ffi/shared-memo
 import { RingWriter } from '../transport/ring.js';
 import type { Sink } from './types.js';
 
-/** Recreates the ring when the frame size changes. */
-export function createRingSink(name: string, fps: number, shm: SharedMemoryBackend = systemSharedMemory()): Sink {
-  let writer: RingWriter | null = null;
+/**
+ * Opens the ring at `size` now, so a ring another daemon writes is refused at start
+ * (RING_IN_USE), not on the first frame; recreates it when the frame size changes.
+ * @throws PersonaLiveError RING_IN_USE, SHM_FAILED
+ */
+export function createRingSink(name: string, fps: number, size: number, shm: SharedMemoryBackend = systemSharedMemory()): Sink {
+  const open = (width: number, height: number): RingWriter => new RingWriter(shm, { name, width, height, pixelFormat: PixelFormat.RGB24, fps: { num: fps, den: 1 } });
+  let writer: RingWriter | null = open(size, size);
   let written = 0;
   return {
     kind: 'ring',
@@ -17,7 +22,7 @@ export function createRingSink(name: string, fps: number, shm: SharedMemoryBacke
       }
       if (!writer || writer.geometry.width !== frame.width || writer.geometry.height !== frame.height) {
         writer?.close();
-        writer = new RingWriter(shm, { name, width: frame.width, height: frame.height, pixelFormat: PixelFormat.RGB24, fps: { num: fps, den: 1 } });
+        writer = open(frame.width, frame.height);
       }
       writer.publish(frame.data, frame.captureUs);
       written++;

@@ -48,6 +48,41 @@ export interface RingWriterOptions {
   now?: () => number;
   /** Refresh the heartbeat on a timer while idle (default true). */
   heartbeatTimer?: boolean;
+  /** Whether a process id is alive (tests stand in for other processes). */
+  isAlive?: (pid: number) => boolean;
+}
+
+/** Whether process `pid` exists (EPERM: it does, owned by someone else). */
+export function processIsAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Who writes the ring under `name`, if a writer is alive there (fresh heartbeat, live process, not stopped). */
+export function liveRingWriter(backend: SharedMemoryBackend, name: string, nowUs: number, isAlive: (pid: number) => boolean = processIsAlive): { pid: number; width: number; height: number } | null {
+  const size = backend.sizeOf(name);
+  if (size === null || size < HEADER_SIZE) return null;
+  let region: SharedMemoryRegion | null = null;
+  try {
+    region = backend.open(name, HEADER_SIZE, { writable: false });
+    if (!region) return null;
+    const v = new DataView(region.buffer);
+    if (v.getUint32(HEADER.magic, true) !== RING_MAGIC) return null;
+    const state = v.getUint32(HEADER.writer_state, true);
+    const pid = v.getUint32(HEADER.writer_pid, true);
+    const fresh = nowUs - getU64(v, HEADER.heartbeat_us) <= RING_STALE_MS * 1000;
+    if (state === WriterState.STOPPED || !fresh || !isAlive(pid)) return null;
+    return { pid, width: v.getUint32(HEADER.width, true), height: v.getUint32(HEADER.height, true) };
+  } catch {
+    return null; // unreadable: nobody we could be breaking
+  } finally {
+    region?.close();
+  }
 }
 
 export interface RingWriterStats {
@@ -60,8 +95,10 @@ export interface RingWriterStats {
 }
 
 /**
- * Creates a ring and publishes frames into it. Creating replaces any object of that name
- * (POSIX), so readers of an old one see it stop and reopen.
+ * Creates a ring and publishes frames into it. Creating replaces an object of that name
+ * whose writer is gone (POSIX), so readers of an old one see it stop and reopen; a ring
+ * another live process writes is refused (two daemons must not break each other's OBS
+ * source). Closing unlinks the name only while it is still this writer's ring.
  */
 export class RingWriter {
   readonly geometry: RingGeometry;
@@ -76,7 +113,7 @@ export class RingWriter {
   private framesWritten = 0;
   private framesDropped = 0;
 
-  /** @throws PersonaLiveError USAGE for a bad geometry, SHM_FAILED when the OS refuses */
+  /** @throws PersonaLiveError USAGE for a bad geometry, RING_IN_USE when another live process writes the ring, SHM_FAILED when the OS refuses */
   constructor(private readonly backend: SharedMemoryBackend, options: RingWriterOptions) {
     const pixelFormat = options.pixelFormat ?? PixelFormat.RGB24;
     const slotCount = options.slotCount ?? 3;
@@ -90,6 +127,14 @@ export class RingWriter {
     this.name = options.name;
     this.now = options.now ?? monotonicUs;
     this.geometry = ringGeometry(options.width, options.height, pixelFormat, slotCount);
+    const other = liveRingWriter(backend, options.name, this.now(), options.isAlive);
+    if (other && other.pid !== process.pid) {
+      throw new PersonaLiveError(
+        'RING_IN_USE',
+        `ring "${options.name}" is being written by another process (pid ${other.pid}, ${other.width}x${other.height}), probably another PersonaLive daemon: stop it, or give this one its own ring and port (--output-ring NAME --port N, or output.ring.name and control.port)`,
+        { name: options.name, pid: other.pid },
+      );
+    }
     this.region = backend.create(options.name, this.geometry.totalSize);
     this.view = new DataView(this.region.buffer);
     this.words = new Uint32Array(this.region.buffer, 0, RING_DATA_OFFSET / 4);
@@ -187,10 +232,26 @@ export class RingWriter {
     if (this.timer) clearInterval(this.timer);
     Atomics.store(this.words, HEADER.writer_state / 4, WriterState.STOPPED);
     setU64(this.view, HEADER.heartbeat_us, this.now());
+    const createdUs = getU64(this.view, HEADER.created_us);
     const region = this.region;
     this.region = null;
     region.close();
-    this.backend.unlink(this.name);
+    if (this.stillOurs(createdUs)) this.backend.unlink(this.name);
+  }
+
+  /** Whether the object under our name is the one we created (a writer that took over after we went stale replaced it). */
+  private stillOurs(createdUs: number): boolean {
+    let current: SharedMemoryRegion | null = null;
+    try {
+      current = this.backend.open(this.name, HEADER_SIZE, { writable: false });
+      if (!current) return false;
+      const v = new DataView(current.buffer);
+      return v.getUint32(HEADER.writer_pid, true) === process.pid && getU64(v, HEADER.created_us) === createdUs;
+    } catch {
+      return false;
+    } finally {
+      current?.close();
+    }
   }
 }
 

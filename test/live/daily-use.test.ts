@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DaemonState } from '../../daemon/protocol.js';
+import { systemSharedMemory } from '../../daemon/ffi/shared-memory.js';
+import { RingReader } from '../../daemon/transport/ring.js';
 import { ControlClient } from '../helpers/control-client.js';
 import { startDaemon } from '../helpers/daemon-process.js';
 import { demoDataDir, requireBinary } from '../helpers/system.js';
@@ -51,6 +53,36 @@ describe.skipIf(demo.skip || ffmpeg.skip)('daily use: recordings and the termina
     expect(frameCount(numbered)).toBeGreaterThan(40);
     expect(daemon.logs()).toContain(`Recording to ${numbered} (${earlier} exists and is kept)`);
     expect(daemon.logs()).toMatch(/"msg":"daemon stopped"/);
+  });
+});
+
+describe.skipIf(demo.skip || ffmpeg.skip)('daily use: a second daemon', () => {
+  it('refuses the output ring a running daemon writes, says what to change, and leaves the first one streaming', async () => {
+    const ring = `personalive-second-${process.pid}`;
+    const first = await startDaemon({ args: ['--reference', join(demo.dir, 'reference.png'), '--driving-file', join(demo.dir, 'driving.mp4'), '--output-ring', ring] });
+    const home = mkdtempSync(join(tmpdir(), 'personalive-second-'));
+    try {
+      const second = await runDaemonToEnd(['--config-dir', join(home, 'config'), '--data-dir', join(home, 'data'), '--reference', join(demo.dir, 'reference.png'), '--driving-file', join(demo.dir, 'driving.mp4'), '--output-ring', ring]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`error RING_IN_USE: ring "${ring}" is being written by another process (pid ${first.child.pid}`);
+      expect(second.stderr).toContain('--output-ring NAME --port N');
+      // The first daemon's ring was neither replaced nor unlinked by the refused one.
+      const reader = new RingReader(systemSharedMemory(), ring);
+      const frame = await (async () => {
+        for (let i = 0; i < 100; i++) {
+          const f = reader.readLatest();
+          if (f) return f;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return null;
+      })();
+      expect(frame).not.toBeNull();
+      expect(reader.state()).toBe('live');
+      reader.close();
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+      await first.stop();
+    }
   });
 });
 

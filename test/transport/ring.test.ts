@@ -155,6 +155,64 @@ async function waitFor<T>(what: string, probe: () => T | null | undefined | fals
   }
 }
 
+describe('frame ring ownership (two writers, one name)', () => {
+  /** Makes the ring under `name` look written by process `pid`. */
+  function claimAs(memory: ReturnType<typeof createInProcessSharedMemory>, name: string, pid: number): void {
+    const region = memory.open(name, 4096)!;
+    new DataView(region.buffer).setUint32(HEADER.writer_pid, pid, true);
+    region.close();
+  }
+
+  it('refuses a ring that another live process writes, naming it and what to change', () => {
+    const memory = createInProcessSharedMemory();
+    const clock = fakeClock();
+    const first = new RingWriter(memory, { name: 'shared', width: 4, height: 2, now: clock.now, heartbeatTimer: false });
+    claimAs(memory, 'shared', 424242);
+    const second = (): RingWriter => new RingWriter(memory, { name: 'shared', width: 4, height: 2, now: clock.now, heartbeatTimer: false, isAlive: (pid) => pid === 424242 });
+    let error: PersonaLiveError | null = null;
+    try {
+      second();
+    } catch (e) {
+      error = e as PersonaLiveError;
+    }
+    expect(error).toMatchObject({ code: 'RING_IN_USE', details: { name: 'shared', pid: 424242 } });
+    expect(error!.message).toContain('ring "shared" is being written by another process (pid 424242, 4x2)');
+    expect(error!.message).toContain('--output-ring NAME --port N');
+    // The first writer's ring is untouched.
+    expect(new RingReader(memory, 'shared', { now: clock.now }).state()).toBe('waiting');
+    first.close();
+  });
+
+  it('takes over a ring whose writer died or went silent', () => {
+    const memory = createInProcessSharedMemory();
+    const clock = fakeClock();
+    new RingWriter(memory, { name: 'left', width: 4, height: 2, now: clock.now, heartbeatTimer: false });
+    claimAs(memory, 'left', 424242);
+    // The process is gone.
+    expect(() => new RingWriter(memory, { name: 'left', width: 4, height: 2, now: clock.now, heartbeatTimer: false, isAlive: () => false }).close()).not.toThrow();
+    new RingWriter(memory, { name: 'left', width: 4, height: 2, now: clock.now, heartbeatTimer: false });
+    claimAs(memory, 'left', 424242);
+    // Alive, but its heartbeat is older than the stale limit (a stopped process).
+    clock.advanceMs(RING_STALE_MS + 1);
+    expect(() => new RingWriter(memory, { name: 'left', width: 4, height: 2, now: clock.now, heartbeatTimer: false, isAlive: () => true }).close()).not.toThrow();
+  });
+
+  it('a closing writer unlinks only a ring that is still its own', () => {
+    const memory = createInProcessSharedMemory();
+    const clock = fakeClock();
+    const old = new RingWriter(memory, { name: 'mine', width: 4, height: 2, now: clock.now, heartbeatTimer: false });
+    clock.advanceMs(1);
+    const replacement = new RingWriter(memory, { name: 'mine', width: 6, height: 2, now: clock.now, heartbeatTimer: false });
+    old.close();
+    expect(memory.sizeOf('mine')).not.toBeNull();
+    const reader = new RingReader(memory, 'mine', { now: clock.now });
+    replacement.publish(new Uint8Array(36), 1);
+    expect(reader.readLatest()).toMatchObject({ width: 6 });
+    replacement.close();
+    expect(memory.sizeOf('mine')).toBeNull();
+  });
+});
+
 describe('frame ring across processes (POSIX shared memory through koffi)', () => {
   const children: ChildProcess[] = [];
   const name = `personalive-test-${process.pid}`;
