@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { PersonaLiveError, asPersonaLiveError } from '../errors.js';
-import { CONTROL_PATH, MAX_MESSAGE_BYTES, MAX_UPLOAD_BYTES, type EventMap, type EventName, type Method, type ReferenceInfo, type RequestMap } from '../protocol.js';
+import { CONTROL_PATH, MAX_MESSAGE_BYTES, MAX_UPLOAD_BYTES, PROTOCOL_VERSION, type EventMap, type EventName, type Method, type ReferenceInfo, type RequestMap } from '../protocol.js';
 import { validateRequest } from './validate.js';
 import type { Logger } from '../util/log.js';
 
@@ -91,7 +91,10 @@ export class ControlServer {
       const refusal = this.checkAccess(req, url);
       if (refusal || url.pathname !== CONTROL_PATH) {
         const status = refusal ? refusal.status : 404;
-        socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        // The typed error as the body, for clients that can read it (a browser's WebSocket
+        // cannot: the panel asks GET /api/access for the same answer).
+        const body = JSON.stringify({ ok: false, error: refusal ? { code: refusal.code, message: refusal.message } : { code: 'NOT_FOUND', message: `no such path ${url.pathname}` } });
+        socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
         return;
       }
       this.wss!.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
@@ -115,15 +118,15 @@ export class ControlServer {
     return new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`]);
   }
 
-  /** null when allowed; else the HTTP status and why. */
-  private checkAccess(req: IncomingMessage, url: URL): { status: number; message: string } | null {
+  /** null when allowed; else the HTTP status, the typed error and why. */
+  private checkAccess(req: IncomingMessage, url: URL): { status: number; code: 'CONTROL_FORBIDDEN_ORIGIN' | 'CONTROL_UNAUTHORIZED'; message: string } | null {
     const origin = req.headers.origin;
     if (origin !== undefined && !this.allowedOrigins().has(origin)) {
-      return { status: 403, message: `origin ${origin} is not allowed (only the daemon's own panel may connect)` };
+      return { status: 403, code: 'CONTROL_FORBIDDEN_ORIGIN', message: `origin ${origin} is not allowed (only the daemon's own panel may connect)` };
     }
     const auth = req.headers.authorization;
     const given = url.searchParams.get('token') ?? (auth?.startsWith('Bearer ') ? auth.slice(7) : null);
-    if (!sameToken(given, this.options.token)) return { status: 401, message: 'missing or wrong token (use the panel URL the daemon printed)' };
+    if (!sameToken(given, this.options.token)) return { status: 401, code: 'CONTROL_UNAUTHORIZED', message: 'missing or wrong token (use the panel URL the daemon printed)' };
     return null;
   }
 
@@ -146,8 +149,13 @@ export class ControlServer {
     }
     const refusal = this.checkAccess(req, url);
     if (refusal) {
-      this.sendJson(res, refusal.status, { ok: false, error: { code: 'CONTROL_UNAUTHORIZED', message: refusal.message } });
+      this.sendJson(res, refusal.status, { ok: false, error: { code: refusal.code, message: refusal.message } });
       req.resume();
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/api/access') {
+      // Lets the panel learn why its socket was refused (a browser cannot read the upgrade's answer).
+      this.sendJson(res, 200, { ok: true, result: { protocol: PROTOCOL_VERSION } });
       return;
     }
     if (req.method === 'POST' && url.pathname === '/api/references') {

@@ -30,11 +30,18 @@ export class ControlError extends Error {
 export type ConnectionState =
   | { status: 'connecting'; attempt: number }
   | { status: 'open' }
-  | { status: 'offline'; retryAt: number; attempt: number };
+  | { status: 'offline'; retryAt: number; attempt: number }
+  /** The daemon is up but turned this page away (an old token, a foreign page): retrying would not help. */
+  | { status: 'refused'; error: ErrorPayload };
 
 export interface ClientOptions {
   /** ws(s)://host/control?token=... */
   url: string;
+  /**
+   * http(s)://host/api/access?token=...: asked when the socket is refused before it opens,
+   * since a browser's WebSocket cannot read why (CONTROL_UNAUTHORIZED, CONTROL_FORBIDDEN_ORIGIN).
+   */
+  accessUrl?: string;
   /** Per-call timeout unless a call gives its own (ms). */
   callTimeoutMs?: number;
   /** First reconnect delay; doubles per failed attempt up to maxBackoffMs (ms). */
@@ -55,6 +62,11 @@ interface Pending {
 
 type Listener<T> = (value: T) => void;
 
+/** Where the panel asks why the daemon refused its socket (same host and token). */
+export function accessUrl(location: Location, token: string): string {
+  return `${location.protocol}//${location.host}/api/access?token=${encodeURIComponent(token)}`;
+}
+
 /** The control URL for a page served at http(s)://host/panel/?token=...: same host, ws(s). */
 export function controlUrl(location: Location, token: string): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -74,7 +86,7 @@ export class ControlClient {
   private state: ConnectionState = { status: 'connecting', attempt: 0 };
 
   constructor(options: ClientOptions) {
-    this.options = { callTimeoutMs: 10_000, minBackoffMs: 500, maxBackoffMs: 10_000, stableMs: 5_000, ...options };
+    this.options = { callTimeoutMs: 10_000, minBackoffMs: 500, maxBackoffMs: 10_000, stableMs: 5_000, accessUrl: '', ...options };
   }
 
   get connection(): ConnectionState {
@@ -160,8 +172,27 @@ export class ControlClient {
       this.socket = null;
       if (openedAt !== null && Date.now() - openedAt >= this.options.stableMs) this.attempt = 0;
       this.rejectAll('the connection to the daemon closed');
-      if (!this.closed) this.scheduleReconnect();
+      if (this.closed) return;
+      if (openedAt === null && this.options.accessUrl) void this.askWhyRefused();
+      else this.scheduleReconnect();
     };
+  }
+
+  /** After a socket that never opened: a refusal (401/403) stops the retries; anything else (offline) retries. */
+  private async askWhyRefused(): Promise<void> {
+    let refusal: ErrorPayload | null = null;
+    try {
+      const response = await fetch(this.options.accessUrl, { cache: 'no-store' });
+      if (response.status === 401 || response.status === 403) {
+        const body = (await response.json()) as { error?: ErrorPayload };
+        refusal = body.error ?? { code: 'CONTROL_UNAUTHORIZED', message: `the daemon refused this page (HTTP ${response.status})` };
+      }
+    } catch {
+      // The daemon is not reachable: offline, retry as usual.
+    }
+    if (this.closed) return;
+    if (refusal) this.setState({ status: 'refused', error: refusal });
+    else this.scheduleReconnect();
   }
 
   private scheduleReconnect(): void {
@@ -178,7 +209,7 @@ export class ControlClient {
 
   /** Reconnects now instead of waiting for the backoff (the "Retry now" button). */
   retryNow(): void {
-    if (this.closed || this.state.status !== 'offline') return;
+    if (this.closed || (this.state.status !== 'offline' && this.state.status !== 'refused')) return;
     if (this.reconnectTimer !== null) window.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     this.open();

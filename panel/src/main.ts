@@ -5,7 +5,7 @@
 import type { DaemonState } from '../../daemon/protocol.js';
 import type { NoticeLevel, Panel, View } from './app.js';
 import { mountBackends } from './backends.js';
-import { ControlClient, ControlError, controlUrl, type ConnectionState } from './client.js';
+import { ControlClient, ControlError, accessUrl, controlUrl, type ConnectionState } from './client.js';
 import { byId, readSetting, setText, writeSetting } from './dom.js';
 import { mountDriving, mountObs } from './driving.js';
 import { mountGallery } from './gallery.js';
@@ -39,7 +39,7 @@ function boot(): void {
     return;
   }
 
-  const client = new ControlClient({ url: controlUrl(location, token) });
+  const client = new ControlClient({ url: controlUrl(location, token), accessUrl: accessUrl(location, token) });
   let state: DaemonState | null = null;
   const busy = new WeakSet<HTMLElement>();
   const views: View[] = [];
@@ -127,14 +127,22 @@ function boot(): void {
   function showConnection(connection: ConnectionState): void {
     const badge = byId('connection');
     badge.dataset.state = connection.status;
-    setText(badge, connection.status === 'open' ? 'online' : connection.status === 'connecting' ? 'connecting…' : 'offline');
+    setText(badge, connection.status === 'open' ? 'online' : connection.status === 'connecting' ? 'connecting…' : connection.status === 'refused' ? 'refused' : 'offline');
     main.inert = connection.status !== 'open' || !state;
     pause.disabled = connection.status !== 'open';
     // What is outside <main> and acts on the daemon is stale while offline.
     document.body.classList.toggle('offline', connection.status !== 'open');
     if (countdown !== null) window.clearInterval(countdown);
     countdown = null;
-    banner.hidden = connection.status !== 'offline';
+    banner.hidden = connection.status !== 'offline' && connection.status !== 'refused';
+    setText(byId('offline-title'), connection.status === 'refused' ? 'The daemon refused this panel.' : 'Daemon offline.');
+    if (connection.status === 'refused') {
+      // What to do first; the daemon's own words behind it.
+      const what = connection.error.code === 'CONTROL_FORBIDDEN_ORIGIN'
+        ? 'This page is not the daemon’s own panel: open the panel URL the daemon printed.'
+        : 'This panel’s link is out of date (the daemon’s token changed): open the panel URL the daemon printed and use it as the dock’s URL.';
+      setText(byId('offline-retry'), `${what} (${connection.error.code}: ${connection.error.message})`);
+    }
     if (connection.status === 'offline') {
       const tick = (): void => setText(byId('offline-retry'), `Retrying in ${Math.max(0, Math.ceil((connection.retryAt - Date.now()) / 1000))} s.`);
       tick();

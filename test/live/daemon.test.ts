@@ -118,6 +118,14 @@ describe.skipIf(demo.skip || ffmpeg.skip)('personalive daemon (child process, bu
     expect(await tryConnect(`${base}?token=${'0'.repeat(64)}`)).toBe(401);
     expect(await tryConnect(`${base}?token=${daemon.token}`, { Origin: 'https://evil.example' })).toBe(403);
     expect(await tryConnect(`${base}?token=${daemon.token}`, { Origin: `http://127.0.0.1:${daemon.port}` })).toBe('open');
+    // Why, in the typed error the panel shows (a browser asks /api/access; its socket cannot read the refusal).
+    const access = async (token: string, headers: Record<string, string> = {}) => {
+      const response = await fetch(`${daemon.baseUrl}/api/access?token=${token}`, { headers });
+      return { status: response.status, body: (await response.json()) as { ok: boolean; error?: { code: string } } };
+    };
+    expect(await access('0'.repeat(64))).toMatchObject({ status: 401, body: { ok: false, error: { code: 'CONTROL_UNAUTHORIZED' } } });
+    expect(await access(daemon.token, { Origin: 'https://evil.example' })).toMatchObject({ status: 403, body: { ok: false, error: { code: 'CONTROL_FORBIDDEN_ORIGIN' } } });
+    expect(await access(daemon.token)).toMatchObject({ status: 200, body: { ok: true } });
     const http = await fetch(`${daemon.baseUrl}/api/state`);
     expect(http.status).toBe(401);
     expect(((await http.json()) as { error: { code: string } }).error.code).toBe('CONTROL_UNAUTHORIZED');

@@ -42,7 +42,13 @@ describe.skipIf(browserBinary.skip)('panel control client in Chromium', () => {
 
   beforeAll(async () => {
     // The page comes from the same loopback origin: Chromium blocks about:blank -> loopback sockets.
-    http = createServer((_req, res) => {
+    http = createServer((req, res) => {
+      if (req.url?.startsWith('/api/access')) {
+        // As the daemon answers a panel whose token is old.
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: false, error: { code: 'CONTROL_UNAUTHORIZED', message: 'missing or wrong token (use the panel URL the daemon printed)' } }));
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<!doctype html><title>client test</title>');
     });
@@ -83,6 +89,22 @@ describe.skipIf(browserBinary.skip)('panel control client in Chromium', () => {
     return page.evaluate(`window.client.call(${JSON.stringify(method)}, ${JSON.stringify(params)}${timeoutMs ? `, ${timeoutMs}` : ''})
       .then((value) => ({ ok: true, value }), (e) => ({ ok: false, code: e.code, message: e.message, name: e.name }))`) as Promise<{ ok: boolean; value?: unknown; code?: string; message?: string }>;
   }
+
+  it('a refused socket (old token) says why, with the daemon’s typed error, and stops retrying', async () => {
+    const origin = new URL(url.replace('ws', 'http')).origin;
+    const refused = await page.evaluate(`new Promise((resolve) => {
+      const states = [];
+      const c = new PanelClient.ControlClient({ url: ${JSON.stringify(`${origin.replace('http', 'ws')}/refused?token=old`)}, accessUrl: ${JSON.stringify(`${origin}/api/access?token=old`)}, minBackoffMs: 50, maxBackoffMs: 100 });
+      c.onConnection((s) => {
+        states.push(s.status);
+        if (s.status === 'refused') setTimeout(() => { c.close(); resolve({ states, error: s.error }); }, 400);
+      });
+      c.start();
+    })`) as { states: string[]; error: { code: string; message: string } };
+    expect(refused.error).toEqual({ code: 'CONTROL_UNAUTHORIZED', message: 'missing or wrong token (use the panel URL the daemon printed)' });
+    // One attempt, then the refusal: no reconnect loop behind "Daemon offline, retrying".
+    expect(refused.states.filter((state) => state !== 'connecting')).toEqual(['refused']);
+  });
 
   it('sends {id, method, params} and resolves to the result', async () => {
     const seen: unknown[] = [];
