@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { PersonaLiveError, asPersonaLiveError } from './errors.js';
 import { withDeadline } from './util/deadline.js';
+import { FailureRun } from './util/failure-run.js';
 import type { Logger } from './util/log.js';
 import { defaultPaths, loadConfig, loadOrCreateToken, saveConfig, validateConfig, type ConfigPaths, type ConfigPatch, type DaemonConfig } from './config/config.js';
 import { createHandlers, createTestHandlers } from './control/handlers.js';
@@ -247,9 +248,17 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
 
   if (config.obs.enabled) {
     obs = new ObsClient({ url: config.obs.url, password: config.obs.password || undefined, callTimeoutMs: config.obs.callTimeoutMs });
+    // OBS closed for hours: one line when it goes away (or the reason changes), one when it is back.
+    const obsFailures = new FailureRun();
     obs.on('state', (state, error) => {
-      if (error && state === 'disconnected') log.warn({ err: error.message }, 'obs-websocket unavailable; retrying with backoff');
-      else log.info({ state }, 'obs-websocket');
+      if (error && state === 'disconnected') {
+        if (obsFailures.fail(error.message)) log.warn({ err: error.message }, 'obs-websocket unavailable; retrying with backoff (said again only when the reason changes)');
+      } else if (state === 'connected') {
+        const failed = obsFailures.succeed();
+        log.info({ state, ...(failed > 0 ? { failedAttempts: failed } : {}) }, failed > 0 ? `obs-websocket connected after ${failed} failed attempts` : 'obs-websocket');
+      } else if (obsFailures.failures === 0) {
+        log.info({ state }, 'obs-websocket');
+      }
       broadcastState();
     });
     obs.on('vendorEvent', (event) => void onHotkey(session, event));

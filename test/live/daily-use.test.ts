@@ -5,6 +5,8 @@
  * refused on the command line and at upload, naming the file, and never becomes saved state.
  */
 import { execFile, execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer as createNetServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +55,21 @@ describe.skipIf(demo.skip || ffmpeg.skip)('daily use: recordings and the termina
     expect(frameCount(numbered)).toBeGreaterThan(40);
     expect(daemon.logs()).toContain(`Recording to ${numbered} (${earlier} exists and is kept)`);
     expect(daemon.logs()).toMatch(/"msg":"daemon stopped"/);
+  });
+});
+
+describe.skipIf(demo.skip || ffmpeg.skip)('daily use: OBS closed', () => {
+  it('says once that obs-websocket is unavailable, not on every retry', async () => {
+    const free = createNetServer().listen(0, '127.0.0.1');
+    await once(free, 'listening');
+    const port = (free.address() as { port: number }).port;
+    free.close();
+    const daemon = await startDaemon({ obs: { url: `ws://127.0.0.1:${port}`, password: 'x' }, args: ['--reference', join(demo.dir, 'reference.png'), '--driving-file', join(demo.dir, 'driving.mp4'), '--no-ring'] });
+    await new Promise((r) => setTimeout(r, 5000)); // retries at about 0.5, 1.5 and 3.5 s
+    const said = daemon.logs().split('\n').filter((line) => line.includes('obs-websocket unavailable'));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain('ECONNREFUSED');
+    expect((await daemon.stop()).code).toBe(0);
   });
 });
 
