@@ -238,6 +238,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     await withTimeout('the control server', server.start());
   } catch (error) {
     await server?.close().catch(() => undefined);
+    outputs.close();
     await loop.close();
     await faces.close();
     log.flush();
@@ -280,6 +281,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
         if (stateTimer) clearTimeout(stateTimer);
         await server?.close();
         await obs?.close();
+        outputs.close();
         await loop.close();
         await faces.close();
         log.info({}, 'daemon stopped');

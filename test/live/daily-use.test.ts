@@ -73,6 +73,23 @@ describe.skipIf(demo.skip || ffmpeg.skip)('daily use: OBS closed', () => {
   });
 });
 
+describe.skipIf(demo.skip || ffmpeg.skip || process.platform !== 'linux')('daily use: a virtual camera that is not there yet', () => {
+  it('is said once, not again on every rate or size change', async () => {
+    // No v4l2loopback device on this machine (a test machine never has one loaded).
+    const daemon = await startDaemon({ args: ['--reference', join(demo.dir, 'reference.png'), '--driving-file', join(demo.dir, 'driving.mp4'), '--no-ring', '--virtual-camera'] });
+    const control = await ControlClient.open(daemon);
+    for (const fps of [20, 30]) expect((await control.call('output.set', { fps })).ok).toBe(true);
+    expect((await control.call('output.set', { size: 256 })).ok).toBe(true);
+    const state = (await control.call<DaemonState>('state.get')).result!;
+    expect(state.output.virtualCamera).toMatchObject({ enabled: true, state: 'error' });
+    const said = daemon.logs().split('\n').filter((line) => line.includes('"msg":"Virtual camera: '));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain('it starts by itself once it is there');
+    control.close();
+    expect((await daemon.stop()).code).toBe(0);
+  });
+});
+
 describe.skipIf(demo.skip || ffmpeg.skip)('daily use: a second daemon', () => {
   it('refuses the output ring a running daemon writes, says what to change, and leaves the first one streaming', async () => {
     const ring = `personalive-second-${process.pid}`;
