@@ -12,14 +12,14 @@ import { SINK_REGISTRY } from '../../daemon/sinks/registry.js';
 import type { Sink } from '../../daemon/sinks/types.js';
 
 /** The part of the live loop Outputs uses. */
-function fakeLoop(): LiveLoop & { sinks: Map<string, Sink> } {
+function fakeLoop(): { loop: LiveLoop; sinks: Map<string, Sink> } {
   const sinks = new Map<string, Sink>();
-  return {
-    sinks,
+  const loop = {
     async setSink(sink: Sink) { sinks.set(sink.kind, sink); },
     async removeSink(kind: string) { sinks.delete(kind); },
     sinkStatus: (kind: string) => sinks.get(kind)?.status() ?? null,
-  } as unknown as LiveLoop & { sinks: Map<string, Sink> };
+  } as unknown as LiveLoop;
+  return { loop, sinks };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -40,7 +40,7 @@ describe('Outputs', () => {
       },
     } as typeof SINK_REGISTRY;
     const notices: string[] = [];
-    const loop = fakeLoop();
+    const { loop, sinks } = fakeLoop();
     const outputs = new Outputs(loop, { dataDir: '/nonexistent', notice: (_level, _code, message) => notices.push(message), retryMs: 40, registry });
     const config = (patch: object) => validateConfig({ output: { ring: { enabled: false }, virtualCamera: { enabled: true }, ...patch } }, 'test');
     await outputs.apply(config({ fps: 25 }));
@@ -53,7 +53,7 @@ describe('Outputs', () => {
     deviceThere = true;
     await sleep(120);
     expect(opened).toBe(1);
-    expect(loop.sinks.has('virtualCamera')).toBe(true);
+    expect(sinks.has('virtualCamera')).toBe(true);
     expect(notices.at(-1)).toBe('Virtual camera started');
     expect(outputs.states(config({ fps: 30, size: 256 })).virtualCamera).toMatchObject({ state: 'running', error: null });
     outputs.close();
@@ -65,7 +65,7 @@ describe('Outputs', () => {
       ...SINK_REGISTRY,
       virtualCamera: { ...SINK_REGISTRY.virtualCamera, async create(): Promise<Sink> { attempts++; throw new PersonaLiveError('VCAM_UNAVAILABLE', 'not loaded'); } },
     } as typeof SINK_REGISTRY;
-    const outputs = new Outputs(fakeLoop(), { dataDir: '/nonexistent', notice() {}, retryMs: 20, registry });
+    const outputs = new Outputs(fakeLoop().loop, { dataDir: '/nonexistent', notice() {}, retryMs: 20, registry });
     await outputs.apply(validateConfig({ output: { ring: { enabled: false }, virtualCamera: { enabled: true } } }, 'test'));
     await sleep(70);
     const before = attempts;
