@@ -19,10 +19,22 @@ export function mountDriving(panel: Panel): View {
   const configured = byId('driving-configured');
   const ringBox = byId('driving-ring');
 
+  /**
+   * A kind picked whose setting is still to be filled in (the webcam's device): nothing
+   * changes on air and nothing is saved until "Use" is pressed.
+   */
+  let pending: DrivingKind | null = null;
+
   kind.addEventListener('change', async () => {
     const value = kind.value as DrivingKind;
-    const params = value === 'webcam' ? { kind: value, webcam: webcam.value.trim() || DEFAULT_WEBCAM } : { kind: value };
-    const result = await panel.act(kind, () => panel.client.call('driving.set', params));
+    if (value === 'webcam') {
+      pending = value;
+      webcamBox.hidden = false;
+      webcam.focus();
+      return;
+    }
+    pending = null;
+    const result = await panel.act(kind, () => panel.client.call('driving.set', { kind: value }));
     const state = panel.state();
     if (result && state) panel.patch({ driving: result });
     else if (state) kind.value = state.driving.kind;
@@ -35,6 +47,7 @@ export function mountDriving(panel: Panel): View {
     const result = await panel.act(byId('webcam-apply'), () => panel.client.call('driving.set', { kind: 'webcam', webcam: webcam.value.trim() || DEFAULT_WEBCAM }));
     if (result) {
       delete webcam.dataset.edited;
+      pending = null;
       panel.patch({ driving: result });
     }
   });
@@ -47,18 +60,18 @@ export function mountDriving(panel: Panel): View {
         const traits: DrivingTraits = DRIVING_SOURCES[k];
         return traits.clientSettable || k === d.kind || (traits.setting !== null && Boolean(d[traits.setting]));
       };
-      fillSelect(kind, DRIVING_KINDS.filter(offered).map((k) => ({ value: k, label: DRIVING_SOURCES[k].label })), d.kind);
+      fillSelect(kind, DRIVING_KINDS.filter(offered).map((k) => ({ value: k, label: DRIVING_SOURCES[k].label })), pending ?? d.kind);
       const badge = status.querySelector<HTMLElement>('.badge')!;
       badge.dataset.state = d.state;
       setText(badge, d.state);
       setText(status.querySelector('.status-text')!, d.description);
       error.hidden = !d.error;
       setText(error, d.error ?? '');
-      webcamBox.hidden = d.kind !== 'webcam';
+      webcamBox.hidden = (pending ?? d.kind) !== 'webcam';
       if (document.activeElement !== webcam && !webcam.dataset.edited) webcam.value = d.webcam || DEFAULT_WEBCAM;
       ringBox.hidden = d.kind !== 'ring';
       setText(byId('driving-ring-name'), d.ring);
-      configured.hidden = d.kind !== 'file' && d.kind !== 'image';
+      configured.hidden = pending !== null || (d.kind !== 'file' && d.kind !== 'image');
       setText(byId('driving-path'), d.kind === 'image' ? d.image : d.file);
     },
   };

@@ -5,7 +5,7 @@
  * test-artifacts/panel/ and checks that nothing overflows horizontally.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -225,6 +225,25 @@ describe.skipIf(browserBinary.skip || demo.skip)('dock panel in headless Chromiu
     expect(shown).toBe(direct.message);
     expect((await galleryIds(page)).length).toBe(countBefore);
     await step('upload-error');
+  });
+
+  it('picking Webcam changes nothing on air or on disk until "Use" is pressed', async () => {
+    const before = await callDaemon(daemon, 'state.get', {});
+    expect(before.driving.kind).toBe('file');
+    const configFile = join(daemon.configDir, 'config.json');
+    const savedDriving = (): unknown => (existsSync(configFile) ? (JSON.parse(readFileSync(configFile, 'utf8')) as { driving: unknown }).driving : null);
+    const savedBefore = savedDriving();
+    await page.locator('#driving-kind').selectOption('webcam');
+    await page.locator('#driving-webcam').waitFor({ state: 'visible' });
+    await new Promise((r) => setTimeout(r, 800)); // state and stats updates arrive meanwhile
+    expect((await callDaemon(daemon, 'state.get', {})).driving.kind).toBe('file');
+    expect(await page.locator('#driving-kind').inputValue()).toBe('webcam'); // the choice stays shown while it is filled in
+    expect(savedDriving()).toEqual(savedBefore);
+    await step('webcam-pending');
+    await page.locator('#webcam-device').fill('/dev/video9');
+    await page.locator('#webcam-apply').click();
+    await waitForState(daemon, (s) => s.driving.kind === 'webcam' && s.driving.webcam === '/dev/video9', 'the webcam in use');
+    expect((await callDaemon(daemon, 'driving.set', { kind: 'file' })).kind).toBe('file');
   });
 
   it('raised no uncaught errors and no Content-Security-Policy violations in the page', () => {
