@@ -53,7 +53,7 @@ export interface RingWriterOptions {
 }
 
 /** Whether process `pid` exists (EPERM: it does, owned by someone else). */
-export function processIsAlive(pid: number): boolean {
+function processIsAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -63,25 +63,22 @@ export function processIsAlive(pid: number): boolean {
   }
 }
 
-/** Who writes the ring under `name`, if a writer is alive there (fresh heartbeat, live process, not stopped). */
-export function liveRingWriter(backend: SharedMemoryBackend, name: string, nowUs: number, isAlive: (pid: number) => boolean = processIsAlive): { pid: number; width: number; height: number } | null {
-  const size = backend.sizeOf(name);
-  if (size === null || size < HEADER_SIZE) return null;
-  let region: SharedMemoryRegion | null = null;
+/**
+ * Who writes the ring under `name`, if a writer is alive there: what a reader sees as live
+ * or waiting (not stopped, heartbeat fresh: RingReader's own rule) from a process that exists.
+ */
+function liveRingWriter(backend: SharedMemoryBackend, name: string, nowUs: number, isAlive: (pid: number) => boolean): { pid: number; width: number; height: number } | null {
+  if (backend.sizeOf(name) === null) return null;
+  const reader = new RingReader(backend, name, { now: () => nowUs });
   try {
-    region = backend.open(name, HEADER_SIZE, { writable: false });
-    if (!region) return null;
-    const v = new DataView(region.buffer);
-    if (v.getUint32(HEADER.magic, true) !== RING_MAGIC) return null;
-    const state = v.getUint32(HEADER.writer_state, true);
-    const pid = v.getUint32(HEADER.writer_pid, true);
-    const fresh = nowUs - getU64(v, HEADER.heartbeat_us) <= RING_STALE_MS * 1000;
-    if (state === WriterState.STOPPED || !fresh || !isAlive(pid)) return null;
-    return { pid, width: v.getUint32(HEADER.width, true), height: v.getUint32(HEADER.height, true) };
+    const state = reader.state();
+    if (state !== 'live' && state !== 'waiting') return null;
+    const { writerPid: pid, width, height } = reader.status();
+    return isAlive(pid) ? { pid, width, height } : null;
   } catch {
-    return null; // unreadable: nobody we could be breaking
+    return null; // not a ring we can read: nobody we could be breaking
   } finally {
-    region?.close();
+    reader.close();
   }
 }
 
@@ -127,7 +124,7 @@ export class RingWriter {
     this.name = options.name;
     this.now = options.now ?? monotonicUs;
     this.geometry = ringGeometry(options.width, options.height, pixelFormat, slotCount);
-    const other = liveRingWriter(backend, options.name, this.now(), options.isAlive);
+    const other = liveRingWriter(backend, options.name, this.now(), options.isAlive ?? processIsAlive);
     if (other && other.pid !== process.pid) {
       throw new PersonaLiveError(
         'RING_IN_USE',
@@ -241,18 +238,17 @@ export class RingWriter {
 
   /** Whether the object under our name is the one we created (a writer that took over after we went stale replaced it). */
   private stillOurs(createdUs: number): boolean {
-    let current: SharedMemoryRegion | null = null;
+    const reader = new RingReader(this.backend, this.name, { now: this.now });
     try {
-      current = this.backend.open(this.name, HEADER_SIZE, { writable: false });
-      if (!current) return false;
-      const v = new DataView(current.buffer);
-      return v.getUint32(HEADER.writer_pid, true) === process.pid && getU64(v, HEADER.created_us) === createdUs;
+      const { writerPid, writerCreatedUs } = reader.status();
+      return writerPid === process.pid && writerCreatedUs === createdUs;
     } catch {
       return false;
     } finally {
-      current?.close();
+      reader.close();
     }
   }
+
 }
 
 /** One frame copied out of a ring. `pixels` is the reader's reused buffer. */
@@ -275,6 +271,8 @@ export interface RingReaderStatus {
   name: string;
   state: RingReaderState;
   writerPid: number;
+  /** When the mapped writer created its ring (monotonic us): tells two writers' rings apart. */
+  writerCreatedUs: number;
   width: number;
   height: number;
   pixelFormat: number;
@@ -366,6 +364,7 @@ export class RingReader {
       name: this.name,
       state: this.current,
       writerPid: this.view ? this.view.getUint32(HEADER.writer_pid, true) : 0,
+      writerCreatedUs: this.view ? this.createdUs : 0,
       width: this.geometry?.width ?? 0,
       height: this.geometry?.height ?? 0,
       pixelFormat: this.geometry?.pixelFormat ?? 0,
