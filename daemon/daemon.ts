@@ -87,7 +87,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   let config: DaemonConfig = options.overrides ? validateConfig(options.overrides, 'command line', persisted) : persisted;
   const named = options.overrides?.generator;
   const problem = named && backendChoiceProblem(config.generator.kind, { device: named.device, decoder: named.decoder });
-  if (problem) throw new PersonaLiveError('USAGE', `command line: ${problem}`, { generator: config.generator.kind });
+  if (problem) throw new PersonaLiveError('USAGE', `command line: ${problem.message}`, { generator: config.generator.kind, option: problem.field });
   const token = loadOrCreateToken(paths.tokenFile);
   const faces = createFaceCheck();
   const gallery = new ReferenceGallery(paths.dataDir, (image, label) => faces.require(image, label));

@@ -76,13 +76,16 @@ export const GENERATOR_KINDS = Object.freeze(Object.keys(GENERATORS)) as readonl
  * the built-in generator runs on the CPU and has no decoder, so "--device cuda" with it
  * would be a promise the product does not keep.
  */
-export function backendChoiceProblem(generator: GeneratorKind, named: { device?: DeviceKind; decoder?: DecoderKind }): string | null {
+export function backendChoiceProblem(generator: GeneratorKind, named: { device?: DeviceKind; decoder?: DecoderKind }): { field: 'device' | 'decoder'; message: string } | null {
   const traits: GeneratorTraits = GENERATORS[generator];
-  if (named.device !== undefined && !traits.devices.includes(named.device)) {
-    return `device "${named.device}" does not apply to the ${generator} generator, which runs on ${traits.devices.join(', ')} only${generator === FALLBACK_GENERATOR ? ' (the GPU devices are for the personalive generator and its model pack)' : ''}`;
+  const usedBy = (has: (t: GeneratorTraits) => boolean): string => GENERATOR_KINDS.filter((k) => has(GENERATORS[k])).join(', ');
+  const { device, decoder } = named;
+  if (device !== undefined && !traits.devices.includes(device)) {
+    return { field: 'device', message: `device "${device}" does not apply to the ${generator} generator, which runs on ${traits.devices.join(', ')} only (it applies to: ${usedBy((t) => t.devices.includes(device))})` };
   }
-  if (named.decoder !== undefined && !traits.decoders.includes(named.decoder)) {
-    return traits.decoders.length === 0 ? `the ${generator} generator has no decoder to choose ("${named.decoder}" applies to the personalive generator)` : `decoder "${named.decoder}" does not apply to the ${generator} generator (it has ${traits.decoders.join(', ')})`;
+  if (decoder !== undefined && !traits.decoders.includes(decoder)) {
+    const which = traits.decoders.length === 0 ? `the ${generator} generator has no decoder to choose` : `decoder "${decoder}" does not apply to the ${generator} generator (it has ${traits.decoders.join(', ')})`;
+    return { field: 'decoder', message: `${which} ("${decoder}" applies to: ${usedBy((t) => t.decoders.includes(decoder))})` };
   }
   return null;
 }

@@ -13,8 +13,8 @@ describe('kinds', () => {
   });
 
   it('refuses a GPU device or a decoder for the built-in generator instead of pretending', () => {
-    expect(backendChoiceProblem('meshwarp', { device: 'cuda' })).toMatch(/^device "cuda" does not apply to the meshwarp generator, which runs on cpu only/);
-    expect(backendChoiceProblem('meshwarp', { decoder: 'tiny' })).toMatch(/^the meshwarp generator has no decoder to choose/);
+    expect(backendChoiceProblem('meshwarp', { device: 'cuda' })).toEqual({ field: 'device', message: expect.stringMatching(/^device "cuda" does not apply to the meshwarp generator, which runs on cpu only/) });
+    expect(backendChoiceProblem('meshwarp', { decoder: 'tiny' })).toEqual({ field: 'decoder', message: expect.stringMatching(/^the meshwarp generator has no decoder to choose/) });
     expect(backendChoiceProblem('meshwarp', { device: 'cpu' })).toBeNull();
     expect(backendChoiceProblem('personalive', { device: 'tensorrt', decoder: 'vae' })).toBeNull();
   });

@@ -86,7 +86,7 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
   const decoder = decoderOption(values.decoder);
   const device = resolveDevice(values.device as string);
   const problem = backendChoiceProblem(generator as GeneratorKind, { device, decoder });
-  if (problem) throw new PersonaLiveError('USAGE', `--${decoder !== undefined && problem.includes('decoder') ? 'decoder' : 'device'}: ${problem}`, { generator });
+  if (problem) throw new PersonaLiveError('USAGE', `--${problem.field}: ${problem.message}`, { generator, option: problem.field });
   const interrupt = new AbortController();
   const onSignal = (): void => interrupt.abort();
   process.once('SIGINT', onSignal);

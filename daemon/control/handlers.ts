@@ -54,7 +54,7 @@ export function createHandlers(session: DaemonSession): Handlers {
       if (params.decoder) requireAvailable('decoders', params.decoder);
       // Available here, but not for this generator: refused rather than shown as running.
       const problem = backendChoiceProblem(choice.generator, { device: params.device, decoder: params.decoder });
-      if (problem) throw new PersonaLiveError('CONTROL_BAD_PARAMS', `backend.set: ${problem}`, { field: params.decoder !== undefined && problem.includes('decoder') ? 'decoder' : 'device' });
+      if (problem) throw new PersonaLiveError('CONTROL_BAD_PARAMS', `backend.set: ${problem.message}`, { field: problem.field });
       await loop.switchBackend(choice);
       session.edit({ generator: { kind: choice.generator, device: choice.device, decoder: choice.decoder } });
       session.broadcastState();
