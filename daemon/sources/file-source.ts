@@ -23,7 +23,6 @@ export function createFileSource(path: string, options: SourceOptions): DrivingS
       const info = await probeVideo(path, process.env, { argument: 'driving.file' });
       running = true;
       const periodUs = 1e6 / info.fps;
-      let index = 0;
       loop = (async () => {
         let next = monotonicUs();
         while (running) {
@@ -44,7 +43,6 @@ export function createFileSource(path: string, options: SourceOptions): DrivingS
               next = Math.max(next + periodUs, now);
               state = 'live';
               decoded.captureUs = now;
-              decoded.index = index++;
               onFrame(decoded);
             }
           } catch (error) {

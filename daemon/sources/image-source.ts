@@ -14,11 +14,9 @@ export function createImageSource(path: string, options: SourceOptions): Driving
       if (!path) throw new PersonaLiveError('DRIVING_SOURCE_FAILED', 'driving.kind is "image" but driving.image is empty: set the image path in the configuration');
       const image = await fitSquare(await loadImageRgb(path, { argument: 'driving.image' }), options.size);
       state = 'live';
-      let index = 0;
       timer = setInterval(() => {
         const frame = options.pool.acquire(image.width, image.height);
         frame.data.set(image.data);
-        frame.index = index++;
         frame.captureUs = monotonicUs();
         onFrame(frame);
       }, 1000 / options.fps);

@@ -15,7 +15,6 @@ export function createRingSource(ringName: string, options: SourceOptions, shm: 
   let reader: RingReader | null = null;
   let timer: NodeJS.Timeout | null = null;
   let lastError: string | null = null;
-  let index = 0;
 
   return {
     kind: 'ring',
@@ -33,7 +32,6 @@ export function createRingSource(ringName: string, options: SourceOptions, shm: 
           else if (frame.pixelFormat === PixelFormat.RGBA) kernels.rgbaToRgb(frame.pixels, frame.width, frame.height, rgb, frame.stride);
           else for (let y = 0; y < frame.height; y++) rgb.set(frame.pixels.subarray(y * frame.stride, y * frame.stride + frame.width * 3), y * frame.width * 3);
           captured.captureUs = frame.captureUs;
-          captured.index = index++;
           lastError = null;
           onFrame(captured);
         } catch (error) {

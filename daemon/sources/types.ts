@@ -11,8 +11,8 @@ export interface DrivingSource {
   /**
    * Starts delivering frames to `onFrame` (called on the main thread, never re-entrantly).
    * Each frame comes from `SourceOptions.pool` and belongs to the receiver, who releases it
-   * to the pool when done; captureUs is the monotonic capture time (monotonicUs()), index
-   * counts this source's frames.
+   * to the pool when done; captureUs is the monotonic capture time (monotonicUs()). The
+   * live loop numbers frames (one sequence across sources), so a source leaves `index`.
    * @throws PersonaLiveError DRIVING_SOURCE_FAILED (or the media error) when it cannot start
    */
   start(onFrame: (frame: Frame) => void): Promise<void>;

@@ -29,12 +29,10 @@ export function createWebcamSource(device: string, options: SourceOptions, input
       const filter = `scale=${size}:${size}:force_original_aspect_ratio=increase,crop=${size}:${size},setsar=1`;
       child = spawn(ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', ...inputArgs, '-an', '-vf', filter, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, detached: true });
       const frames = new RawFrameAssembler(size, size, (w, h) => options.pool.acquire(w, h));
-      let index = 0;
       child.stdout!.on('data', (chunk: Buffer) => {
         for (const frame of frames.push(chunk)) {
           state = 'live';
           frame.captureUs = monotonicUs();
-          frame.index = index++;
           onFrame(frame);
         }
       });
