@@ -13,8 +13,6 @@ import { probeVideo, type VideoInfo } from './probe.js';
 export type AcquireFrame = (width: number, height: number) => Frame;
 const newFrame: AcquireFrame = (width, height) => drivingFrame(new Uint8Array(width * height * 3), width, height, 0, 0);
 
-/** A decoded frame: its `data` is a buffer of its own (the consumer may keep it); captureUs = index * 1e6 / fps. */
-export type DecodedFrame = Frame;
 
 export interface DecodeOptions {
   width: number;
@@ -37,13 +35,14 @@ export interface DecodeOptions {
  * Decodes a video's first video stream to RGB24 frames of width x height: scaled so the
  * shorter side fits, then centre-cropped to the target aspect, at the probed constant rate.
  * Frames are pulled from ffmpeg's stdout on demand, so a slow consumer slows ffmpeg down.
- * Stopping early (break, return, throw) kills ffmpeg and waits for it to be reaped.
+ * Stopping early (break, return, throw) kills ffmpeg and waits for it to be reaped. Each
+ * frame has captureUs = index * 1e6 / fps and a buffer of its own unless `acquire` lends one.
  *
  * @throws PersonaLiveError VIDEO_NOT_FOUND, VIDEO_UNREADABLE (from probing), VIDEO_NO_FRAMES
  *   (nothing decoded, with ffmpeg's words if it failed), FFMPEG_FAILED (exit != 0 after
  *   some frames, with the stderr tail), FFMPEG_MISSING, USAGE (bad width/height/maxFrames).
  */
-export async function* decodeVideoFrames(path: string, options: DecodeOptions): AsyncGenerator<DecodedFrame, void, undefined> {
+export async function* decodeVideoFrames(path: string, options: DecodeOptions): AsyncGenerator<Frame, void, undefined> {
   const { width, height, maxFrames } = options;
   const env = options.env ?? process.env;
   assertDimension('width', width, 'decodeVideoFrames');

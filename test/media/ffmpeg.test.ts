@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PersonaLiveError } from '../../daemon/errors.js';
-import { decodeVideoFrames, type DecodedFrame } from '../../daemon/media/decode.js';
+import { decodeVideoFrames } from '../../daemon/media/decode.js';
+import type { Frame } from '../../daemon/frames.js';
 import { assertWritableOutput, openMp4Writer } from '../../daemon/media/encode.js';
 import { findFfmpeg } from '../../daemon/media/ffmpeg.js';
 import { probeVideo } from '../../daemon/media/probe.js';
@@ -40,8 +41,8 @@ function countProbe(file: string): Probed {
   return JSON.parse(json.toString()) as Probed;
 }
 
-async function collect(gen: AsyncGenerator<DecodedFrame>): Promise<DecodedFrame[]> {
-  const frames: DecodedFrame[] = [];
+async function collect(gen: AsyncGenerator<Frame>): Promise<Frame[]> {
+  const frames: Frame[] = [];
   for await (const frame of gen) frames.push(frame);
   return frames;
 }
@@ -342,7 +343,7 @@ describe.skipIf(skip)('ffmpeg adapter', () => {
 
     it.skipIf(process.platform === 'win32')('ffmpeg failing mid-stream: FFMPEG_FAILED with the stderr tail', async () => {
       const fake = fakeFfmpegDir('fake-decoder', `head -c ${32 * 32 * 3} /dev/zero\necho "simulated decoder failure at frame 1" >&2\nexit 1`);
-      const frames: DecodedFrame[] = [];
+      const frames: Frame[] = [];
       const error = await rejection(
         (async () => {
           for await (const frame of decodeVideoFrames(f('v.mp4'), { width: 32, height: 32, env: { PATH: fake } })) frames.push(frame);
