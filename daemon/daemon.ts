@@ -34,6 +34,8 @@ import { PROTOCOL_VERSION, type DaemonState } from './protocol.js';
 import { ReferenceGallery } from './references/gallery.js';
 import { createNullSink } from './sinks/null.js';
 import { createPreviewSink } from './sinks/preview.js';
+import { recoverRecordings } from './sinks/recording.js';
+import { recordingFolders } from './sinks/registry.js';
 
 export const DAEMON_VERSION = '0.1.0';
 const READINESS_TIMEOUT_MS = 60_000;
@@ -208,6 +210,11 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   try {
     const referenceImage = await startingReference();
     if (!referenceImage) log.warn({ gallery: paths.dataDir }, 'no reference yet: upload a portrait in the panel (or start with --reference IMG); streaming a plain frame meanwhile');
+    // A recording a killed or crashed daemon left under its temp name goes into place first.
+    for (const recovered of await recoverRecordings(recordingFolders(config.output, paths.dataDir))) {
+      if (recovered.to) notice('warning', null, `Recovered a recording that was not finished (the daemon stopped without closing it): ${recovered.seconds.toFixed(1)} s in ${recovered.to}`);
+      else notice('warning', null, `Removed ${recovered.from}: a recording cut off before its first second, with nothing to play`);
+    }
     // Outputs first: a ring another daemon writes is refused before the generator loads.
     await loop.setSink(preview);
     if (options.nullSink) await loop.setSink(createNullSink());

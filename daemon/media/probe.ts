@@ -175,3 +175,24 @@ function assertReadableFile(path: string, name: string): void {
   }
 }
 
+
+/**
+ * How much video a (possibly truncated) file holds: its first video stream's packets read
+ * to the end, and what they last at the stream's rate. null when ffprobe cannot read it or it
+ * holds no video packet (a recording cut before its first fragment).
+ */
+export async function readableVideoLength(path: string, env: NodeJS.ProcessEnv = process.env): Promise<{ frames: number; seconds: number } | null> {
+  const { ffprobe } = findFfmpeg(env);
+  const args = ['-v', 'error', '-hide_banner', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets,avg_frame_rate,r_frame_rate', '-of', 'json', `file:${nodePath.resolve(path)}`];
+  const result = await runToEnd(ffprobe, args, env);
+  if (result.spawnError !== null || result.code !== 0) return null;
+  try {
+    const stream = (JSON.parse(result.stdout) as { streams?: Array<{ nb_read_packets?: string; avg_frame_rate?: string; r_frame_rate?: string }> }).streams?.[0];
+    const frames = Number(stream?.nb_read_packets ?? 0);
+    const rate = parseRational(stream?.r_frame_rate) ?? parseRational(stream?.avg_frame_rate);
+    if (!(frames > 0) || rate === null) return null;
+    return { frames, seconds: frames / rate.value };
+  } catch {
+    return null;
+  }
+}

@@ -3,8 +3,9 @@
  * whether it is switched on, how it is made, and how the panel sees it. The daemon drives
  * every output from this table; adding a sink is its file plus one entry here.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { freePath } from '../util/files.js';
 import type { DaemonConfig } from '../config/config.js';
 import type { ConfiguredSinkKind } from '../kinds.js';
 import type { SinkState } from '../protocol.js';
@@ -34,11 +35,13 @@ export interface SinkEntry<K extends ConfiguredSinkKind> {
   state(output: Output, status: Record<string, unknown> | null, error: string | null): SinkState<K>;
 }
 
-/** `base`, or the first of base-2, base-3... (before the extension) that does not exist yet. */
-export function freeRecordingPath(base: string): string {
-  let path = base;
-  for (let n = 2; existsSync(path); n++) path = base.replace(/(\.[^./]+)?$/, `-${n}$1`);
-  return path;
+export function defaultRecordingsFolder(dataDir: string): string {
+  return join(dataDir, 'recordings');
+}
+
+/** Where recordings of this configuration are written (searched for orphans at start). */
+export function recordingFolders(output: Output, dataDir: string): string[] {
+  return [defaultRecordingsFolder(dataDir), ...(output.recording.path ? [dirname(resolve(output.recording.path))] : [])];
 }
 
 export const SINK_REGISTRY: { readonly [K in ConfiguredSinkKind]: SinkEntry<K> } = Object.freeze({
@@ -70,16 +73,17 @@ export const SINK_REGISTRY: { readonly [K in ConfiguredSinkKind]: SinkEntry<K> }
     state: (o, status, error) => ({ enabled: o.virtualCamera.enabled, state: error ? 'error' : status ? 'running' : 'off', device: o.virtualCamera.device, error }),
   },
   recording: {
-    settings: (o) => ({ ...o.recording, size: o.size, fps: o.fps }),
+    // Not size or rate: a recording keeps its own from start to stop (frames are scaled into it).
+    settings: (o) => o.recording,
     enabled: (o) => o.recording.enabled,
     required: false,
     async create(config, context) {
       const { size, fps, recording } = config.output;
-      const folder = join(context.dataDir, 'recordings');
+      const folder = defaultRecordingsFolder(context.dataDir);
       const base = recording.path || join(folder, `personalive-${new Date().toISOString().replace(/[:.]/g, '-')}.mp4`);
       // Never over what was recorded before (an earlier run, or this run before a restart:
       // the old recording is finished and renamed into place before this one opens).
-      const path = freeRecordingPath(base);
+      const path = freePath(base);
       if (!recording.path) mkdirSync(folder, { recursive: true });
       const sink = await createRecordingSink(path, size, size, fps, context.onError);
       context.announce(path === base ? `Recording to ${path}` : `Recording to ${path} (${base} exists and is kept)`);

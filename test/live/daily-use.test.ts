@@ -7,7 +7,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer as createNetServer } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,50 @@ describe.skipIf(demo.skip || ffmpeg.skip)('daily use: recordings and the termina
     expect(frameCount(numbered)).toBeGreaterThan(40);
     expect(daemon.logs()).toContain(`Recording to ${numbered} (${earlier} exists and is kept)`);
     expect(daemon.logs()).toMatch(/"msg":"daemon stopped"/);
+  });
+
+  it('keeps one recording of its first size and rate when the output size and rate change, as long as the session ran', async () => {
+    const path = join(work, 'changes.mp4');
+    const daemon = await startDaemon({ args: ['--reference', join(demo.dir, 'reference.png'), '--driving-file', join(demo.dir, 'driving.mp4'), '--no-ring', '--record', path] });
+    const control = await ControlClient.open(daemon);
+    const started = Date.now();
+    await new Promise((r) => setTimeout(r, 2500));
+    const changed = await control.call<DaemonState['output']>('output.set', { size: 256, fps: 15 });
+    expect(changed.error).toBeUndefined();
+    expect(changed.result!.recording).toMatchObject({ state: 'recording', path });
+    await new Promise((r) => setTimeout(r, 2500));
+    control.close();
+    const stopping = Date.now();
+    expect((await daemon.stop()).code).toBe(0);
+    const info = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,r_frame_rate', '-of', 'json', path], { encoding: 'utf8' })) as { streams: Array<{ width: number; height: number; r_frame_rate: string }> };
+    expect(info.streams[0]).toEqual({ width: 512, height: 512, r_frame_rate: '25/1' });
+    // One file, no gap: as long as the session (from the first frame, after start-up, to the stop).
+    const seconds = frameCount(path) / 25;
+    expect(seconds).toBeGreaterThan((stopping - started) / 1000 - 1.5);
+    expect(seconds).toBeLessThan((Date.now() - started) / 1000 + 1);
+    expect(readdirSync(work).filter((n) => n.startsWith('changes') || n.startsWith('.changes'))).toEqual(['changes.mp4']);
+  });
+
+  it('a daemon killed (SIGKILL) while recording: the next start puts the recording into place, says so, and records beside it', async () => {
+    const root = join(work, 'killed-home');
+    mkdirSync(root);
+    const path = join(work, 'killed.mp4');
+    const args = ['--reference', join(demo.dir, 'reference.png'), '--driving-file', join(demo.dir, 'driving.mp4'), '--no-ring', '--record', path];
+    const daemon = await startDaemon({ root, args });
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(await daemon.stop('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(existsSync(path)).toBe(false);
+    expect(readdirSync(work).some((n) => n.startsWith('.killed.mp4.recording-'))).toBe(true);
+
+    const again = await startDaemon({ root, args });
+    expect(again.logs()).toContain(`Recovered a recording that was not finished`);
+    expect(again.logs()).toContain(` in ${path}`);
+    expect(frameCount(path)).toBeGreaterThan(2 * 25);
+    const control = await ControlClient.open(again);
+    expect((await control.call<DaemonState>('state.get')).result!.output.recording).toMatchObject({ state: 'recording', path: join(work, 'killed-2.mp4') });
+    control.close();
+    expect((await again.stop()).code).toBe(0);
+    expect(readdirSync(work).filter((n) => n.includes('killed.mp4.recording-'))).toEqual([]);
   });
 });
 

@@ -3,25 +3,25 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freeRecordingPath } from '../../daemon/sinks/registry.js';
+import { freePath } from '../../daemon/util/files.js';
 
 const dirs: string[] = [];
 afterEach(() => {
   while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
 });
 
-describe('freeRecordingPath', () => {
+describe('freePath', () => {
   it('never overwrites an existing recording: the next free number is chosen', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pl-rec-'));
     dirs.push(dir);
     const base = join(dir, 'show.mp4');
-    expect(freeRecordingPath(base)).toBe(base);
+    expect(freePath(base)).toBe(base);
     writeFileSync(base, 'first');
-    expect(freeRecordingPath(base)).toBe(join(dir, 'show-2.mp4'));
+    expect(freePath(base)).toBe(join(dir, 'show-2.mp4'));
     writeFileSync(join(dir, 'show-2.mp4'), 'second');
-    expect(freeRecordingPath(base)).toBe(join(dir, 'show-3.mp4'));
-    expect(freeRecordingPath(join(dir, 'noext'))).toBe(join(dir, 'noext'));
+    expect(freePath(base)).toBe(join(dir, 'show-3.mp4'));
+    expect(freePath(join(dir, 'noext'))).toBe(join(dir, 'noext'));
     writeFileSync(join(dir, 'noext'), 'x');
-    expect(freeRecordingPath(join(dir, 'noext'))).toBe(join(dir, 'noext-2'));
+    expect(freePath(join(dir, 'noext'))).toBe(join(dir, 'noext-2'));
   });
 });
