@@ -5,7 +5,7 @@
  * source, control server, obs-websocket client; shutdown in reverse. Each start has a
  * readiness timeout.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import pino from 'pino';
 import { PersonaLiveError, asPersonaLiveError } from './errors.js';
 import { withDeadline } from './util/deadline.js';
 import { FailureRun } from './util/failure-run.js';
+import { humanLogStream } from './util/human-log.js';
 import type { Logger } from './util/log.js';
 import { defaultPaths, loadConfig, loadOrCreateToken, saveConfig, validateConfig, type ConfigPaths, type ConfigPatch, type DaemonConfig } from './config/config.js';
 import { createHandlers, createTestHandlers } from './control/handlers.js';
@@ -51,6 +52,8 @@ export interface DaemonOptions {
   /** Enables the test hooks (control method "test.injectFault"). */
   testHooks?: boolean;
   logLevel?: string;
+  /** 'human' for a terminal (readable lines), 'json' (default) for pipes, files and tools. */
+  logFormat?: 'json' | 'human';
 }
 
 export interface RunningDaemon {
@@ -76,6 +79,15 @@ function panelDir(): string {
   return candidates.find((dir) => existsSync(join(dir, 'panel.js'))) ?? candidates[0]!;
 }
 
+/** Best effort, in order: a closed terminal (EIO) or a full pipe must not take the daemon down. */
+function writeToTerminal(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    // the terminal is gone
+  }
+}
+
 /**
  * Starts the daemon.
  * @throws PersonaLiveError CONFIG_INVALID, PORT_IN_USE, DAEMON_START_TIMEOUT, generator errors
@@ -84,7 +96,10 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   const paths = options.paths ?? defaultPaths();
   const destination = pino.destination({ dest: 2, sync: false });
   destination.on('error', () => undefined); // a closed terminal (EIO) must not take the daemon down; logging is best effort
-  const log: Logger & pino.Logger = pino({ level: options.logLevel ?? process.env.PERSONALIVE_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, destination);
+  const log: Logger & pino.Logger = pino(
+    { level: options.logLevel ?? process.env.PERSONALIVE_LOG_LEVEL ?? 'info', base: { pid: process.pid } },
+    options.logFormat === 'human' ? humanLogStream(writeToTerminal) : destination,
+  );
   let persisted: DaemonConfig = loadConfig(paths.configFile);
   let config: DaemonConfig = options.overrides ? validateConfig(options.overrides, 'command line', persisted) : persisted;
   const named = options.overrides?.generator;
@@ -273,7 +288,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     obs.connect().catch(() => undefined); // keeps retrying by itself
   }
 
-  log.info({ port: server.port, generator: loop.generatorStatus(), driving: config.driving.kind }, 'daemon ready');
+  log.info({ port: server.port, generator: loop.generatorStatus().active, driving: config.driving.kind }, 'daemon ready');
   let closed: Promise<void> | null = null;
   return {
     port: server.port,

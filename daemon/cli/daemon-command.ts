@@ -7,6 +7,7 @@ import { PersonaLiveError } from '../errors.js';
 import { defaultPaths, type ConfigPatch } from '../config/config.js';
 import { startDaemon } from '../daemon.js';
 import { DECODER_KINDS, DEVICE_KINDS, GENERATOR_KINDS } from '../kinds.js';
+import { readyBanner } from './banner.js';
 
 export const DAEMON_USAGE = `  personalive daemon [--reference IMG] [--driving-file VIDEO | --driving-image IMG | --webcam DEV | --driving-ring NAME]
                      [--generator ${GENERATOR_KINDS.join('|')}] [--pack DIR] [--device ${DEVICE_KINDS.join('|')}] [--decoder ${DECODER_KINDS.join('|')}]
@@ -86,14 +87,11 @@ export async function runDaemon(args: string[], io: Io): Promise<number> {
     reference: values.reference as string | undefined,
     nullSink: Boolean(values['null-sink']),
     testHooks: process.env.PERSONALIVE_TEST_HOOKS === '1',
+    // Readable lines for a person at a terminal; JSON for pipes, files, service managers and --json.
+    logFormat: !values.json && process.stderr.isTTY ? 'human' : 'json',
   });
   if (values.json) io.stdout(JSON.stringify({ event: 'ready', port: daemon.port, panelUrl: daemon.panelUrl, configDir: daemon.paths.configDir, dataDir: daemon.paths.dataDir }));
-  else {
-    io.stdout(`PersonaLive daemon ready (generator ${daemon.loop.generatorStatus().active}).`);
-    io.stdout(`Panel: ${daemon.panelUrl}`);
-    io.stdout('In OBS: Docks > Custom Browser Docks..., name "PersonaLive", paste the panel URL, Apply.');
-    io.stdout('Stop with Ctrl+C.');
-  }
+  else for (const line of readyBanner(await daemon.state(), daemon.panelUrl)) io.stdout(line);
   // Ctrl+C, a service manager, or the terminal closing (SIGHUP): the same clean shutdown, so
   // a recording is finished and renamed into place and the rings are marked stopped.
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -4,7 +4,7 @@
  * the terminal (SIGHUP) shuts down as cleanly as Ctrl+C, and a portrait without a face is
  * refused on the command line and at upload, naming the file, and never becomes saved state.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer as createNetServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +21,7 @@ import { demoDataDir, requireBinary } from '../helpers/system.js';
 
 const demo = demoDataDir();
 const ffmpeg = requireBinary('ffmpeg');
+const script = requireBinary('script'); // util-linux's pseudo-terminal runner (bsdutils, essential in Debian)
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 function frameCount(file: string): number {
@@ -36,7 +37,7 @@ function runDaemonToEnd(args: string[]): Promise<{ code: number | null; stderr: 
   });
 }
 
-describe.skipIf(demo.skip || ffmpeg.skip)('daily use: recordings and the terminal', () => {
+describe.skipIf(demo.skip || ffmpeg.skip || script.skip)('daily use: recordings and the terminal', () => {
   const work = mkdtempSync(join(tmpdir(), 'personalive-daily-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -55,6 +56,27 @@ describe.skipIf(demo.skip || ffmpeg.skip)('daily use: recordings and the termina
     expect(frameCount(numbered)).toBeGreaterThan(40);
     expect(daemon.logs()).toContain(`Recording to ${numbered} (${earlier} exists and is kept)`);
     expect(daemon.logs()).toMatch(/"msg":"daemon stopped"/);
+  });
+
+  it('on a terminal: a readable banner with the panel URL, readable log lines (not JSON), and Ctrl+C stops cleanly', async () => {
+    // `script` gives the daemon a real pseudo-terminal; a Ctrl+C typed into it reaches the daemon as SIGINT.
+    const home = join(work, 'tty-home');
+    const command = [process.execPath, join(REPO, 'bin/personalive.js'), 'daemon', '--no-obs', '--port', '0', '--no-ring', '--config-dir', join(home, 'config'), '--data-dir', join(home, 'data'),
+      '--reference', join(demo.dir, 'reference.png'), '--driving-file', join(demo.dir, 'driving.mp4')].map((a) => `'${a}'`).join(' ');
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => { out += String(chunk); });
+    const exited = once(child, 'exit') as Promise<[number | null]>;
+    const deadline = Date.now() + 60_000;
+    while (!out.includes('Log lines follow.') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    child.stdin.write('\x03');
+    const [code] = await exited;
+    expect(code).toBe(0);
+    expect(out).toMatch(/PersonaLive is live: Built-in \(CPU, no downloads\), driven by video file .*driving\.mp4 \(looped\)\./);
+    expect(out).toMatch(/^ {4}http:\/\/127\.0\.0\.1:\d+\/panel\/\?token=[0-9a-f]+\r?$/m);
+    expect(out).toMatch(/^\d\d:\d\d:\d\d INFO  daemon ready {2}port=\d+ generator=meshwarp driving=file\r?$/m);
+    expect(out).toMatch(/^\d\d:\d\d:\d\d INFO  daemon stopped\r?$/m);
+    expect(out).not.toContain('{"level"');
   });
 
   it('keeps one recording of its first size and rate when the output size and rate change, as long as the session ran', async () => {
