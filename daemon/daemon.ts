@@ -166,7 +166,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       output: { fps: config.output.fps, size: config.output.size, ...outputs.states(config) },
       references: gallery.list(),
       activeReferenceId: gallery.activeId,
-      obs: { state: obs ? obs.state : 'disabled', url: config.obs.url, error: obs?.error?.message ?? null },
+      obs: { state: obs ? obs.state : 'disabled', url: config.obs.url, error: obs?.error?.message ?? null, code: obs?.error?.code ?? null },
     };
   }
 

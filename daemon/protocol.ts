@@ -43,7 +43,10 @@ export interface BackendOption<T extends string = string> {
   value: T;
   label: string;
   available: boolean;
+  /** Why not, in a sentence with what to do. */
   reason: string | null;
+  /** What was really found (a library path, a manifest error), for a disclosure; null when there is nothing more. */
+  detail: string | null;
 }
 
 export interface DrivingSettings {
@@ -87,7 +90,8 @@ export interface DaemonState {
   output: { fps: number; size: number } & { [K in ConfiguredSinkKind]: SinkState<K> };
   references: ReferenceInfo[];
   activeReferenceId: string | null;
-  obs: { state: 'disabled' | 'disconnected' | 'connecting' | 'connected' | 'closed'; url: string; error: string | null };
+  /** `error` is the last failure as reported, `code` its error code (OBS_UNREACHABLE, OBS_AUTH_FAILED...). */
+  obs: { state: 'disabled' | 'disconnected' | 'connecting' | 'connected' | 'closed'; url: string; error: string | null; code: string | null };
 }
 
 /** How the panel sees a configured sink: what it shows for the known ones, the common shape for any other. */

@@ -6,16 +6,17 @@ import type { BackendChoice } from '../live/live-loop.js';
 import { addDrivingFilter, addOutputSource, listVideoSources } from '../obs/scenes.js';
 import type { ObsClient } from '../obs/obs-client.js';
 import type { Handlers } from './server.js';
+import type { BackendOption } from '../protocol.js';
 import type { DaemonSession } from './session.js';
 
 export function createHandlers(session: DaemonSession): Handlers {
   const { loop, gallery, backends } = session;
 
   function requireAvailable(kind: 'generators' | 'devices' | 'decoders', value: string): void {
-    const option = (backends[kind] as { value: string; available: boolean; reason: string | null }[]).find((o) => o.value === value);
+    const option = (backends[kind] as BackendOption[]).find((o) => o.value === value);
     if (option && !option.available) {
       const code = kind === 'devices' ? 'DEVICE_UNAVAILABLE' : kind === 'decoders' ? 'DECODER_UNAVAILABLE' : 'GENERATOR_NEEDS_PACK';
-      throw new PersonaLiveError(code, `${value} is not available: ${option.reason}`, { [kind]: value });
+      throw new PersonaLiveError(code, `${value} is not available: ${option.reason}${option.detail ? ` (${option.detail})` : ''}`, { [kind]: value, detail: option.detail });
     }
   }
 

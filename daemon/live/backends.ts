@@ -16,6 +16,7 @@ export interface BackendOptions {
 /** Reads the pack's manifest (if any) and the execution providers present. */
 export async function backendOptions(packDir: string | null): Promise<BackendOptions> {
   let packError: string | null = packDir ? null : 'no model pack configured (generator.packDir); the built-in generator needs none';
+  const packSummary = packDir ? 'The model pack cannot be used: run "personalive pack verify" on it.' : 'Needs a model pack (see "Model packs" in the README); the built-in generator needs none.';
   let components: Record<string, unknown> = {};
   if (packDir) {
     try {
@@ -25,17 +26,27 @@ export async function backendOptions(packDir: string | null): Promise<BackendOpt
       packError = `model pack ${packDir}: ${(error as Error).message}`;
     }
   }
-  const devices = deviceAvailability().map((d): BackendOption<DeviceKind> => ({ value: d.device, label: DEVICES[d.device].label, available: d.available, reason: d.available ? null : d.reason ?? 'unavailable' }));
-  const decoderReason = (decoder: DecoderKind): string | null => {
+  const devices = deviceAvailability().map((d): BackendOption<DeviceKind> => ({
+    value: d.device,
+    label: DEVICES[d.device].label,
+    available: d.available,
+    reason: d.available ? null : d.summary ?? d.reason ?? 'Unavailable.',
+    detail: d.available ? null : d.reason ?? null,
+  }));
+  const decoderProblem = (decoder: DecoderKind): { reason: string; detail: string } | null => {
     const component = DECODERS[decoder].component;
-    return packError ?? (components[component] ? null : `the model pack has no ${component}`);
+    if (packError) return { reason: packSummary, detail: packError };
+    return components[component] ? null : { reason: 'Not in this model pack.', detail: `the model pack ${packDir} has no ${component}` };
   };
   return {
     generators: GENERATOR_KINDS.map((g): BackendOption<GeneratorKind> => {
-      const reason = GENERATORS[g].needsPack ? packError : null;
-      return { value: g, label: GENERATORS[g].label, available: reason === null, reason };
+      const problem = GENERATORS[g].needsPack && packError ? { reason: packSummary, detail: packError } : null;
+      return { value: g, label: GENERATORS[g].label, available: problem === null, reason: problem?.reason ?? null, detail: problem?.detail ?? null };
     }),
     devices,
-    decoders: DECODER_KINDS.map((d): BackendOption<DecoderKind> => ({ value: d, label: DECODERS[d].label, available: decoderReason(d) === null, reason: decoderReason(d) })),
+    decoders: DECODER_KINDS.map((d): BackendOption<DecoderKind> => {
+      const problem = decoderProblem(d);
+      return { value: d, label: DECODERS[d].label, available: problem === null, reason: problem?.reason ?? null, detail: problem?.detail ?? null };
+    }),
   };
 }

@@ -35,8 +35,10 @@ export function resolveDevice(value: string): Device {
 export interface DeviceAvailability {
   device: Device;
   available: boolean;
-  /** Why not, when not available. */
+  /** Why not, when not available: everything found (paths, platform). */
   reason?: string;
+  /** The same in a sentence for the panel, with what to do. */
+  summary?: string;
 }
 
 function bindingFolder(): string {
@@ -51,6 +53,9 @@ function nvidiaDriverPresent(): boolean {
   return false;
 }
 
+/** Installs onnxruntime-node's CUDA / TensorRT providers (what the installer's GPU step runs). */
+export const GPU_INSTALL_COMMAND = 'npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12';
+
 /**
  * Which devices this ONNX Runtime build can offer on this machine, with the reason for each
  * one that cannot. The final proof is opening a session (openGraph fails loudly).
@@ -61,11 +66,18 @@ export function deviceAvailability(): DeviceAvailability[] {
   const library = (name: string): string => join(folder, process.platform === 'win32' ? `onnxruntime_providers_${name}.dll` : `libonnxruntime_providers_${name}.so`);
   return DEVICES.map((device): DeviceAvailability => {
     if (device === 'cpu') return { device, available: true };
-    if (!backends.has(device)) return { device, available: false, reason: `this onnxruntime-node build has no ${device} backend on ${process.platform}-${process.arch}` };
-    if (!existsSync(library(device))) {
-      return { device, available: false, reason: `the ${device} provider library is not installed (${library(device)}); install the GPU build with "npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12" (needs CUDA 12 and network access)` };
+    if (!backends.has(device)) {
+      return { device, available: false, reason: `this onnxruntime-node build has no ${device} backend on ${process.platform}-${process.arch}`, summary: `Not offered by ONNX Runtime on this system (${process.platform}).` };
     }
-    if (!nvidiaDriverPresent()) return { device, available: false, reason: 'no NVIDIA driver found on this machine' };
+    if (!existsSync(library(device))) {
+      return {
+        device,
+        available: false,
+        reason: `the ${device} provider library is not installed (${library(device)}); install the GPU build with "${GPU_INSTALL_COMMAND}" (needs CUDA 12 and network access)`,
+        summary: `GPU support not installed: run ${GPU_INSTALL_COMMAND}`,
+      };
+    }
+    if (!nvidiaDriverPresent()) return { device, available: false, reason: 'no NVIDIA driver found on this machine', summary: 'No NVIDIA GPU driver found on this computer.' };
     return { device, available: true };
   });
 }

@@ -52,15 +52,19 @@ export function mountBackends(panel: Panel): BackendsView {
       const options = state.options[OPTION_LISTS[name]] as BackendOption[];
       fillSelect(select, options.map((o) => ({
         value: o.value,
-        label: o.available ? o.label : `${o.label} (unavailable${o.reason ? `: ${o.reason}` : ''})`,
+        label: o.available ? o.label : `${o.label} (unavailable)`,
         disabled: !o.available,
-        title: o.available ? undefined : o.reason ?? 'unavailable',
+        title: o.available ? undefined : o.reason ?? 'Unavailable.',
       })), chosen(state.generator, name));
       const unavailable = options.filter((o) => !o.available);
       const signature = JSON.stringify(unavailable);
       if (reasons.dataset.signature !== signature) {
         reasons.dataset.signature = signature;
-        reasons.replaceChildren(...unavailable.map((o) => h('li', { 'data-value': o.value, title: o.reason ?? '' }, h('strong', {}, o.label), `: ${o.reason ?? 'unavailable'}`)));
+        // The sentence says what to do; what was really found (paths, manifest errors) waits behind Details.
+        reasons.replaceChildren(...unavailable.map((o) => h('li', { 'data-value': o.value },
+          h('strong', {}, o.label), `: ${o.reason ?? 'Unavailable.'}`,
+          o.detail ? h('details', { class: 'detail' }, h('summary', {}, 'Details'), h('code', {}, o.detail)) : null,
+        )));
         reasons.hidden = unavailable.length === 0;
       }
     };

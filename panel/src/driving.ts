@@ -7,6 +7,7 @@ import { DRIVING_KINDS, DRIVING_SOURCES, type DrivingKind, type DrivingTraits } 
 import type { DaemonState } from '../../daemon/protocol.js';
 import type { Panel, View } from './app.js';
 import { byId, fillSelect, setText } from './dom.js';
+import { obsStatusWords } from './words.js';
 
 const DEFAULT_WEBCAM = '/dev/video0';
 
@@ -122,7 +123,11 @@ export function mountObs(panel: Panel): View {
       const badge = stateLine.querySelector<HTMLElement>('.badge')!;
       badge.dataset.state = obs.state;
       setText(badge, obs.state);
-      setText(stateLine.querySelector('.status-text')!, obs.state === 'disabled' ? 'OBS control is off in the configuration.' : obs.error ? `${obs.url}: ${obs.error}` : obs.url);
+      const said = obsStatusWords(obs);
+      setText(stateLine.querySelector('.status-text')!, said.text);
+      const detail = byId('obs-detail');
+      detail.hidden = said.detail === null;
+      setText(detail.querySelector('code')!, said.detail ?? '');
       if (connected && !was) void list();
       if (!connected) {
         fillSelect(sources, [{ value: '', label: 'Connect to OBS to list sources', disabled: true }], '');

@@ -94,7 +94,15 @@ export function mountGallery(panel: Panel): View {
       render();
       focusKey(`delete:${reference.id}`);
     };
-    return h('div', { class: 'ref-confirm', role: 'group', 'aria-label': `Delete ${reference.name}?`, onkeydown: (e) => { if ((e as KeyboardEvent).key === 'Escape') cancel(); } },
+    return h('div', { class: 'ref-confirm', role: 'group', 'aria-label': `Delete ${reference.name}?`, onkeydown: (e) => {
+      // The keys the panel README promises: Escape cancels; Delete (Backspace on a Mac keyboard) confirms.
+      const key = (e as KeyboardEvent).key;
+      if (key === 'Escape') cancel();
+      else if (key === 'Delete' || key === 'Backspace') {
+        e.preventDefault();
+        void remove(reference, (e.currentTarget as HTMLElement).querySelector<HTMLElement>('button.danger')!);
+      }
+    } },
       h('span', { class: 'ref-confirm-text' }, `Delete “${reference.name}”?`),
       h('button', { type: 'button', class: 'danger', 'data-focus-key': `confirm:${reference.id}`, onclick: (e) => void remove(reference, e.currentTarget as HTMLElement) }, 'Delete'),
       h('button', { type: 'button', 'data-focus-key': `cancel:${reference.id}`, onclick: cancel }, 'Cancel'),

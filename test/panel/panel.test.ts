@@ -187,7 +187,16 @@ describe.skipIf(browserBinary.skip || demo.skip)('dock panel in headless Chromiu
       const reason = page.locator(`#backend-device-reasons li[data-value="${option.value}"]`);
       expect(await reason.isVisible()).toBe(true);
       if (option.reason) expect(await reason.textContent()).toContain(option.reason);
+      // A short sentence with what to do; the library path waits behind Details, folded.
+      expect(option.reason!.length).toBeLessThan(110);
+      if (option.detail) {
+        expect(option.reason).not.toContain('/');
+        expect(await reason.locator('details').getAttribute('open')).toBeNull();
+        expect(await reason.locator('details code').textContent()).toBe(option.detail);
+      }
     }
+    expect(await page.locator('#obs-status .status-text').textContent()).toBe('OBS control is off in the configuration (obs.enabled).');
+    expect(await page.locator('#obs-detail').isHidden()).toBe(true);
     for (const option of state.options.devices.filter((o) => o.available)) {
       expect(await page.locator(`#backend-device option[value="${option.value}"]`).isDisabled()).toBe(false);
     }
@@ -244,6 +253,22 @@ describe.skipIf(browserBinary.skip || demo.skip)('dock panel in headless Chromiu
     await page.locator('#webcam-apply').click();
     await waitForState(daemon, (s) => s.driving.kind === 'webcam' && s.driving.webcam === '/dev/video9', 'the webcam in use');
     expect((await callDaemon(daemon, 'driving.set', { kind: 'file' })).kind).toBe('file');
+  });
+
+  it('deletes a reference from the keyboard: ✕, then the Delete key the README promises', async () => {
+    const before = await callDaemon(daemon, 'state.get', {});
+    const victim = before.references.find((r) => r.id !== before.activeReferenceId)!;
+    await page.locator(`#gallery li[data-id="${victim.id}"] button[aria-label^="Delete"]`).click();
+    await page.locator(`#gallery li[data-id="${victim.id}"] .ref-confirm`).waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator(`#gallery li[data-id="${victim.id}"] .ref-confirm`).waitFor({ state: 'detached' });
+    expect((await callDaemon(daemon, 'state.get', {})).references.some((r) => r.id === victim.id)).toBe(true);
+    await page.locator(`#gallery li[data-id="${victim.id}"] button[aria-label^="Delete"]`).click();
+    await page.locator(`#gallery li[data-id="${victim.id}"] .ref-confirm`).waitFor();
+    await page.keyboard.press('Delete');
+    await waitForState(daemon, (s) => !s.references.some((r) => r.id === victim.id), `reference ${victim.id} deleted`);
+    await page.locator(`#gallery li[data-id="${victim.id}"]`).waitFor({ state: 'detached' });
+    await step('deleted');
   });
 
   it('raised no uncaught errors and no Content-Security-Policy violations in the page', () => {
