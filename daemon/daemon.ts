@@ -15,7 +15,7 @@ import { withDeadline } from './util/deadline.js';
 import { FailureRun } from './util/failure-run.js';
 import { humanLogStream } from './util/human-log.js';
 import type { Logger } from './util/log.js';
-import { defaultPaths, loadConfig, loadOrCreateToken, saveConfig, validateConfig, type ConfigPaths, type ConfigPatch, type DaemonConfig } from './config/config.js';
+import { defaultPaths, loadConfigForStart, loadOrCreateToken, saveConfig, validateConfig, type ConfigPaths, type ConfigPatch, type DaemonConfig } from './config/config.js';
 import { createHandlers, createTestHandlers } from './control/handlers.js';
 import { createPreviewEncoder } from './control/preview.js';
 import { onHotkey } from './control/hotkeys.js';
@@ -100,7 +100,9 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     { level: options.logLevel ?? process.env.PERSONALIVE_LOG_LEVEL ?? 'info', base: { pid: process.pid } },
     options.logFormat === 'human' ? humanLogStream(writeToTerminal) : destination,
   );
-  let persisted: DaemonConfig = loadConfig(paths.configFile);
+  const saved = loadConfigForStart(paths.configFile);
+  for (const problem of saved.problems) log.warn({ code: problem.code, keptCopy: saved.keptCopy }, `Configuration: ${problem.message}; using the default instead (the file as it was is kept in ${saved.keptCopy})`);
+  let persisted: DaemonConfig = saved.config;
   let config: DaemonConfig = options.overrides ? validateConfig(options.overrides, 'command line', persisted) : persisted;
   const named = options.overrides?.generator;
   const problem = named && backendChoiceProblem(config.generator.kind, { device: named.device, decoder: named.decoder });
@@ -109,6 +111,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   const faces = createFaceCheck();
   const gallery = new ReferenceGallery(paths.dataDir, (image, label) => faces.require(image, label));
   const backends: BackendOptions = await backendOptions(config.generator.packDir);
+  const rebuilt = await gallery.recoverIndex();
+  if (rebuilt) log.warn({ code: 'CONFIG_INVALID' }, rebuilt);
 
   if (options.reference) {
     try {

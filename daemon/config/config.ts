@@ -5,13 +5,13 @@
  * (XDG on Linux; Application Support on macOS; %APPDATA% on Windows).
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PersonaLiveError } from '../errors.js';
 import { CONFIGURED_SINK_KINDS, CONFIGURED_SINKS, DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, type ConfiguredSinkKind, type DecoderKind, type DeviceKind, type DrivingKind, type GeneratorKind, type SinkSettings } from '../kinds.js';
 import { isBool, isInt, isShmName, isString, oneOf, type Check } from '../util/checks.js';
-import { writeFileAtomic } from '../util/files.js';
+import { freePath, writeFileAtomic } from '../util/files.js';
 
 export interface DaemonConfig {
   control: { host: string; port: number };
@@ -178,6 +178,57 @@ export function loadConfig(file: string): DaemonConfig {
     throw new PersonaLiveError('CONFIG_INVALID', `${file}: not valid JSON (${(error as Error).message})`, { source: file });
   }
   return validateConfig(raw, file);
+}
+
+/** Removes `field` (a dotted path) from `raw`; false when it was not there. */
+function dropField(raw: Record<string, unknown>, field: string): boolean {
+  const parts = field.split('.');
+  let node: unknown = raw;
+  for (const part of parts.slice(0, -1)) {
+    if (node === null || typeof node !== 'object') return false;
+    node = (node as Record<string, unknown>)[part];
+  }
+  const last = parts[parts.length - 1]!;
+  if (node === null || typeof node !== 'object' || !(last in (node as object))) return false;
+  delete (node as Record<string, unknown>)[last];
+  return true;
+}
+
+/**
+ * The configuration to start with: saved state never stops a start. A field that fails is
+ * left at its default and reported; a file that is not JSON is read as the defaults. When
+ * anything was skipped, the file as it was is copied beside it first (`config.json.invalid`,
+ * numbered), because the next change from the panel saves the file without the bad field.
+ */
+export function loadConfigForStart(file: string): { config: DaemonConfig; problems: PersonaLiveError[]; keptCopy: string | null } {
+  if (!existsSync(file)) return { config: DEFAULT_CONFIG, problems: [], keptCopy: null };
+  const problems: PersonaLiveError[] = [];
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    problems.push(new PersonaLiveError('CONFIG_INVALID', `${file}: not valid JSON (${(error as Error).message})`, { source: file }));
+    raw = {};
+  }
+  let config: DaemonConfig | null = null;
+  // Each pass drops the field that failed; a cross-field rule whose field is absent drops its section.
+  for (let pass = 0; config === null; pass++) {
+    try {
+      config = validateConfig(raw, file);
+    } catch (error) {
+      const failure = error as PersonaLiveError;
+      problems.push(failure);
+      const field = typeof failure.details?.field === 'string' ? failure.details.field : '';
+      if (pass > 100 || raw === null || typeof raw !== 'object' || Array.isArray(raw) || !field) raw = {};
+      else if (!dropField(raw as Record<string, unknown>, field)) dropField(raw as Record<string, unknown>, field.split('.')[0]!);
+    }
+  }
+  let keptCopy: string | null = null;
+  if (problems.length > 0) {
+    keptCopy = freePath(`${file}.invalid`);
+    copyFileSync(file, keptCopy);
+  }
+  return { config, problems, keptCopy };
 }
 
 /** Persists the configuration atomically, readable only by the user (it holds the OBS password). */

@@ -102,7 +102,7 @@ export class ControlServer {
     await new Promise<void>((resolve, reject) => {
       this.http!.once('error', (error: NodeJS.ErrnoException) => {
         reject(error.code === 'EADDRINUSE'
-          ? new PersonaLiveError('PORT_IN_USE', `control port ${this.options.port} on ${this.options.host} is in use (another personalive daemon?): stop it or set control.port`, { port: this.options.port })
+          ? new PersonaLiveError('PORT_IN_USE', `control port ${this.options.port} on ${this.options.host} is in use, probably by another PersonaLive daemon: stop it, or give this one its own port and ring (--port N --output-ring NAME, or control.port and output.ring.name)`, { port: this.options.port })
           : error);
       });
       this.http!.listen(this.options.port, this.options.host, () => resolve());

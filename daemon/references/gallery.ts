@@ -5,11 +5,11 @@
  * a temp name and a rename; a client never names a path.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { PersonaLiveError } from '../errors.js';
-import { writeFileAtomic } from '../util/files.js';
+import { freePath, writeFileAtomic } from '../util/files.js';
 import type { RgbImage } from '../frames.js';
 import { decodeImageBuffer, encodeJpeg, sniffImageBytes } from '../media/image.js';
 import { HOTKEY_SLOTS, MAX_UPLOAD_BYTES, type ReferenceInfo } from '../protocol.js';
@@ -44,6 +44,8 @@ export class ReferenceGallery {
   private readonly dir: string;
   private readonly indexFile: string;
   private index: GalleryIndex;
+  /** Why the index on disk could not be read (recoverIndex() rebuilds it); null when it was fine. */
+  private brokenIndex: string | null = null;
 
   /**
    * `accept` is asked about every picture before it is stored (the daemon checks for a face);
@@ -65,8 +67,46 @@ export class ReferenceGallery {
       const activeId = references.some((r) => r.id === parsed.activeId) ? parsed.activeId : references[0]?.id ?? null;
       return { version: 1, references, activeId };
     } catch (error) {
-      throw new PersonaLiveError('CONFIG_INVALID', `${this.indexFile}: not a valid gallery index (${(error as Error).message}); move it away to start an empty gallery`, { source: this.indexFile });
+      // Saved state never stops a start: recoverIndex() rebuilds it from the pictures on disk.
+      this.brokenIndex = (error as Error).message;
+      return { version: 1, references: [], activeId: null };
     }
+  }
+
+  /**
+   * When the index was unreadable (a crash mid-write by another tool, a hand edit), rebuilds
+   * it from the pictures in the folder (their names are lost; their order is the order they
+   * were added), after keeping the broken file beside it. Returns what to tell the streamer,
+   * or null when there was nothing to do. Pictures that no longer decode are left on disk, unlisted.
+   */
+  async recoverIndex(): Promise<string | null> {
+    if (this.brokenIndex === null) return null;
+    const keptCopy = freePath(`${this.indexFile}.invalid`);
+    copyFileSync(this.indexFile, keptCopy);
+    const files = readdirSync(this.dir)
+      .filter((file) => /^[0-9a-f]{16}\.(png|jpg|webp)$/.test(file))
+      .map((file) => ({ file, mtimeMs: statSync(join(this.dir, file)).mtimeMs }))
+      .sort((a, b) => a.mtimeMs - b.mtimeMs);
+    const references: StoredReference[] = [];
+    for (const { file, mtimeMs } of files) {
+      const id = file.slice(0, 16);
+      const bytes = await readFile(join(this.dir, file));
+      try {
+        const image = await decodeImageBuffer(bytes, `Stored reference ${file}`);
+        if (!existsSync(join(this.dir, `${id}.thumb.jpg`))) {
+          writeFileAtomic(join(this.dir, `${id}.thumb.jpg`), await encodeJpeg(image, THUMBNAIL_SIZE, THUMBNAIL_SIZE, { quality: 80, fit: 'cover' }), 0o600);
+        }
+        const sha256 = createHash('sha256').update(bytes).digest('hex');
+        references.push({ id, name: `recovered ${references.length + 1}`, file, width: image.width, height: image.height, addedAt: new Date(mtimeMs).toISOString(), sha256 });
+      } catch {
+        // not a picture any more: stays on disk, unlisted
+      }
+    }
+    this.index = { version: 1, references, activeId: references[0]?.id ?? null };
+    this.persist();
+    const reason = this.brokenIndex;
+    this.brokenIndex = null;
+    return `The reference gallery's index ${this.indexFile} could not be read (${reason}); rebuilt it from the ${references.length} pictures in ${this.dir} (their names are lost) and kept the broken file as ${keptCopy}`;
   }
 
   private persist(): void {

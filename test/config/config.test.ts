@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, defaultPaths, loadConfig, loadOrCreateToken, saveConfig, validateConfig } from '../../daemon/config/config.js';
+import { DEFAULT_CONFIG, defaultPaths, loadConfig, loadConfigForStart, loadOrCreateToken, saveConfig, validateConfig } from '../../daemon/config/config.js';
 import { PersonaLiveError } from '../../daemon/errors.js';
 
 const dirs: string[] = [];
@@ -71,6 +71,39 @@ describe('daemon configuration', () => {
     expect(loadConfig(join(dir, 'config.json'))).toBe(DEFAULT_CONFIG);
     writeFileSync(join(dir, 'config.json'), '{"output": ');
     expect(failure(() => loadConfig(join(dir, 'config.json'))).message).toMatch(/config\.json: not valid JSON/);
+  });
+
+  it('a bad field in the saved file never stops a start: that field takes its default, the rest is kept, the file is copied aside first', () => {
+    const dir = temp();
+    const file = join(dir, 'config.json');
+    const text = JSON.stringify({ output: { fps: 500, size: 256 }, obs: { url: 'ws://127.0.0.1:4456' }, driving: { kind: 'carrier-pigeon' } });
+    writeFileSync(file, text);
+    const { config, problems, keptCopy } = loadConfigForStart(file);
+    expect(config.output).toMatchObject({ fps: DEFAULT_CONFIG.output.fps, size: 256 });
+    expect(config.obs.url).toBe('ws://127.0.0.1:4456');
+    expect(config.driving.kind).toBe(DEFAULT_CONFIG.driving.kind);
+    expect(problems.map((p) => p.message)).toEqual([
+      expect.stringMatching(/config\.json: field driving\.kind: expected one of/),
+      expect.stringMatching(/config\.json: field output\.fps: expected an integer/),
+    ]);
+    expect(keptCopy).toBe(`${file}.invalid`);
+    expect(readFileSync(keptCopy!, 'utf8')).toBe(text);
+    expect(loadConfigForStart(file).keptCopy).toBe(join(dir, 'config.json-2.invalid')); // never over an earlier copy
+  });
+
+  it('a saved file that is not JSON, or breaks a rule across fields, still starts (defaults), and an untouched good file copies nothing', () => {
+    const dir = temp();
+    const file = join(dir, 'config.json');
+    writeFileSync(file, '{"output": ');
+    expect(loadConfigForStart(file)).toMatchObject({ config: DEFAULT_CONFIG, keptCopy: `${file}.invalid` });
+    writeFileSync(file, JSON.stringify({ generator: { kind: 'personalive' }, output: { size: 256 } }));
+    const crossField = loadConfigForStart(file);
+    expect(crossField.problems[0]!.message).toMatch(/generator\.packDir: expected a model pack folder/);
+    expect(crossField.config.generator.kind).toBe('meshwarp');
+    expect(crossField.config.output.size).toBe(256);
+    writeFileSync(file, JSON.stringify({ output: { size: 256 } }));
+    expect(loadConfigForStart(file)).toMatchObject({ problems: [], keptCopy: null });
+    expect(loadConfigForStart(join(dir, 'missing.json'))).toEqual({ config: DEFAULT_CONFIG, problems: [], keptCopy: null });
   });
 
   it('saves atomically with 0600 permissions and leaves no temporary file', () => {

@@ -166,6 +166,11 @@ describe.skipIf(demo.skip || ffmpeg.skip)('daily use: a second daemon', () => {
       expect(second.code).toBe(1);
       expect(second.stderr).toContain(`error RING_IN_USE: ring "${ring}" is being written by another process (pid ${first.child.pid}`);
       expect(second.stderr).toContain('--output-ring NAME --port N');
+      // The same port (its own ring): refused too, saying both things to change.
+      const samePort = await runDaemonToEnd(['--config-dir', join(home, 'config'), '--data-dir', join(home, 'data'), '--driving-file', join(demo.dir, 'driving.mp4'), '--output-ring', `${ring}-b`, '--port', String(first.port)]);
+      expect(samePort.code).toBe(1);
+      expect(samePort.stderr).toContain(`error PORT_IN_USE: control port ${first.port} on 127.0.0.1 is in use, probably by another PersonaLive daemon`);
+      expect(samePort.stderr).toContain('--port N --output-ring NAME');
       // The first daemon's ring was neither replaced nor unlinked by the refused one.
       const reader = new RingReader(systemSharedMemory(), ring);
       const frame = await (async () => {
@@ -240,6 +245,34 @@ describe.skipIf(demo.skip || ffmpeg.skip)('daily use: portraits without a face',
     expect(state.activeReferenceId).toBe(good.id);
     expect(again.logs()).toContain('Skipped reference \\"old-plain.png\\" at start');
     control.close();
+    expect((await again.stop()).code).toBe(0);
+  });
+});
+
+describe.skipIf(demo.skip || ffmpeg.skip)('daily use: saved state that went bad', () => {
+  const work = mkdtempSync(join(tmpdir(), 'personalive-saved-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('a corrupt gallery index and a config with a bad field: the daemon still starts, with the portrait, and says what it skipped and where the copies are', async () => {
+    const root = join(work, 'home');
+    mkdirSync(root);
+    const first = await startDaemon({ root, args: ['--reference', join(demo.dir, 'reference.png'), '--driving-file', join(demo.dir, 'driving.mp4'), '--no-ring'] });
+    expect((await first.stop()).code).toBe(0);
+    writeFileSync(join(root, 'data', 'references', 'gallery.json'), '{"references": [{"id": ');
+    writeFileSync(join(root, 'config', 'config.json'), JSON.stringify({ output: { fps: 'fast', size: 256 } }));
+
+    const again = await startDaemon({ root, args: ['--driving-file', join(demo.dir, 'driving.mp4'), '--no-ring'] });
+    const control = await ControlClient.open(again);
+    const state = (await control.call<DaemonState>('state.get')).result!;
+    control.close();
+    expect(state.generator.status).toBe('running');
+    expect(state.references).toHaveLength(1);
+    expect(state.output).toMatchObject({ fps: 25, size: 256 });
+    const logs = again.logs();
+    expect(logs).toContain('Configuration: ' + join(root, 'config', 'config.json') + ': field output.fps: expected an integer');
+    expect(logs).toContain(`kept in ${join(root, 'config', 'config.json.invalid')}`);
+    expect(logs).toContain('rebuilt it from the 1 pictures');
+    expect(readFileSync(join(root, 'data', 'references', 'gallery.json.invalid'), 'utf8')).toBe('{"references": [{"id": ');
     expect((await again.stop()).code).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -52,5 +52,27 @@ describe('reference gallery', () => {
     expect(gallery.list()).toHaveLength(1);
     expect(gallery.remove(a.id)).toEqual([]);
     expect(readdirSync(join(dir, 'references'))).toEqual(['gallery.json']);
+  });
+
+  it('a corrupt index never stops a start: the gallery is rebuilt from the pictures on disk and the broken file is kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pl-gallery-'));
+    dirs.push(dir);
+    const gallery = new ReferenceGallery(dir);
+    const a = await gallery.add(await png([200, 0, 0]), 'me.png');
+    const b = await gallery.add(await png([0, 200, 0]), 'second.png');
+    const folder = join(dir, 'references');
+    rmSync(join(folder, `${b.id}.thumb.jpg`));
+    writeFileSync(join(folder, 'gallery.json'), '{"version": 1, "references": [');
+    const reopened = new ReferenceGallery(dir);
+    expect(reopened.list()).toEqual([]);
+    const said = await reopened.recoverIndex();
+    expect(said).toMatch(/gallery\.json could not be read \(.*JSON.*\); rebuilt it from the 2 pictures/);
+    expect(said).toContain(`kept the broken file as ${join(folder, 'gallery.json.invalid')}`);
+    expect(readFileSync(join(folder, 'gallery.json.invalid'), 'utf8')).toBe('{"version": 1, "references": [');
+    expect(reopened.list().map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+    expect(reopened.activeId).not.toBeNull();
+    expect((await reopened.thumbnail(b.id)).subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8])); // a missing thumbnail is made again
+    expect(await reopened.recoverIndex()).toBeNull(); // once
+    expect(new ReferenceGallery(dir).list()).toHaveLength(2); // and saved
   });
 });
