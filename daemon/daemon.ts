@@ -272,6 +272,15 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   }
   const statsTimer = setInterval(() => server?.broadcast('stats', loop.stats()), 500);
   statsTimer.unref();
+  driving.changeSinceLastLook(config); // the state at start is known
+  const drivingTimer = setInterval(() => {
+    const changed = driving.changeSinceLastLook(config);
+    if (!changed) return;
+    if (changed.state === 'error' && changed.error) log.warn({ code: 'DRIVING_SOURCE_FAILED' }, `Driving source: ${changed.error}`);
+    else log.info({ state: changed.state }, `Driving source: ${changed.description} is ${changed.state}`);
+    broadcastState();
+  }, 1000);
+  drivingTimer.unref();
 
   if (config.obs.enabled) {
     obs = new ObsClient({ url: config.obs.url, password: config.obs.password || undefined, callTimeoutMs: config.obs.callTimeoutMs });
@@ -304,6 +313,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     close() {
       closed ??= (async () => {
         clearInterval(statsTimer);
+        clearInterval(drivingTimer);
         if (stateTimer) clearTimeout(stateTimer);
         await server?.close();
         await obs?.close();

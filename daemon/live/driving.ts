@@ -27,6 +27,22 @@ export class Driving {
     }
   }
 
+  /** The state and error last seen by changeSinceLastLook. */
+  private seen = '';
+
+  /**
+   * The driving state when its state or error changed since the last look, else null: a
+   * source that goes away by itself (a webcam unplugged, OBS's capture stopped) is told once
+   * when it happens and once when it is back, not on every retry.
+   */
+  changeSinceLastLook(config: DaemonConfig): DaemonState['driving'] | null {
+    const now = this.state(config);
+    const seen = `${now.state}|${now.error ?? ''}`;
+    if (seen === this.seen) return null;
+    this.seen = seen;
+    return now;
+  }
+
   state(config: DaemonConfig): DaemonState['driving'] {
     const source = this.loop.drivingSource;
     const { kind, ring, webcam, file, image } = config.driving;

@@ -156,6 +156,22 @@ describe.skipIf(demo.skip || ffmpeg.skip || process.platform !== 'linux')('daily
   });
 });
 
+describe.skipIf(demo.skip || ffmpeg.skip)('daily use: a webcam that is not there (unplugged)', () => {
+  it('streams on with the last picture, says so once in the log and the panel, and keeps trying', async () => {
+    const daemon = await startDaemon({ args: ['--reference', join(demo.dir, 'reference.png'), '--webcam', '/dev/video-unplugged', '--no-ring'] });
+    await new Promise((r) => setTimeout(r, 5500)); // two retries at least
+    const control = await ControlClient.open(daemon);
+    const state = (await control.call<DaemonState>('state.get')).result!;
+    control.close();
+    expect(state.generator.status).toBe('running');
+    expect(state.driving).toMatchObject({ kind: 'webcam', state: 'error' });
+    expect(state.driving.error).toMatch(/^webcam \/dev\/video-unplugged stopped \(ffmpeg exit 1: .*\); holding the last picture and trying again every 2 s/);
+    const said = daemon.logs().split('\n').filter((line) => line.includes('Driving source: webcam /dev/video-unplugged stopped'));
+    expect(said).toHaveLength(1);
+    expect((await daemon.stop()).code).toBe(0);
+  });
+});
+
 describe.skipIf(demo.skip || ffmpeg.skip)('daily use: a second daemon', () => {
   it('refuses the output ring a running daemon writes, says what to change, and leaves the first one streaming', async () => {
     const ring = `personalive-second-${process.pid}`;
