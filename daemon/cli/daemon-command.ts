@@ -78,6 +78,19 @@ export async function runDaemon(args: string[], io: Io): Promise<number> {
     throw new PersonaLiveError('USAGE', `${(error as Error).message}\n\nUsage:\n${DAEMON_USAGE}`);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
+  // Listening from the start: a Ctrl+C (or a service manager's SIGTERM) during a slow start,
+  // or right after the ready line, still gets the clean shutdown; a second one forces the exit.
+  let received: NodeJS.Signals | null = null;
+  let wake: ((signal: NodeJS.Signals) => void) | null = null;
+  const onSignal = (name: NodeJS.Signals): void => {
+    if (received !== null) {
+      io.stderr(`personalive: ${name} again: exiting without finishing the shutdown`);
+      process.exit(1);
+    }
+    received = name;
+    wake?.(name);
+  };
+  for (const name of SHUTDOWN_SIGNALS) process.on(name, onSignal);
   const env = { ...process.env };
   if (values['config-dir']) env.PERSONALIVE_CONFIG_DIR = values['config-dir'] as string;
   if (values['data-dir']) env.PERSONALIVE_DATA_DIR = values['data-dir'] as string;
@@ -94,9 +107,7 @@ export async function runDaemon(args: string[], io: Io): Promise<number> {
   else for (const line of readyBanner(await daemon.state(), daemon.panelUrl)) io.stdout(line);
   // Ctrl+C, a service manager, or the terminal closing (SIGHUP): the same clean shutdown, so
   // a recording is finished and renamed into place and the rings are marked stopped.
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    for (const name of SHUTDOWN_SIGNALS) process.once(name, () => resolve(name));
-  });
+  const signal = received ?? (await new Promise<NodeJS.Signals>((resolve) => { wake = resolve; }));
   if (signal === 'SIGHUP') {
     // The terminal is gone: writing to it fails (EIO), which must not stop the shutdown.
     process.stdout.on('error', () => undefined);

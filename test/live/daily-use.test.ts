@@ -273,7 +273,8 @@ describe.skipIf(demo.skip || ffmpeg.skip)('daily use: saved state that went bad'
     const root = join(work, 'home');
     mkdirSync(root);
     const first = await startDaemon({ root, args: ['--reference', join(demo.dir, 'reference.png'), '--driving-file', join(demo.dir, 'driving.mp4'), '--no-ring'] });
-    expect((await first.stop()).code).toBe(0);
+    const stopped = await first.stop();
+    expect(stopped, first.logs().slice(-3000)).toEqual({ code: 0, signal: null });
     writeFileSync(join(root, 'data', 'references', 'gallery.json'), '{"references": [{"id": ');
     writeFileSync(join(root, 'config', 'config.json'), JSON.stringify({ output: { fps: 'fast', size: 256 } }));
 
