@@ -52,6 +52,7 @@ export const ERROR_CATALOGUE = {
   CONTROL_BAD_PARAMS: { exitCode: 2, summary: "A control API request's params break the protocol (the field is named)." },
   CONTROL_MESSAGE_TOO_LARGE: { exitCode: 2, summary: 'A control API message or upload is larger than allowed.' },
   PORT_IN_USE: { exitCode: 1, summary: 'The control API port is taken (another daemon running?).' },
+  SETUP_BLOCKED: { exitCode: 1, summary: 'setup cannot change OBS\'s files now (OBS is running and would overwrite them), or its journal is unreadable.' },
   REFERENCE_NOT_FOUND: { exitCode: 2, summary: 'No reference with that id in the gallery.' },
   DRIVING_SOURCE_FAILED: { exitCode: 1, summary: 'The driving source (webcam, file, image or the OBS capture ring) failed to start or stopped.' },
   DAEMON_START_TIMEOUT: { exitCode: 1, summary: 'A subsystem did not become ready in time at start-up (the subsystem is named).' },

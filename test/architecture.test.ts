@@ -18,7 +18,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ['daemon/generators/'],
   ['daemon/sources/', 'daemon/sinks/', 'daemon/vcam/'],
   ['daemon/live/'],
-  ['daemon/control/'],
+  ['daemon/control/', 'daemon/setup/'],
   ['daemon/daemon.ts', 'daemon/cli/'],
 ];
 

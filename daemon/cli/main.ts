@@ -12,6 +12,7 @@ import { verifyPack } from '../../models/pack.js';
 import { buildTestPack } from '../../models/test-pack.js';
 import { animate } from './animate.js';
 import { DAEMON_USAGE, runDaemon } from './daemon-command.js';
+import { SETUP_USAGE, runSetupCommand } from './setup-command.js';
 import type { DecoderChoice } from '../generators/personalive/engine.js';
 
 export const USAGE = `personalive: real-time portrait animation for OBS and virtual cameras
@@ -23,6 +24,7 @@ Usage:
       (the generator defaults to personalive when a pack is given or PERSONALIVE_PACK is set,
        else to the built-in meshwarp)
 ${DAEMON_USAGE}
+${SETUP_USAGE}
   personalive pack verify DIR [--device ${DEVICE_KINDS.join('|')}] [--json]
   personalive pack make-test DIR [--resolution N] [--profile tiny|contract] [--step denoiser|unet_work]
                              [--decoder-output float|bytes]
@@ -167,6 +169,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return 0;
       case 'daemon':
         return await runDaemon(rest, io);
+      case 'setup':
+        return await runSetupCommand(rest, io);
       case 'pack':
         await runPack(rest, io);
         return 0;
