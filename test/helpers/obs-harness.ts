@@ -37,7 +37,7 @@ export interface ObsInstance {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -73,7 +73,12 @@ export function installPlugin(home: string): void {
   });
 }
 
-function writeObsHome(home: string, port: number, password: string): void {
+/**
+ * A throwaway OBS home: no first-run wizard, a profile and scene collection of its own, and
+ * obs-websocket on (or, with `websocket: null`, only its port set and the server left off, as
+ * a user who never turned it on has it).
+ */
+export function writeObsHome(home: string, port: number, password: string, websocket: 'on' | 'off' = 'on'): void {
   const config = join(home, '.config/obs-studio');
   mkdirSync(join(config, 'basic/profiles', NAME), { recursive: true });
   mkdirSync(join(config, 'basic/scenes'), { recursive: true });
@@ -81,7 +86,9 @@ function writeObsHome(home: string, port: number, password: string): void {
     '[General]', 'FirstRun=true', `LastVersion=${OBS_29_0_2}`, 'EnableAutoUpdates=false', 'ConfirmOnExit=false', '',
     '[BasicWindow]', 'SysTrayEnabled=false', 'PreviewEnabled=false', '',
     '[Basic]', `Profile=${NAME}`, `ProfileDir=${NAME}`, `SceneCollection=${NAME}`, `SceneCollectionFile=${NAME}`, '',
-    '[OBSWebSocket]', 'FirstLoad=false', 'ServerEnabled=true', `ServerPort=${port}`, 'AlertsEnabled=false', 'AuthRequired=true', `ServerPassword=${password}`, '',
+    ...(websocket === 'on'
+      ? ['[OBSWebSocket]', 'FirstLoad=false', 'ServerEnabled=true', `ServerPort=${port}`, 'AlertsEnabled=false', 'AuthRequired=true', `ServerPassword=${password}`, '']
+      : ['[OBSWebSocket]', `ServerPort=${port}`, 'AlertsEnabled=false', '']),
   ].join('\n'));
   writeFileSync(join(config, 'basic/profiles', NAME, 'basic.ini'), [
     '[General]', `Name=${NAME}`, '',
@@ -93,14 +100,18 @@ function writeObsHome(home: string, port: number, password: string): void {
  * Starts OBS (and Xvfb) in a fresh home with the plugin installed, and connects an
  * obs-websocket client. Resolves when an authenticated request answers.
  */
-export async function startObs(options: { plugin?: boolean; home?: string } = {}): Promise<ObsInstance> {
+export async function startObs(options: { plugin?: boolean; home?: string; prepared?: { port: number; password: string } } = {}): Promise<ObsInstance> {
   const home = options.home ?? mkdtempSync(join(tmpdir(), 'personalive-obs-'));
-  const port = await freePort();
-  const password = `pw-${process.pid}-${port}`;
-  writeObsHome(home, port, password);
-  if (options.plugin !== false) installPlugin(home);
+  // `prepared`: the home is set up already (by `personalive setup`): OBS runs on its own settings.
+  const port = options.prepared?.port ?? (await freePort());
+  const password = options.prepared?.password ?? `pw-${process.pid}-${port}`;
+  if (!options.prepared) {
+    writeObsHome(home, port, password);
+    if (options.plugin !== false) installPlugin(home);
+  }
   const xvfb = await startXvfb();
-  const obs = spawn('obs', ['--multi', '--disable-missing-files-check', '--collection', NAME, '--profile', NAME, '--websocket_ipv4_only', '--websocket_port', String(port), '--websocket_password', password], {
+  const websocketFlags = options.prepared ? [] : ['--websocket_port', String(port), '--websocket_password', password];
+  const obs = spawn('obs', ['--multi', '--disable-missing-files-check', '--collection', NAME, '--profile', NAME, '--websocket_ipv4_only', ...websocketFlags], {
     env: { ...process.env, HOME: home, DISPLAY: xvfb.display, LIBGL_ALWAYS_SOFTWARE: '1', XDG_CONFIG_HOME: join(home, '.config') },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
