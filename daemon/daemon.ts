@@ -176,6 +176,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
 
   const session: DaemonSession = {
     paths,
+    token,
     loop,
     gallery,
     backends,

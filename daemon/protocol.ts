@@ -148,12 +148,27 @@ export interface RequestMap {
   'obs.listSources': { params: Record<string, never>; result: { sources: { name: string; kind: string }[] } };
   'obs.addOutputSource': { params: { sceneName?: string }; result: { sceneName: string; inputName: string } };
   'obs.addDrivingFilter': { params: { sourceName: string }; result: { sourceName: string; filterName: string } };
+  /** The same checks as `personalive doctor`, run by the daemon. */
+  'doctor.run': { params: Record<string, never>; result: { checks: DoctorCheck[] } };
+}
+
+/** One line of `personalive doctor` (and the panel's Checks). */
+export interface DoctorCheck {
+  /** "ffmpeg", "OBS (native)", "virtual camera", "GPU", "model pack", "daemon". */
+  area: string;
+  name: string;
+  /** info: nothing wrong, nothing to do (no GPU here, no pack configured). */
+  status: 'ok' | 'warn' | 'fail' | 'info';
+  /** What was found, in a sentence. */
+  found: string;
+  /** What to do, when something is wrong. */
+  fix: string | null;
 }
 
 export type Method = keyof RequestMap;
 export const METHODS: readonly Method[] = [
   'state.get', 'references.activate', 'references.delete', 'references.reorder', 'backend.set', 'failover.restore',
-  'driving.set', 'output.set', 'animation.setPaused', 'obs.listSources', 'obs.addOutputSource', 'obs.addDrivingFilter',
+  'driving.set', 'output.set', 'animation.setPaused', 'obs.listSources', 'obs.addOutputSource', 'obs.addDrivingFilter', 'doctor.run',
 ];
 
 export interface EventMap {

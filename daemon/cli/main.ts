@@ -12,7 +12,7 @@ import { verifyPack } from '../../models/pack.js';
 import { buildTestPack } from '../../models/test-pack.js';
 import { animate } from './animate.js';
 import { DAEMON_USAGE, runDaemon } from './daemon-command.js';
-import { SETUP_USAGE, runSetupCommand } from './setup-command.js';
+import { DOCTOR_USAGE, SETUP_USAGE, runDoctorCommand, runSetupCommand } from './setup-command.js';
 import type { DecoderChoice } from '../generators/personalive/engine.js';
 
 export const USAGE = `personalive: real-time portrait animation for OBS and virtual cameras
@@ -25,6 +25,7 @@ Usage:
        else to the built-in meshwarp)
 ${DAEMON_USAGE}
 ${SETUP_USAGE}
+${DOCTOR_USAGE}
   personalive pack verify DIR [--device ${DEVICE_KINDS.join('|')}] [--json]
   personalive pack make-test DIR [--resolution N] [--profile tiny|contract] [--step denoiser|unet_work]
                              [--decoder-output float|bytes]
@@ -171,6 +172,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await runDaemon(rest, io);
       case 'setup':
         return await runSetupCommand(rest, io);
+      case 'doctor':
+        return await runDoctorCommand(rest, io);
       case 'pack':
         await runPack(rest, io);
         return 0;

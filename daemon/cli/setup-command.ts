@@ -3,11 +3,12 @@
  * to OBS, the virtual camera and the GPU (daemon/setup/setup.ts), with what it changed listed
  * at the end. Exit 0 when nothing failed (steps left to do are listed, not failures).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { PersonaLiveError } from '../errors.js';
-import { defaultPaths } from '../config/config.js';
+import { defaultPaths, loadConfigForStart } from '../config/config.js';
+import { formatDoctor, runDoctor } from '../setup/doctor.js';
 import { runSetup, runUninstall } from '../setup/setup.js';
 
 export const SETUP_USAGE = `  personalive setup [--yes] [--gpu] [--uninstall] [--obs-config DIR] [--config-dir DIR] [--root DIR] [--json]
@@ -66,4 +67,26 @@ export async function runSetupCommand(args: string[], io: Io): Promise<number> {
     if (failed.length) io.stdout(`Failed: ${failed.map((r) => r.step).join(', ')} (see above).`);
   }
   return failed.length === 0 ? 0 : 1;
+}
+
+export const DOCTOR_USAGE = `  personalive doctor [--json] [--obs-config DIR] [--config-dir DIR]
+      (ffmpeg, OBS, plugin, obs-websocket, dock, virtual camera, GPU providers opened for real,
+       model pack, daemon and rings: one line each, with the fix)`;
+
+/** `personalive doctor`: exit 0 when no check failed. */
+export async function runDoctorCommand(args: string[], io: Io): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args, strict: true, allowPositionals: false, options: { json: { type: 'boolean' }, 'obs-config': { type: 'string' }, 'config-dir': { type: 'string' } } }).values;
+  } catch (error) {
+    throw new PersonaLiveError('USAGE', `${(error as Error).message}\n\nUsage:\n${DOCTOR_USAGE}`);
+  }
+  const env = { ...process.env, ...(values['config-dir'] ? { PERSONALIVE_CONFIG_DIR: values['config-dir'] as string } : {}) };
+  const paths = defaultPaths(env);
+  const { config } = loadConfigForStart(paths.configFile);
+  const token = existsSync(paths.tokenFile) ? readFileSync(paths.tokenFile, 'utf8').trim() : '';
+  const checks = await runDoctor({ env, config, token, obsConfigDir: values['obs-config'] as string | undefined });
+  if (values.json) io.stdout(JSON.stringify({ ok: !checks.some((c) => c.status === 'fail'), checks }));
+  else for (const line of formatDoctor(checks)) io.stdout(line);
+  return checks.some((c) => c.status === 'fail') ? 1 : 0;
 }

@@ -5,6 +5,7 @@ import { DRIVING_SOURCES, PANEL_TOGGLED_SINK_KINDS, backendChoiceProblem, type D
 import type { BackendChoice } from '../live/live-loop.js';
 import { addDrivingFilter, addOutputSource, listVideoSources } from '../obs/scenes.js';
 import type { ObsClient } from '../obs/obs-client.js';
+import { runDoctor } from '../setup/doctor.js';
 import type { Handlers } from './server.js';
 import type { BackendOption } from '../protocol.js';
 import type { DaemonSession } from './session.js';
@@ -98,6 +99,7 @@ export function createHandlers(session: DaemonSession): Handlers {
     },
     'obs.listSources': async () => ({ sources: await listVideoSources(requireObs()) }),
     'obs.addOutputSource': async ({ sceneName }) => addOutputSource(requireObs(), sceneName, session.config().output.ring.name),
+    'doctor.run': async () => ({ checks: await runDoctor({ env: process.env, config: session.config(), token: session.token, insideDaemon: true }) }),
     'obs.addDrivingFilter': async ({ sourceName }) => {
       const config = session.config();
       const added = await addDrivingFilter(requireObs(), sourceName, { ringName: config.driving.ring, fps: config.driving.fps, size: config.output.size });

@@ -11,6 +11,8 @@ import type { ReferenceGallery } from '../references/gallery.js';
 
 export interface DaemonSession {
   readonly paths: ConfigPaths;
+  /** The control token (the panel URL's), for the checks that compare the dock URL with it. */
+  readonly token: string;
   readonly loop: LiveLoop;
   readonly gallery: ReferenceGallery;
   readonly backends: BackendOptions;

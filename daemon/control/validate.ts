@@ -31,6 +31,7 @@ const SPECS: Record<Method, ParamSpec> = {
   'obs.listSources': { required: {}, optional: {} },
   'obs.addOutputSource': { required: {}, optional: { sceneName: isNonEmptyString(256) } },
   'obs.addDrivingFilter': { required: { sourceName: isNonEmptyString(256) }, optional: {} },
+  'doctor.run': { required: {}, optional: {} },
 };
 
 /** @throws PersonaLiveError CONTROL_UNKNOWN_METHOD, CONTROL_BAD_PARAMS naming the field */

@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { getIniValue } from './ini.js';
 
 export interface ObsVersion {
   major: number;
@@ -107,4 +108,52 @@ export function runningObs(configDir: string): number | null {
     }
   }
   return null;
+}
+
+export const DEFAULT_OBS_WEBSOCKET_PORT = 4455;
+
+export interface WebsocketSettings {
+  enabled: boolean;
+  authRequired: boolean;
+  password: string;
+  port: number;
+}
+
+/** obs-websocket's settings as OBS will read them at its next start. */
+export function readWebsocketSettings(install: ObsInstall): WebsocketSettings {
+  const { file, format } = websocketSettingsFile(install);
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // never configured
+  }
+  if (format === 'ini') {
+    const get = (key: string): string | null => getIniValue(text, 'OBSWebSocket', key);
+    return { enabled: get('ServerEnabled') === 'true', authRequired: get('AuthRequired') !== 'false', password: get('ServerPassword') ?? '', port: Number(get('ServerPort') ?? DEFAULT_OBS_WEBSOCKET_PORT) || DEFAULT_OBS_WEBSOCKET_PORT };
+  }
+  let json: Record<string, unknown> = {};
+  try {
+    json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    // unreadable: treated as not configured
+  }
+  return { enabled: json.server_enabled === true, authRequired: json.auth_required !== false, password: String(json.server_password ?? ''), port: Number(json.server_port ?? DEFAULT_OBS_WEBSOCKET_PORT) || DEFAULT_OBS_WEBSOCKET_PORT };
+}
+
+/** The PersonaLive dock OBS has registered (title and URL), or null. */
+export function registeredDock(install: ObsInstall): { url: string } | null {
+  let text = '';
+  try {
+    text = readFileSync(docksFile(install), 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const docks = JSON.parse(getIniValue(text, 'BasicWindow', 'ExtraBrowserDocks') ?? '[]') as Array<{ title?: string; url?: string }>;
+    const ours = docks.find((d) => d.title === 'PersonaLive');
+    return ours?.url ? { url: ours.url } : null;
+  } catch {
+    return null;
+  }
 }

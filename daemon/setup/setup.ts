@@ -15,7 +15,7 @@ import { loadConfigForStart, loadOrCreateToken, validateConfig, type ConfigPaths
 import { GPU_INSTALL_COMMAND } from '../ort/onnx-runtime.js';
 import { getIniValue, setIniValue } from './ini.js';
 import { foldersMissingFor, loadJournal, recordCreated, saveJournal, undoJournal, writeJournaled, type Journal, type KeyChange } from './journal.js';
-import { docksFile, findObsInstalls, runningObs, websocketSettingsFile, type ObsInstall } from './obs-install.js';
+import { DEFAULT_OBS_WEBSOCKET_PORT, docksFile, findObsInstalls, readWebsocketSettings, runningObs, websocketSettingsFile, type ObsInstall, type WebsocketSettings } from './obs-install.js';
 import { MODPROBE_FILE, MODULE_OPTIONS, MODULES_LOAD_FILE, gpuFacts, proveProviders, virtualCameraCommands, virtualCameraFacts } from './system-checks.js';
 
 export interface SetupOptions {
@@ -45,7 +45,6 @@ export interface StepResult {
 }
 
 export const DOCK_TITLE = 'PersonaLive';
-export const DEFAULT_OBS_WEBSOCKET_PORT = 4455;
 
 export function journalFile(paths: ConfigPaths): string {
   return join(paths.configDir, 'setup-journal.json');
@@ -87,33 +86,10 @@ function installPlugin(journal: Journal, install: ObsInstall, options: SetupOpti
   }
 }
 
-interface WebsocketSettings {
-  enabled: boolean;
-  authRequired: boolean;
-  password: string;
-  port: number;
-}
-
-function readWebsocket(install: ObsInstall): WebsocketSettings {
-  const { file, format } = websocketSettingsFile(install);
-  const text = readText(file) ?? '';
-  if (format === 'ini') {
-    const get = (key: string): string | null => getIniValue(text, 'OBSWebSocket', key);
-    return { enabled: get('ServerEnabled') === 'true', authRequired: get('AuthRequired') !== 'false', password: get('ServerPassword') ?? '', port: Number(get('ServerPort') ?? DEFAULT_OBS_WEBSOCKET_PORT) || DEFAULT_OBS_WEBSOCKET_PORT };
-  }
-  let json: Record<string, unknown> = {};
-  try {
-    json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  } catch {
-    // unreadable: treated as not configured
-  }
-  return { enabled: json.server_enabled === true, authRequired: json.auth_required !== false, password: String(json.server_password ?? ''), port: Number(json.server_port ?? DEFAULT_OBS_WEBSOCKET_PORT) || DEFAULT_OBS_WEBSOCKET_PORT };
-}
-
 /** obs-websocket on, with a password: the user's own settings when they made them, else generated ones. */
 function enableWebsocket(journal: Journal, install: ObsInstall): { result: StepResult; settings: WebsocketSettings } {
   const step = `obs-websocket (${install.kind})`;
-  const current = readWebsocket(install);
+  const current = readWebsocketSettings(install);
   if (current.enabled && (current.password || !current.authRequired)) {
     return { result: { step, outcome: 'unchanged', message: `already on (port ${current.port}${current.authRequired ? ', with a password' : ', no password'}): the daemon uses these settings` }, settings: current };
   }

@@ -11,6 +11,7 @@ import { mountDriving, mountObs } from './driving.js';
 import { mountGallery } from './gallery.js';
 import { Notices } from './notices.js';
 import { mountOutput } from './output.js';
+import { mountChecks } from './checks.js';
 import { mountStats } from './stats.js';
 
 function errorMessage(error: unknown): { message: string; code: string | null } {
@@ -94,7 +95,7 @@ function boot(): void {
 
   const backends = mountBackends(panel);
   const stats = mountStats(panel);
-  views.push(mountGallery(panel), mountDriving(panel), mountObs(panel), backends, mountOutput(panel));
+  views.push(mountGallery(panel), mountDriving(panel), mountObs(panel), backends, mountOutput(panel), mountChecks(panel));
 
   const pause = byId<HTMLButtonElement>('pause-toggle');
   views.push({

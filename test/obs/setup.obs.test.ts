@@ -103,6 +103,13 @@ describe.skipIf(obsDeps.skip)('personalive setup with the real OBS 29', () => {
     const blocked = await personalive(home, ['setup', '--uninstall']);
     expect(blocked.code).toBe(1);
     expect(blocked.stderr).toMatch(/error SETUP_BLOCKED: OBS is running \(pid \d+\)/);
+    // doctor sees what setup did, with OBS running.
+    const doctor = JSON.parse((await personalive(home, ['doctor', '--json'])).stdout) as { checks: Array<{ area: string; name: string; status: string; found: string }> };
+    const row = (name: string) => doctor.checks.find((c) => c.area === 'OBS (native)' && c.name === name);
+    expect(row('PersonaLive plugin')).toMatchObject({ status: 'ok' });
+    expect(row('obs-websocket')).toMatchObject({ status: 'ok', found: expect.stringContaining('with a password') });
+    expect(row('connection')).toMatchObject({ status: 'ok', found: expect.stringContaining('answers with the configured password (OBS 29.0.2') });
+    expect(row('dock')).toMatchObject({ status: 'warn', found: expect.stringContaining("registered, but this OBS has no browser docks") });
   }, 120_000);
 
   it('the dock entry survives an OBS clean exit; --uninstall then removes only what setup set', async () => {

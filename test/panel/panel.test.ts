@@ -271,6 +271,18 @@ describe.skipIf(browserBinary.skip || demo.skip)('dock panel in headless Chromiu
     await step('deleted');
   });
 
+  it('Checks: runs the doctor in the daemon and lists problems first, each with its fix, the rest folded', async () => {
+    await page.locator('details[data-section="checks"] > summary').click();
+    await page.locator('#checks-run').click();
+    await page.locator('#checks-list li').first().waitFor();
+    const statuses = await page.locator('#checks-list > li.check-row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.status));
+    expect(statuses.every((s) => s === 'fail' || s === 'warn')).toBe(true);
+    for (const fix of await page.locator('#checks-list > li.check-row[data-status="fail"]').evaluateAll((rows) => rows.map((r) => r.querySelector('.fix')?.textContent ?? ''))) expect(fix).toMatch(/^Fix: /);
+    expect(await page.locator('#checks-list details summary').textContent()).toMatch(/^\d+ fine$/);
+    expect(await page.locator('#checks-list details li[data-status]').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('GPU: provider cpu ran a test graph with cpu')]));
+    await step('checks');
+  });
+
   it('raised no uncaught errors and no Content-Security-Policy violations in the page', () => {
     expect(pageErrors).toEqual([]);
   });
