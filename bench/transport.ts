@@ -17,6 +17,7 @@ import { PixelFormat } from '../daemon/ffi/ring-layout.js';
 import { RingReader, RingWriter, monotonicUs } from '../daemon/transport/ring.js';
 import { systemSharedMemory } from '../daemon/ffi/shared-memory.js';
 import { colourConverters } from '../daemon/kernels/colour.js';
+import { PictureComposer } from '../daemon/kernels/compose.js';
 import { stat, type Stat } from './stats.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
@@ -78,6 +79,15 @@ for (const converters of [colourConverters('native'), colourConverters('typescri
   results[`rgb_to_yuyv_720p_${converters.implementation}`] = time(() => converters.rgbToYuyv(rgb720, 1280, 720, yuyv));
 }
 
+// The virtual camera's 16:9 picture: a 512x512 animation scaled into its 720x720 box on a 1280x720 background.
+for (const prefer of ['native', 'typescript'] as const) {
+  const composer = new PictureComposer(1280, 720, { scale: 1, x: 0.5, y: 0.5 }, undefined, prefer);
+  composer.setBackground(noise(1280 * 720 * 3));
+  const animation = noise(512 * 512 * 3);
+  const picture = new Uint8Array(1280 * 720 * 3);
+  results[`compose_720p_${composer.implementation}`] = time(() => composer.compose(animation, 512, picture));
+}
+
 const targets = {
   publish512Ms: 0.5,
   convert720Ms: 2,
@@ -87,6 +97,7 @@ const nv12Best = (results.rgb_to_nv12_720p_native ?? results.rgb_to_nv12_720p_ty
 const yuyvBest = (results.rgb_to_yuyv_720p_native ?? results.rgb_to_yuyv_720p_typescript) as Stat;
 process.stdout.write(
   `publish 512x512 RGB24: median ${publish512.median} ms (target ${targets.publish512Ms}), ` +
-  `RGB->NV12 720p: ${nv12Best.median} ms, RGB->YUYV 720p: ${yuyvBest.median} ms (target ${targets.convert720Ms})\n`,
+  `RGB->NV12 720p: ${nv12Best.median} ms, RGB->YUYV 720p: ${yuyvBest.median} ms (target ${targets.convert720Ms}), ` +
+  `16:9 picture (512 into 720x720 on 1280x720): ${((results.compose_720p_native ?? results.compose_720p_typescript) as Stat).median} ms\n`,
 );
 process.stdout.write(`${JSON.stringify({ ...results, targets })}\n`);

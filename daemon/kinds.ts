@@ -8,7 +8,7 @@
  *
  * Node-free: the panel bundles this file.
  */
-import { isBool, isShmName, isString, oneOf, type Check } from './util/checks.js';
+import { isBool, isHexColour, isNumber, isShmName, isString, oneOf, type Check } from './util/checks.js';
 
 export interface GeneratorTraits {
   /** Shown in the panel's generator choice. */
@@ -117,6 +117,20 @@ export const DRIVING_KINDS = Object.freeze(Object.keys(DRIVING_SOURCES)) as read
 
 export const VIRTUAL_CAMERA_FORMATS = Object.freeze(['YUYV', 'NV12'] as const);
 export type VirtualCameraFormat = (typeof VIRTUAL_CAMERA_FORMATS)[number];
+/**
+ * The camera picture sizes video-call apps take: 16:9, even widths (Chrome refuses odd ones;
+ * Discord on Linux has refused anything but 1280x720; browsers stretch other shapes).
+ */
+export const VIRTUAL_CAMERA_SIZES = Object.freeze(['640x360', '1280x720', '1920x1080'] as const);
+export type VirtualCameraSize = (typeof VIRTUAL_CAMERA_SIZES)[number];
+/** What is behind the square animation in the 16:9 picture. */
+export const PICTURE_BACKGROUNDS = Object.freeze(['blur', 'colour', 'image'] as const);
+export type PictureBackground = (typeof PICTURE_BACKGROUNDS)[number];
+
+export function pictureSize(size: VirtualCameraSize): { width: number; height: number } {
+  const [width, height] = size.split('x').map(Number) as [number, number];
+  return { width, height };
+}
 
 /**
  * The settings of each configured sink, under output.<kind> in the configuration; every one
@@ -126,7 +140,12 @@ export type VirtualCameraFormat = (typeof VIRTUAL_CAMERA_FORMATS)[number];
  */
 export interface SinkSettings {
   ring: { enabled: boolean; name: string };
-  virtualCamera: { enabled: boolean; device: string; format: VirtualCameraFormat };
+  /**
+   * The camera picture: `size`, the animation placed at (x, y) (its centre, shares of the
+   * picture) at `scale` (its height, a share of the picture's) on `background`: the blurred
+   * portrait, `colour`, or the picture at `image`.
+   */
+  virtualCamera: { enabled: boolean; device: string; format: VirtualCameraFormat; size: VirtualCameraSize; background: PictureBackground; colour: string; image: string; scale: number; x: number; y: number };
   recording: { enabled: boolean; path: string };
 }
 export type ConfiguredSinkKind = keyof SinkSettings;
@@ -150,8 +169,11 @@ export const CONFIGURED_SINKS: { readonly [K in ConfiguredSinkKind]: ConfiguredS
   virtualCamera: {
     label: 'Virtual camera',
     panelToggle: true,
-    defaults: { enabled: false, device: 'auto', format: 'YUYV' },
-    checks: { enabled: isBool, device: isString(), format: oneOf(VIRTUAL_CAMERA_FORMATS) },
+    defaults: { enabled: false, device: 'auto', format: 'YUYV', size: '1280x720', background: 'blur', colour: '#202020', image: '', scale: 1, x: 0.5, y: 0.5 },
+    checks: {
+      enabled: isBool, device: isString(), format: oneOf(VIRTUAL_CAMERA_FORMATS), size: oneOf(VIRTUAL_CAMERA_SIZES),
+      background: oneOf(PICTURE_BACKGROUNDS), colour: isHexColour, image: isString(), scale: isNumber(0.2, 1), x: isNumber(0, 1), y: isNumber(0, 1),
+    },
   },
   recording: {
     label: 'Recording',

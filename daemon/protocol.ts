@@ -13,7 +13,7 @@
  *   GET  /api/preview.mjpg                       live preview (multipart JPEG)
  */
 
-import type { ConfiguredSinkKind, DecoderKind, DeviceKind, DrivingKind, GeneratorKind } from './kinds.js';
+import type { ConfiguredSinkKind, DecoderKind, DeviceKind, DrivingKind, GeneratorKind, SinkSettings } from './kinds.js';
 
 export const PROTOCOL_VERSION = 1;
 export const CONTROL_PATH = '/control';
@@ -94,10 +94,13 @@ export interface DaemonState {
   obs: { state: 'disabled' | 'disconnected' | 'connecting' | 'connected' | 'closed'; url: string; error: string | null; code: string | null };
 }
 
+/** The camera's 16:9 picture (output.virtualCamera): size, background, the animation's place in it. */
+export type CameraPictureSettings = Pick<SinkSettings['virtualCamera'], 'size' | 'background' | 'colour' | 'image' | 'scale' | 'x' | 'y'>;
+
 /** How the panel sees a configured sink: what it shows for the known ones, the common shape for any other. */
 export interface SinkStates {
   ring: { enabled: boolean; name: string };
-  virtualCamera: { enabled: boolean; state: 'off' | 'running' | 'error'; device: string | null; error: string | null };
+  virtualCamera: { enabled: boolean; state: 'off' | 'running' | 'error'; device: string | null; error: string | null } & CameraPictureSettings;
   recording: { enabled: boolean; path: string | null; state: 'off' | 'recording' | 'error'; error: string | null };
 }
 export type SinkState<K extends ConfiguredSinkKind> = K extends keyof SinkStates ? SinkStates[K] : { enabled: boolean; state: 'off' | 'running' | 'error'; error: string | null };
@@ -148,6 +151,8 @@ export interface RequestMap {
   'obs.listSources': { params: Record<string, never>; result: { sources: { name: string; kind: string }[] } };
   'obs.addOutputSource': { params: { sceneName?: string }; result: { sceneName: string; inputName: string } };
   'obs.addDrivingFilter': { params: { sourceName: string }; result: { sourceName: string; filterName: string } };
+  /** The camera picture, changed on the running camera (the background image's path is set in the configuration only). */
+  'camera.set': { params: Partial<Omit<CameraPictureSettings, 'image'>>; result: DaemonState['output']['virtualCamera'] };
   /** The same checks as `personalive doctor`, run by the daemon. */
   'doctor.run': { params: Record<string, never>; result: { checks: DoctorCheck[] } };
 }
@@ -168,7 +173,7 @@ export interface DoctorCheck {
 export type Method = keyof RequestMap;
 export const METHODS: readonly Method[] = [
   'state.get', 'references.activate', 'references.delete', 'references.reorder', 'backend.set', 'failover.restore',
-  'driving.set', 'output.set', 'animation.setPaused', 'obs.listSources', 'obs.addOutputSource', 'obs.addDrivingFilter', 'doctor.run',
+  'driving.set', 'output.set', 'animation.setPaused', 'obs.listSources', 'obs.addOutputSource', 'obs.addDrivingFilter', 'camera.set', 'doctor.run',
 ];
 
 export interface EventMap {

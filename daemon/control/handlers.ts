@@ -99,6 +99,15 @@ export function createHandlers(session: DaemonSession): Handlers {
     },
     'obs.listSources': async () => ({ sources: await listVideoSources(requireObs()) }),
     'obs.addOutputSource': async ({ sceneName }) => addOutputSource(requireObs(), sceneName, session.config().output.ring.name),
+    'camera.set': async (params) => {
+      if (params.background === 'image' && !session.config().output.virtualCamera.image) {
+        throw new PersonaLiveError('CONTROL_BAD_PARAMS', 'camera.set: params.background: "image" needs a background picture: set output.virtualCamera.image in the configuration file first', { field: 'background' });
+      }
+      session.edit({ output: { virtualCamera: params } });
+      await session.applyOutputs();
+      session.broadcastState();
+      return (await session.state()).output.virtualCamera;
+    },
     'doctor.run': async () => ({ checks: await runDoctor({ env: process.env, config: session.config(), token: session.token, insideDaemon: true }) }),
     'obs.addDrivingFilter': async ({ sourceName }) => {
       const config = session.config();

@@ -35,6 +35,7 @@ export interface Addon {
   rgbToYuyv?(rgb: Uint8Array, width: number, height: number, out: Uint8Array): void;
   quadToRgb?(src: Uint8Array, width: number, height: number, out: Uint8Array, stride: number, redIndex: number): void;
   rgbToQuad?(rgb: Uint8Array, width: number, height: number, out: Uint8Array, redIndex: number, alpha: number): void;
+  composePicture?(src: Uint8Array, side: number, out: Uint8Array, outW: number, outH: number, left: number, top: number, size: number, xIndex: Int32Array, xWeight: Uint16Array, yIndex: Int32Array, yWeight: Uint16Array, xAlpha: Uint16Array, yAlpha: Uint16Array): void;
 }
 
 let addonCache: { addon: Addon | null; error: string | null } | null = null;

@@ -105,7 +105,7 @@ export class LiveLoop {
    * @throws PersonaLiveError when the generator cannot start or the reference has no face
    */
   async start(reference: RgbImage | null): Promise<void> {
-    this.reference = reference;
+    this.setReference(reference);
     if (reference) {
       this.active = await this.buildGenerator(this.requested, reference);
       this.generatorState = 'running';
@@ -165,10 +165,17 @@ export class LiveLoop {
     return this.source;
   }
 
+  /** The portrait on air; the sinks that show it beside the animation (the camera's background) are told. */
+  private setReference(image: RgbImage | null): void {
+    this.reference = image;
+    if (image) for (const sink of this.sinks.values()) sink.referenceChanged?.(image);
+  }
+
   /** Adds or replaces the sink of that kind (closing the old one). */
   async setSink(sink: Sink): Promise<void> {
     const old = this.sinks.get(sink.kind);
     this.sinks.set(sink.kind, sink);
+    if (this.reference) sink.referenceChanged?.(this.reference);
     if (old) await old.close();
   }
 
@@ -176,6 +183,10 @@ export class LiveLoop {
     const old = this.sinks.get(kind);
     this.sinks.delete(kind);
     if (old) await old.close();
+  }
+
+  sink(kind: string): Sink | null {
+    return this.sinks.get(kind) ?? null;
   }
 
   sinkStatus(kind: string): Record<string, unknown> | null {
@@ -363,7 +374,7 @@ export class LiveLoop {
         const started = await this.buildGenerator(this.requested, image);
         await this.applyAtBoundary(async () => {
           this.active = started;
-          this.reference = image;
+          this.setReference(image);
           this.generatorState = 'running';
         });
       } catch (error) {
@@ -382,13 +393,13 @@ export class LiveLoop {
       await this.applyAtBoundary(async () => {
         if (this.active?.generator !== generator) throw new PersonaLiveError('ENGINE_FAILED', 'the generator changed while the reference was being prepared; try again');
         await generator.activateReference!(prepared);
-        this.reference = image;
+        this.setReference(image);
       });
     } else {
       await this.applyAtBoundary(async () => {
         if (this.active?.generator !== generator) throw new PersonaLiveError('ENGINE_FAILED', 'the generator changed while the reference was being prepared; try again');
         await generator.fuseReference(image);
-        this.reference = image;
+        this.setReference(image);
       });
     }
   }

@@ -30,6 +30,8 @@ export class Outputs {
   private readonly errors: Partial<Record<ConfiguredSinkKind, string | null>> = {};
   /** The settings each sink was built from (JSON), to rebuild only what changed. */
   private readonly built = new Map<ConfiguredSinkKind, string>();
+  /** The live settings each running sink has (see SinkEntry.liveSettings). */
+  private readonly adjusted = new Map<ConfiguredSinkKind, string>();
   /** The last failure said for each kind, so the same one is not said again on a rebuild. */
   private readonly said = new Map<ConfiguredSinkKind, string>();
   private readonly retries = new Map<ConfiguredSinkKind, NodeJS.Timeout>();
@@ -51,7 +53,15 @@ export class Outputs {
     for (const kind of CONFIGURED_SINK_KINDS) {
       const entry = this.registry[kind];
       const settings = JSON.stringify(entry.settings(config.output));
-      if (this.built.get(kind) === settings) continue;
+      const live = JSON.stringify(entry.liveSettings?.(config.output) ?? null);
+      if (this.built.get(kind) === settings) {
+        // Same device and geometry: what can change on the running sink does, without a reopen.
+        const sink = this.loop.sink(kind);
+        if (this.adjusted.get(kind) !== live && sink) entry.adjust?.(sink, config);
+        this.adjusted.set(kind, live);
+        continue;
+      }
+      this.adjusted.set(kind, live);
       this.built.set(kind, settings);
       this.cancelRetry(kind);
       await this.loop.removeSink(kind);

@@ -300,3 +300,51 @@ export async function encodeJpeg(image: RgbImage, width: number, height: number,
   const resized = options.fit === 'cover' ? pipeline.resize(width, height, { fit: 'cover', position: 'attention' }) : pipeline.resize(width, height);
   return resized.jpeg({ quality: options.quality }).toBuffer();
 }
+
+export type BackgroundMode = 'blur' | 'colour' | 'image';
+
+/** '#rrggbb' as bytes, or null. */
+export function parseHexColour(text: string): [number, number, number] | null {
+  const match = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(text);
+  return match ? [parseInt(match[1]!, 16), parseInt(match[2]!, 16), parseInt(match[3]!, 16)] : null;
+}
+
+/**
+ * The picture behind the animation in a 16:9 camera picture (width*height RGB): the portrait
+ * itself, scaled to cover and blurred (its own colours extend it), a colour, or an image of
+ * the user's, scaled to cover. Without a portrait yet, 'blur' is the colour.
+ * @throws PersonaLiveError IMAGE_NOT_FOUND / IMAGE_UNREADABLE for the background image, naming `argument`
+ */
+export async function backgroundPicture(
+  spec: { mode: BackgroundMode; colour: string; imagePath: string; reference: RgbImage | null; argument?: string; box?: { left: number; top: number; size: number } },
+  width: number,
+  height: number,
+): Promise<Uint8Array> {
+  const raw = (image: RgbImage) => sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
+  const bytes = async (pipeline: ReturnType<typeof sharp>): Promise<Uint8Array> => {
+    const { data } = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    return new Uint8Array(data.buffer, data.byteOffset, data.length);
+  };
+  const cover = async (image: RgbImage, blur: boolean): Promise<Uint8Array> => {
+    if (!blur) return bytes(raw(image).resize(width, height, { fit: 'cover' }));
+    // The photo's own surroundings carried outward: the portrait at the animation's place, its
+    // edge pixels extended to the picture's edges, then blurred so hard that only colours
+    // remain (small, blurred, scaled up smoothly). Same brightness as the photo, so the
+    // feathered edge of the animation melts into it; no ghost of the face behind the face.
+    const box = spec.box ?? { left: Math.round((width - height) / 2), top: 0, size: height };
+    const extended = await bytes(
+      raw(image)
+        .resize(box.size, box.size, { fit: 'cover' })
+        .extend({ left: box.left, top: box.top, right: width - box.left - box.size, bottom: height - box.top - box.size, extendWith: 'copy' }),
+    );
+    const smallH = Math.max(2, Math.round((64 * height) / width));
+    const small = await bytes(sharp(extended, { raw: { width, height, channels: 3 } }).resize(64, smallH, { fit: 'fill' }).blur(3));
+    return bytes(sharp(small, { raw: { width: 64, height: smallH, channels: 3 } }).resize(width, height, { fit: 'fill', kernel: 'cubic' }));
+  };
+  if (spec.mode === 'image' && spec.imagePath) return cover(await loadImageRgb(spec.imagePath, { argument: spec.argument ?? 'background image' }), false);
+  if (spec.mode === 'blur' && spec.reference) return cover(spec.reference, true);
+  const rgb = parseHexColour(spec.colour) ?? [24, 24, 24];
+  const out = new Uint8Array(width * height * 3);
+  for (let i = 0; i < out.length; i += 3) out.set(rgb, i);
+  return out;
+}

@@ -7,19 +7,24 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { freePath } from '../util/files.js';
 import type { DaemonConfig } from '../config/config.js';
-import type { ConfiguredSinkKind } from '../kinds.js';
+import { pictureSize, type ConfiguredSinkKind } from '../kinds.js';
+import { backgroundPicture } from '../media/image.js';
 import type { SinkState } from '../protocol.js';
 import { openPlatformWriter } from '../vcam/platform.js';
 import { createRecordingSink } from './recording.js';
 import { createRingSink } from './ring.js';
 import type { Sink, SinkContext } from './types.js';
-import { VirtualCameraSink } from './virtual-camera.js';
+import { VirtualCameraSink, type CameraPicture } from './virtual-camera.js';
+import type { Placement } from '../kernels/compose.js';
 
 type Output = DaemonConfig['output'];
 
 export interface SinkEntry<K extends ConfiguredSinkKind> {
   /** The settings whose change rebuilds the sink (compared as JSON). */
   settings(output: Output): unknown;
+  /** Settings a running sink takes without a rebuild (compared as JSON; applied with adjust). */
+  liveSettings?(output: Output): unknown;
+  adjust?(sink: Sink, config: DaemonConfig): void;
   enabled(output: Output): boolean;
   /**
    * Whether a failure to create it stops the daemon from starting (the OBS output ring)
@@ -33,6 +38,20 @@ export interface SinkEntry<K extends ConfiguredSinkKind> {
   create(config: DaemonConfig, context: SinkContext): Promise<Sink>;
   /** What the panel shows: `status` is the running sink's (null when off), `error` the last failure. */
   state(output: Output, status: Record<string, unknown> | null, error: string | null): SinkState<K>;
+}
+
+function cameraPicture(camera: Output['virtualCamera']): { placement: Placement; background: Pick<Output['virtualCamera'], 'background' | 'colour' | 'image'> } {
+  return { placement: { scale: camera.scale, x: camera.x, y: camera.y }, background: { background: camera.background, colour: camera.colour, image: camera.image } };
+}
+
+/** The camera's 16:9 picture from the configuration: the placement, and how its background is made. */
+function cameraPictureFor(config: DaemonConfig): CameraPicture {
+  const camera = config.output.virtualCamera;
+  const { width, height } = pictureSize(camera.size);
+  return {
+    placement: cameraPicture(camera).placement,
+    background: (reference, box) => backgroundPicture({ mode: camera.background, colour: camera.colour, imagePath: camera.image, reference, box, argument: 'output.virtualCamera.image' }, width, height),
+  };
 }
 
 export function defaultRecordingsFolder(dataDir: string): string {
@@ -53,24 +72,35 @@ export const SINK_REGISTRY: { readonly [K in ConfiguredSinkKind]: SinkEntry<K> }
     state: (o) => ({ enabled: o.ring.enabled, name: o.ring.name }),
   },
   virtualCamera: {
-    settings: (o) => ({ ...o.virtualCamera, size: o.size, fps: o.fps }),
+    // Not the output size: the camera keeps its own 16:9 picture, the animation is placed in it.
+    // The placement and background change on the running camera (no reopen, no gap for the apps).
+    settings: (o) => ({ enabled: o.virtualCamera.enabled, device: o.virtualCamera.device, format: o.virtualCamera.format, size: o.virtualCamera.size, fps: o.fps }),
+    liveSettings: (o) => cameraPicture(o.virtualCamera),
+    adjust(sink, config) {
+      if (sink instanceof VirtualCameraSink) sink.setPicture(cameraPictureFor(config));
+    },
     enabled: (o) => o.virtualCamera.enabled,
     required: false,
     async create(config, context) {
-      const { size, fps, virtualCamera } = config.output;
+      const { fps, virtualCamera } = config.output;
       const device = virtualCamera.device === 'auto' ? undefined : virtualCamera.device;
+      const { width, height } = pictureSize(virtualCamera.size);
       const sink = new VirtualCameraSink({
-        width: size,
-        height: size,
+        width,
+        height,
         fpsNum: fps,
         fpsDen: 1,
+        picture: cameraPictureFor(config),
         openWriter: (c) => openPlatformWriter(c, { device, format: virtualCamera.format }),
         onError: context.onError,
       });
       await sink.start();
       return sink;
     },
-    state: (o, status, error) => ({ enabled: o.virtualCamera.enabled, state: error ? 'error' : status ? 'running' : 'off', device: o.virtualCamera.device, error }),
+    state: (o, status, error) => {
+      const { size, background, colour, image, scale, x, y } = o.virtualCamera;
+      return { enabled: o.virtualCamera.enabled, state: error ? 'error' : status ? 'running' : 'off', device: o.virtualCamera.device, error, size, background, colour, image, scale, x, y };
+    },
   },
   recording: {
     // Not size or rate: a recording keeps its own from start to stop (frames are scaled into it).

@@ -5,7 +5,7 @@
  * One file per kind; the configured ones are registered in registry.ts.
  */
 import type { PersonaLiveError } from '../errors.js';
-import type { Frame } from '../frames.js';
+import type { Frame, RgbImage } from '../frames.js';
 import type { SinkKind } from '../kinds.js';
 
 export interface Sink {
@@ -16,6 +16,8 @@ export interface Sink {
    * keep `frame` after returning (copy what it needs).
    */
   write(frame: Frame, repeated: boolean, nowUs: number): void;
+  /** The portrait went on air (also told at once to a sink added while one is): for sinks that show it (a background). */
+  referenceChanged?(image: RgbImage): void;
   /** Figures for the panel and logs. */
   status(): Record<string, unknown>;
   close(): Promise<void>;

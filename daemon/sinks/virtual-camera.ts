@@ -6,7 +6,8 @@
  * repeated tick hands the same buffer to the device again (repeats cost no conversion).
  */
 import { PersonaLiveError } from '../errors.js';
-import type { Frame } from '../frames.js';
+import type { Frame, RgbImage } from '../frames.js';
+import { PictureComposer, type Box, type Placement } from '../kernels/compose.js';
 import { createColourKernels, frameBytes, type ColourKernels, type PixelFormat } from '../kernels/colour.js';
 import type { FrameWriter, VirtualCameraConfig } from '../vcam/writer.js';
 import type { Sink } from './types.js';
@@ -32,7 +33,21 @@ export type VirtualCameraStats = {
   latencyMaxUs: number;
 };
 
+/**
+ * The camera's own picture (16:9): square animation frames are placed on a background
+ * (kernels/compose.ts); frames already of the camera's size go out as they are.
+ */
+export interface CameraPicture {
+  placement: Placement;
+  /**
+   * The background for a portrait (null before there is one) around the animation's box; the
+   * sink keeps the last one while a new one is made.
+   */
+  background(reference: RgbImage | null, box: Box): Promise<Uint8Array>;
+}
+
 export interface VirtualCameraSinkOptions extends VirtualCameraConfig {
+  picture?: CameraPicture;
   /** Opens the device (e.g. (c) => ObsVirtualCamWriter.open(c) or V4l2LoopbackWriter.open(c)). */
   openWriter: (config: VirtualCameraConfig) => FrameWriter | Promise<FrameWriter>;
   kernels?: ColourKernels;
@@ -45,6 +60,11 @@ export class VirtualCameraSink implements Sink {
   readonly kind = 'virtualCamera' as const;
   private writer: FrameWriter | null = null;
   private wire: Uint8Array | null = null;
+  private readonly composer: PictureComposer | null;
+  /** The composed RGB picture (allocated at start() when there is a picture). */
+  private composed: Uint8Array | null = null;
+  /** Which reference the background is for (a newer one wins when two are made at once). */
+  private backgroundFor = 0;
   private hasFrame = false;
   private readonly kernels: ColourKernels;
   private format: PixelFormat = 'NV12';
@@ -60,6 +80,36 @@ export class VirtualCameraSink implements Sink {
       throw new RangeError(`virtual camera: 'width' and 'height' must be positive even integers, got ${options.width}x${options.height}`);
     }
     this.kernels = options.kernels ?? createColourKernels();
+    this.composer = options.picture ? new PictureComposer(options.width, options.height, options.picture.placement) : null;
+    this.picture = options.picture ?? null;
+  }
+
+  private picture: CameraPicture | null;
+  private lastReference: RgbImage | null = null;
+
+  /** New placement or background, on the running camera: the next frame shows it (the old background stays until the new one is made). */
+  setPicture(picture: CameraPicture): void {
+    if (!this.composer) return;
+    this.picture = picture;
+    this.composer.setPlacement(picture.placement);
+    this.makeBackground(this.lastReference);
+  }
+
+  /** A new portrait: its background is made beside the stream (the old one stays until it is ready). */
+  referenceChanged(image: RgbImage): void {
+    this.lastReference = image;
+    this.makeBackground(image);
+  }
+
+  private makeBackground(image: RgbImage | null): void {
+    if (!this.picture || !this.composer) return;
+    const mine = ++this.backgroundFor;
+    void this.picture.background(image, this.composer.placementBox).then(
+      (rgb) => {
+        if (mine === this.backgroundFor && !this.closed) this.composer!.setBackground(rgb);
+      },
+      (error: unknown) => this.fail(error),
+    );
   }
 
   /**
@@ -78,6 +128,11 @@ export class VirtualCameraSink implements Sink {
     this.writer = writer;
     this.format = writer.format;
     this.wire = new Uint8Array(frameBytes(writer.format, width, height));
+    if (this.composer && this.options.picture) {
+      this.composed = new Uint8Array(width * height * 3);
+      // A first background without a portrait (a colour or the user's image); referenceChanged brings the portrait's.
+      if (this.backgroundFor === 0 && this.picture) this.composer.setBackground(await this.picture.background(null, this.composer.placementBox));
+    }
   }
 
   /** @throws PersonaLiveError VCAM_FAILED for a frame of another size; RangeError for a short buffer */
@@ -87,12 +142,17 @@ export class VirtualCameraSink implements Sink {
     if (!writer || !wire) return; // not started or closed: frames are dropped, like a camera nobody opened
     if (!repeated) {
       const { width, height } = this.options;
+      let rgb = frame.data;
       if (frame.width !== width || frame.height !== height) {
-        throw new PersonaLiveError('VCAM_FAILED', `frame is ${frame.width}x${frame.height} but the virtual camera was started at ${width}x${height}`, {
-          frameWidth: frame.width, frameHeight: frame.height, width, height,
-        });
+        if (!this.composer || !this.composed || frame.width !== frame.height) {
+          throw new PersonaLiveError('VCAM_FAILED', `frame is ${frame.width}x${frame.height} but the virtual camera was started at ${width}x${height}`, {
+            frameWidth: frame.width, frameHeight: frame.height, width, height,
+          });
+        }
+        this.composer.compose(frame.data, frame.width, this.composed);
+        rgb = this.composed;
       }
-      this.kernels.convert(this.format, frame.data, width, height, wire);
+      this.kernels.convert(this.format, rgb, width, height, wire);
       this.hasFrame = true;
       this.counts.received++;
     }

@@ -14,6 +14,12 @@ export const isBool: Check = (v) => (typeof v === 'boolean' ? null : 'true or fa
 export const isInt = (min: number, max: number, even = false): Check => (v) =>
   typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max && (!even || v % 2 === 0) ? null : `${even ? 'an even' : 'an'} integer from ${min} to ${max}`;
 
+/** A number in [min, max] (fractions allowed). */
+export const isNumber = (min: number, max: number): Check => (v) => (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max ? null : `a number from ${min} to ${max}`);
+
+/** A colour as '#rrggbb'. */
+export const isHexColour: Check = (v) => (typeof v === 'string' && /^#[0-9a-fA-F]{6}$/.test(v) ? null : 'a colour such as "#202020"');
+
 /** A string of at most `maxLength` characters (empty allowed: "not set"). */
 export const isString = (maxLength = 4096): Check => (v) => (typeof v === 'string' && v.length <= maxLength ? null : `a string (at most ${maxLength} characters)`);
 

@@ -1,9 +1,11 @@
 /** Output settings: frame rate, size, virtual camera and recording toggles with their real state. */
+import { PICTURE_BACKGROUNDS, VIRTUAL_CAMERA_SIZES, type PictureBackground } from '../../daemon/kinds.js';
 import type { DaemonState, RequestMap } from '../../daemon/protocol.js';
 import type { Panel, View } from './app.js';
 import { byId, fillSelect, setText } from './dom.js';
 
 const FPS_CHOICES = [15, 20, 24, 25, 30, 50, 60];
+const BACKGROUND_LABELS: Record<PictureBackground, string> = { blur: 'Blurred portrait', colour: 'Colour', image: 'Image (from the configuration)' };
 const SIZE_CHOICES = [256, 384, 512, 768, 1024];
 
 /** The usual choices plus the current value when the configuration set another one. */
@@ -23,6 +25,21 @@ export function mountOutput(panel: Panel): View {
     // On failure, put the controls back to what the daemon has.
     if (state) panel.patch({ output: result ?? state.output });
   }
+
+  // The camera's 16:9 picture: applied on the running camera (no reopen), so sliders act live.
+  const cameraSize = byId<HTMLSelectElement>('camera-size');
+  const background = byId<HTMLSelectElement>('camera-background');
+  const colour = byId<HTMLInputElement>('camera-colour');
+  const sliders = { scale: byId<HTMLInputElement>('camera-scale'), x: byId<HTMLInputElement>('camera-x'), y: byId<HTMLInputElement>('camera-y') };
+  async function setCamera(control: HTMLElement, params: RequestMap['camera.set']['params']): Promise<void> {
+    const result = await panel.act(control, () => panel.client.call('camera.set', params));
+    const state = panel.state();
+    if (state) panel.patch({ output: { ...state.output, virtualCamera: result ?? state.output.virtualCamera } });
+  }
+  cameraSize.addEventListener('change', () => void setCamera(cameraSize, { size: cameraSize.value as never }));
+  background.addEventListener('change', () => void setCamera(background, { background: background.value as never }));
+  colour.addEventListener('change', () => void setCamera(colour, { colour: colour.value }));
+  for (const [name, slider] of Object.entries(sliders)) slider.addEventListener('change', () => void setCamera(slider, { [name]: Number(slider.value) }));
 
   fps.addEventListener('change', () => void set(fps, { fps: Number(fps.value) }));
   size.addEventListener('change', () => void set(size, { size: Number(size.value) }));
@@ -46,6 +63,17 @@ export function mountOutput(panel: Panel): View {
       fillSelect(size, choices(SIZE_CHOICES, o.size).map((n) => ({ value: String(n), label: `${n}×${n}` })), String(o.size));
       vcam.checked = o.virtualCamera.enabled;
       toggleState('output-vcam', o.virtualCamera.state, o.virtualCamera.device ? `Device: ${o.virtualCamera.device}` : '', o.virtualCamera.error);
+      const camera = o.virtualCamera;
+      fillSelect(cameraSize, VIRTUAL_CAMERA_SIZES.map((s) => ({ value: s, label: s.replace('x', '×') })), camera.size);
+      fillSelect(background, PICTURE_BACKGROUNDS.map((b) => ({
+        value: b,
+        label: BACKGROUND_LABELS[b],
+        disabled: b === 'image' && !camera.image,
+        title: b === 'image' && !camera.image ? 'Set output.virtualCamera.image in the configuration file' : undefined,
+      })), camera.background);
+      byId('camera-colour-field').hidden = camera.background !== 'colour';
+      if (document.activeElement !== colour) colour.value = camera.colour;
+      for (const [name, slider] of Object.entries(sliders)) if (document.activeElement !== slider) slider.value = String(camera[name as keyof typeof sliders]);
       recording.checked = o.recording.enabled;
       toggleState('output-recording', o.recording.state, o.recording.path ? `File: ${o.recording.path}` : '', o.recording.error);
       setText(byId('output-ring'), o.ring.enabled ? `OBS output ring “${o.ring.name}”` : 'OBS output ring off');

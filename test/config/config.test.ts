@@ -55,7 +55,7 @@ describe('daemon configuration', () => {
     const older = { ...DEFAULT_CONFIG, output: { ...DEFAULT_CONFIG.output, virtualCamera: { enabled: true, device: 'auto', format: 'NV12', width: 1280, height: 720 } } };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(older));
     const config = loadConfig(join(dir, 'config.json'));
-    expect(config.output.virtualCamera).toEqual({ enabled: true, device: 'auto', format: 'NV12' });
+    expect(config.output.virtualCamera).toEqual({ ...DEFAULT_CONFIG.output.virtualCamera, enabled: true, device: 'auto', format: 'NV12' });
     // Only the retired names pass: a typo next to them is still refused.
     expect(failure(() => validateConfig({ output: { virtualCamera: { widht: 1280 } } }, 'file')).message).toMatch(/output\.virtualCamera\.widht: unknown setting/);
   });

@@ -230,6 +230,16 @@ describe.skipIf(demo.skip || ffmpeg.skip)('personalive daemon (child process, bu
     expect(saved.output.fps).toBe(20);
   });
 
+  it('camera.set changes the 16:9 camera picture and saves it; a background image without a configured file, or a scale out of range, is refused', async () => {
+    const set = await control.call<DaemonState['output']['virtualCamera']>('camera.set', { scale: 0.7, x: 0.3, background: 'colour', colour: '#112233' });
+    expect(set.result).toMatchObject({ size: '1280x720', scale: 0.7, x: 0.3, y: 0.5, background: 'colour', colour: '#112233' });
+    const saved = JSON.parse(readFileSync(join(daemon.configDir, 'config.json'), 'utf8')) as { output: DaemonState['output'] };
+    expect(saved.output.virtualCamera).toMatchObject({ scale: 0.7, background: 'colour' });
+    expect((await control.call('camera.set', { background: 'image' })).error).toMatchObject({ code: 'CONTROL_BAD_PARAMS', message: expect.stringContaining('set output.virtualCamera.image in the configuration file first') });
+    expect((await control.call('camera.set', { scale: 3 })).error?.message).toMatch(/camera\.set: params\.scale: expected a number from 0\.2 to 1/);
+    expect((await control.call('camera.set', { image: '/etc/passwd' })).error?.message).toMatch(/params\.image is not a parameter/);
+  });
+
   it('shuts down cleanly on SIGTERM: exit 0, the recording complete, the output ring marked stopped', async () => {
     const result = await daemon.stop('SIGTERM');
     expect(result).toEqual({ code: 0, signal: null });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RgbImage } from '../../daemon/frames.js';
-import { decodeImageBuffer, fitSquare, loadImageRgb, sniffImageBytes, writePng } from '../../daemon/media/image.js';
+import { backgroundPicture, decodeImageBuffer, fitSquare, loadImageRgb, sniffImageBytes, writePng } from '../../daemon/media/image.js';
 import { rejection } from '../helpers/errors.js';
 
 const { dir: DEMO, skip: noDemoData } = demoDataDir();
@@ -293,5 +293,28 @@ describe('image adapter', () => {
       expect(error.code).toBe('OUTPUT_NOT_WRITABLE');
       expect(error.message).toContain(`the folder "${f('nowhere')}" does not exist`);
     });
+  });
+});
+
+describe('backgroundPicture (the camera picture behind the animation)', () => {
+  it('a colour, the portrait blurred to cover the 16:9 picture (its colours, none of its detail), or a clear error for a missing image', async () => {
+    const colour = await backgroundPicture({ mode: 'colour', colour: '#102030', imagePath: '', reference: null }, 64, 36);
+    expect(colour.length).toBe(64 * 36 * 3);
+    expect(Array.from(colour.subarray(0, 3))).toEqual([16, 32, 48]);
+    // A portrait: red left half, blue right half (sharp edge), 20x20.
+    const data = new Uint8Array(20 * 20 * 3);
+    for (let y = 0; y < 20; y++) for (let x = 0; x < 20; x++) data.set(x < 10 ? [220, 0, 0] : [0, 0, 220], (y * 20 + x) * 3);
+    const blurred = await backgroundPicture({ mode: 'blur', colour: '#000000', imagePath: '', reference: { data, width: 20, height: 20 } }, 64, 36);
+    expect(blurred.length).toBe(64 * 36 * 3);
+    const at = (x: number, y: number): number[] => Array.from(blurred.subarray((y * 64 + x) * 3, (y * 64 + x) * 3 + 3));
+    expect(at(2, 18)[0]).toBeGreaterThan(at(2, 18)[2]!); // red side stays reddish
+    expect(at(61, 18)[2]).toBeGreaterThan(at(61, 18)[0]!);
+    const middle = at(32, 18);
+    expect(middle[0]).toBeGreaterThan(30); // blurred: the two colours mix at the split
+    expect(middle[2]).toBeGreaterThan(30);
+    expect(Array.from((await backgroundPicture({ mode: 'blur', colour: '#0a0a0a', imagePath: '', reference: null }, 8, 8)).subarray(0, 3))).toEqual([10, 10, 10]);
+    const missing = await rejection(backgroundPicture({ mode: 'image', colour: '#000000', imagePath: '/nonexistent/bg.png', reference: null, argument: 'output.virtualCamera.image' }, 8, 8));
+    expect(missing.code).toBe('IMAGE_NOT_FOUND');
+    expect(missing.message).toContain('output.virtualCamera.image');
   });
 });

@@ -275,7 +275,7 @@ describe.skipIf(browserBinary.skip || demo.skip)('dock panel in headless Chromiu
     await page.locator('details[data-section="checks"] > summary').click();
     await page.locator('#checks-run').click();
     await page.locator('#checks-list li').first().waitFor();
-    const statuses = await page.locator('#checks-list > li.check-row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.status));
+    const statuses = await page.locator('#checks-list > li.check-row').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-status")));
     expect(statuses.every((s) => s === 'fail' || s === 'warn')).toBe(true);
     for (const fix of await page.locator('#checks-list > li.check-row[data-status="fail"]').evaluateAll((rows) => rows.map((r) => r.querySelector('.fix')?.textContent ?? ''))) expect(fix).toMatch(/^Fix: /);
     expect(await page.locator('#checks-list details summary').textContent()).toMatch(/^\d+ fine$/);

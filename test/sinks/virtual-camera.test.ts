@@ -9,7 +9,7 @@ import { PersonaLiveError } from '../../daemon/errors.js';
 import { createColourKernels, frameBytes, type PixelFormat } from '../../daemon/kernels/colour.js';
 import { createInProcessSharedMemory } from '../../daemon/ffi/shared-memory.js';
 import { OBS_QUEUE_HEADER, ObsVirtualCamWriter, obsQueueLayout } from '../../daemon/vcam/obs-virtualcam.js';
-import { drivingFrame, type Frame } from '../../daemon/frames.js';
+import { drivingFrame, type Frame, type RgbImage } from '../../daemon/frames.js';
 import { VirtualCameraSink } from '../../daemon/sinks/virtual-camera.js';
 import { FramePacer } from '../../daemon/transport/pacer.js';
 import { openPlatformWriter } from '../../daemon/vcam/platform.js';
@@ -209,6 +209,41 @@ describe('VirtualCameraSink over the OBS queue writer (in-process shared memory)
     pacer.stop();
     await sink.close();
     expect(header.getUint32(OBS_QUEUE_HEADER.state, true)).toBe(3);
+  });
+});
+
+describe('the 16:9 camera picture (1280x720 NV12 through the OBS Virtual Camera queue)', () => {
+  it('places a square animation on the background the picture asks for, and a new placement on the running camera moves it', async () => {
+    const memory = createInProcessSharedMemory();
+    const openWriter = (config: VirtualCameraConfig): FrameWriter => ObsVirtualCamWriter.open({ ...config, name: 'vcam-720', backend: memory, resolutionFile: null });
+    const grey = new Uint8Array(1280 * 720 * 3).fill(40);
+    const made: Array<RgbImage | null> = [];
+    const picture = { placement: { scale: 1, x: 0.5, y: 0.5 }, background: async (reference: RgbImage | null) => { made.push(reference); return grey; } };
+    const sink = new VirtualCameraSink({ width: 1280, height: 720, fpsNum: 25, fpsDen: 1, kernels, openWriter, picture });
+    await sink.start();
+    expect(made).toEqual([null]); // a first background before any portrait
+    const layout = obsQueueLayout(1280, 720);
+    const queue = new Uint8Array(memory.open('vcam-720', layout.size)!.buffer);
+    const view = new DataView(queue.buffer);
+    /** The luma (Y) at (x, y) of the frame the reader would take now. */
+    const luma = (x: number, y: number): number => {
+      const slot = layout.slotOffsets[view.getUint32(OBS_QUEUE_HEADER.readIdx, true) % 3]! + 32;
+      return queue[slot + y * 1280 + x]!;
+    };
+    const white = drivingFrame(new Uint8Array(512 * 512 * 3).fill(235), 512, 512, 0, 0);
+    sink.write(white, false, 1);
+    expect(luma(640, 360)).toBeGreaterThan(200); // the animation, centred, full height
+    expect(luma(100, 360)).toBeLessThan(60); // the background beside it
+    expect(luma(1180, 360)).toBeLessThan(60);
+    sink.setPicture({ ...picture, placement: { scale: 0.5, x: 0, y: 0 } });
+    sink.write(white, false, 2);
+    expect(luma(100, 100)).toBeGreaterThan(200); // moved to the top left
+    expect(luma(640, 600)).toBeLessThan(60);
+    const portrait: RgbImage = { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4 };
+    sink.referenceChanged(portrait);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(made.at(-1)).toBe(portrait); // a portrait gets its own (blurred) background
+    await sink.close();
   });
 });
 

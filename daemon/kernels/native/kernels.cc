@@ -406,7 +406,69 @@ Napi::Value RgbToQuad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// composePicture(src u8, side, out u8, outW, outH, left, top, size, xIndex i32, xWeight u16,
+//                yIndex i32, yWeight u16, xAlpha u16, yAlpha u16)
+// The camera picture's animation box (daemon/kernels/compose.ts PictureComposer.compose, the
+// same integer arithmetic): bilinear from the side x side source through the caller's tables
+// (8-bit weights), blended over what `out` holds (the background) by the feather (0-256).
+Napi::Value ComposePicture(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 14 || !info[0].IsTypedArray() || !info[2].IsTypedArray()) {
+    Fail(env, "composePicture: expected (Uint8Array, side, Uint8Array, outW, outH, left, top, size, Int32Array, Uint16Array, Int32Array, Uint16Array, Uint16Array, Uint16Array)");
+    return env.Undefined();
+  }
+  auto src = info[0].As<Napi::Uint8Array>();
+  const int side = info[1].As<Napi::Number>().Int32Value();
+  auto out = info[2].As<Napi::Uint8Array>();
+  const int W = info[3].As<Napi::Number>().Int32Value();
+  const int H = info[4].As<Napi::Number>().Int32Value();
+  const int left = info[5].As<Napi::Number>().Int32Value();
+  const int top = info[6].As<Napi::Number>().Int32Value();
+  const int size = info[7].As<Napi::Number>().Int32Value();
+  auto xIndex = info[8].As<Napi::Int32Array>();
+  auto xWeight = info[9].As<Napi::Uint16Array>();
+  auto yIndex = info[10].As<Napi::Int32Array>();
+  auto yWeight = info[11].As<Napi::Uint16Array>();
+  auto xAlpha = info[12].As<Napi::Uint16Array>();
+  auto yAlpha = info[13].As<Napi::Uint16Array>();
+  if (side < 2 || W < 2 || H < 2 || size < 1 || src.ElementLength() < static_cast<size_t>(side) * side * 3 || out.ElementLength() < static_cast<size_t>(W) * H * 3 ||
+      xIndex.ElementLength() < static_cast<size_t>(size) || yIndex.ElementLength() < static_cast<size_t>(size) || xWeight.ElementLength() < static_cast<size_t>(size) ||
+      yWeight.ElementLength() < static_cast<size_t>(size) || xAlpha.ElementLength() < static_cast<size_t>(size) || yAlpha.ElementLength() < static_cast<size_t>(size)) {
+    Fail(env, "composePicture: sizes or buffers out of range");
+    return env.Undefined();
+  }
+  const uint8_t* s = src.Data();
+  uint8_t* o = out.Data();
+  const int64_t rowBytes = static_cast<int64_t>(side) * 3;
+  for (int by = 0; by < size; by++) {
+    const int y = top + by;
+    if (y < 0 || y >= H) continue;
+    const int sy = std::min(std::max(yIndex[by], 0), side - 2);
+    const int32_t wy = yWeight[by];
+    const int32_t ay = yAlpha[by];
+    const uint8_t* row0 = s + sy * rowBytes;
+    const uint8_t* row1 = row0 + rowBytes;
+    uint8_t* d = o + (static_cast<int64_t>(y) * W + left) * 3;
+    for (int bx = 0; bx < size; bx++, d += 3) {
+      const int x = left + bx;
+      if (x < 0 || x >= W) continue;
+      const int sx = std::min(std::max(xIndex[bx], 0), side - 2) * 3;
+      const int32_t wx = xWeight[bx];
+      const int32_t alpha = std::min(ay, static_cast<int32_t>(xAlpha[bx]));
+      for (int c = 0; c < 3; c++) {
+        const int32_t a = row0[sx + c], b = row0[sx + 3 + c], e = row1[sx + c], f = row1[sx + 3 + c];
+        const int32_t top0 = a * 256 + (b - a) * wx;
+        const int32_t bottom0 = e * 256 + (f - e) * wx;
+        const int32_t value = (top0 * 256 + (bottom0 - top0) * wy) >> 16;
+        d[c] = static_cast<uint8_t>(alpha >= 256 ? value : (d[c] * (256 - alpha) + value * alpha) >> 8);
+      }
+    }
+  }
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("composePicture", Napi::Function::New(env, ComposePicture));
   exports.Set("resampleRgb", Napi::Function::New(env, ResampleRgb));
   exports.Set("planarToRgb", Napi::Function::New(env, PlanarToRgb));
   exports.Set("ddimStep", Napi::Function::New(env, DdimStep));
