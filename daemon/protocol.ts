@@ -100,7 +100,8 @@ export type CameraPictureSettings = Pick<SinkSettings['virtualCamera'], 'size' |
 /** How the panel sees a configured sink: what it shows for the known ones, the common shape for any other. */
 export interface SinkStates {
   ring: { enabled: boolean; name: string };
-  virtualCamera: { enabled: boolean; state: 'off' | 'running' | 'error'; device: string | null; error: string | null } & CameraPictureSettings;
+  /** `framing` 'photo': a wide portrait shown in its own framing (placement and background apply to square and tall ones); null while off. */
+  virtualCamera: { enabled: boolean; state: 'off' | 'running' | 'error'; device: string | null; error: string | null; framing: 'photo' | 'placed' | null } & CameraPictureSettings;
   recording: { enabled: boolean; path: string | null; state: 'off' | 'recording' | 'error'; error: string | null };
 }
 export type SinkState<K extends ConfiguredSinkKind> = K extends keyof SinkStates ? SinkStates[K] : { enabled: boolean; state: 'off' | 'running' | 'error'; error: string | null };

@@ -33,6 +33,24 @@ export function placeBox(width: number, height: number, placement: Placement): B
   return { left: clampTo(placement.x, size, width), top: clampTo(placement.y, size, height), size };
 }
 
+/** A photo at least this much wider than tall is shown in its own framing (see framedBox). */
+export const WIDE_PHOTO_ASPECT = 1.25;
+
+/**
+ * Where the animated centre square of a photoW x photoH photo lands when the whole photo is
+ * scaled to cover the width x height picture: the animation goes back where it came from (a
+ * paste-back), so a wide photo is animated in its own framing. The box may reach past the
+ * picture's edges (a 4:3 photo is cropped top and bottom); compose clips it there.
+ */
+export function framedBox(photoW: number, photoH: number, width: number, height: number): Box {
+  const scale = Math.max(width / photoW, height / photoH);
+  const side = Math.min(photoW, photoH);
+  const offsetX = (width - photoW * scale) / 2;
+  const offsetY = (height - photoH * scale) / 2;
+  // `+ 0` turns a -0 from rounding into 0.
+  return { left: Math.round(offsetX + ((photoW - side) / 2) * scale) + 0, top: Math.round(offsetY + ((photoH - side) / 2) * scale) + 0, size: Math.round(side * scale) };
+}
+
 export class PictureComposer {
   private background: Uint8Array;
   private box: Box;
@@ -71,7 +89,12 @@ export class PictureComposer {
 
   setPlacement(placement: Placement): void {
     this.placement = placement;
-    this.box = placeBox(this.width, this.height, placement);
+    this.setBox(placeBox(this.width, this.height, placement));
+  }
+
+  /** A box of its own (framedBox); it may reach past the picture's edges. */
+  setBox(box: Box): void {
+    this.box = { ...box };
     this.sourceSize = 0; // tables rebuilt on the next frame
   }
 

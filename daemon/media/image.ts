@@ -301,7 +301,8 @@ export async function encodeJpeg(image: RgbImage, width: number, height: number,
   return resized.jpeg({ quality: options.quality }).toBuffer();
 }
 
-export type BackgroundMode = 'blur' | 'colour' | 'image';
+/** 'photo': the portrait itself, sharp, scaled to cover (a wide photo in its own framing). */
+export type BackgroundMode = 'blur' | 'colour' | 'image' | 'photo';
 
 /** '#rrggbb' as bytes, or null. */
 export function parseHexColour(text: string): [number, number, number] | null {
@@ -342,6 +343,7 @@ export async function backgroundPicture(
     return bytes(sharp(small, { raw: { width: 64, height: smallH, channels: 3 } }).resize(width, height, { fit: 'fill', kernel: 'cubic' }));
   };
   if (spec.mode === 'image' && spec.imagePath) return cover(await loadImageRgb(spec.imagePath, { argument: spec.argument ?? 'background image' }), false);
+  if (spec.mode === 'photo' && spec.reference) return cover(spec.reference, false);
   if (spec.mode === 'blur' && spec.reference) return cover(spec.reference, true);
   const rgb = parseHexColour(spec.colour) ?? [24, 24, 24];
   const out = new Uint8Array(width * height * 3);

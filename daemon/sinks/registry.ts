@@ -15,7 +15,8 @@ import { createRecordingSink } from './recording.js';
 import { createRingSink } from './ring.js';
 import type { Sink, SinkContext } from './types.js';
 import { VirtualCameraSink, type CameraPicture } from './virtual-camera.js';
-import type { Placement } from '../kernels/compose.js';
+import { WIDE_PHOTO_ASPECT, framedBox, type Placement } from '../kernels/compose.js';
+import type { RgbImage } from '../frames.js';
 
 type Output = DaemonConfig['output'];
 
@@ -48,9 +49,14 @@ function cameraPicture(camera: Output['virtualCamera']): { placement: Placement;
 function cameraPictureFor(config: DaemonConfig): CameraPicture {
   const camera = config.output.virtualCamera;
   const { width, height } = pictureSize(camera.size);
+  const wide = (reference: RgbImage | null): boolean => reference !== null && reference.width >= reference.height * WIDE_PHOTO_ASPECT;
   return {
     placement: cameraPicture(camera).placement,
-    background: (reference, box) => backgroundPicture({ mode: camera.background, colour: camera.colour, imagePath: camera.image, reference, box, argument: 'output.virtualCamera.image' }, width, height),
+    // A wide photo is animated in its own framing (the animation pasted back where it came from);
+    // square and tall ones are placed on the chosen background.
+    framing: (reference) => (wide(reference) ? framedBox(reference.width, reference.height, width, height) : null),
+    background: (reference, box) =>
+      backgroundPicture({ mode: wide(reference) ? 'photo' : camera.background, colour: camera.colour, imagePath: camera.image, reference, box, argument: 'output.virtualCamera.image' }, width, height),
   };
 }
 
@@ -99,7 +105,8 @@ export const SINK_REGISTRY: { readonly [K in ConfiguredSinkKind]: SinkEntry<K> }
     },
     state: (o, status, error) => {
       const { size, background, colour, image, scale, x, y } = o.virtualCamera;
-      return { enabled: o.virtualCamera.enabled, state: error ? 'error' : status ? 'running' : 'off', device: o.virtualCamera.device, error, size, background, colour, image, scale, x, y };
+      const framing = status?.framing === 'photo' || status?.framing === 'placed' ? status.framing : null;
+      return { enabled: o.virtualCamera.enabled, state: error ? 'error' : status ? 'running' : 'off', device: o.virtualCamera.device, error, framing, size, background, colour, image, scale, x, y };
     },
   },
   recording: {

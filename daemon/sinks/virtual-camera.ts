@@ -31,6 +31,7 @@ export type VirtualCameraStats = {
   latencyLastUs: number;
   latencyMeanUs: number;
   latencyMaxUs: number;
+  framing: 'photo' | 'placed';
 };
 
 /**
@@ -44,6 +45,8 @@ export interface CameraPicture {
    * sink keeps the last one while a new one is made.
    */
   background(reference: RgbImage | null, box: Box): Promise<Uint8Array>;
+  /** The animation's box when the portrait is shown in its own framing (a wide photo), else null (the placement). */
+  framing?(reference: RgbImage): Box | null;
 }
 
 export interface VirtualCameraSinkOptions extends VirtualCameraConfig {
@@ -86,19 +89,31 @@ export class VirtualCameraSink implements Sink {
 
   private picture: CameraPicture | null;
   private lastReference: RgbImage | null = null;
+  /** 'photo': a wide portrait shown in its own framing; 'placed': the animation at the configured placement. */
+  private framing: 'photo' | 'placed' = 'placed';
 
   /** New placement or background, on the running camera: the next frame shows it (the old background stays until the new one is made). */
   setPicture(picture: CameraPicture): void {
     if (!this.composer) return;
     this.picture = picture;
-    this.composer.setPlacement(picture.placement);
+    this.layOut(this.lastReference);
     this.makeBackground(this.lastReference);
   }
 
   /** A new portrait: its background is made beside the stream (the old one stays until it is ready). */
   referenceChanged(image: RgbImage): void {
     this.lastReference = image;
+    this.layOut(image);
     this.makeBackground(image);
+  }
+
+  /** Where the animation goes for this portrait: its own framing (a wide photo) or the placement. */
+  private layOut(image: RgbImage | null): void {
+    if (!this.composer || !this.picture) return;
+    const framed = image ? this.picture.framing?.(image) ?? null : null;
+    this.framing = framed ? 'photo' : 'placed';
+    if (framed) this.composer.setBox(framed);
+    else this.composer.setPlacement(this.picture.placement);
   }
 
   private makeBackground(image: RgbImage | null): void {
@@ -197,6 +212,7 @@ export class VirtualCameraSink implements Sink {
       latencyLastUs: this.latency.last,
       latencyMeanUs: this.latency.count > 0 ? this.latency.sum / this.latency.count : 0,
       latencyMaxUs: this.latency.max,
+      framing: this.framing,
     };
   }
 

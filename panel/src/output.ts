@@ -72,6 +72,7 @@ export function mountOutput(panel: Panel): View {
         title: b === 'image' && !camera.image ? 'Set output.virtualCamera.image in the configuration file' : undefined,
       })), camera.background);
       byId('camera-colour-field').hidden = camera.background !== 'colour';
+      byId('camera-framing').hidden = camera.framing !== 'photo';
       if (document.activeElement !== colour) colour.value = camera.colour;
       for (const [name, slider] of Object.entries(sliders)) if (document.activeElement !== slider) slider.value = String(camera[name as keyof typeof sliders]);
       recording.checked = o.recording.enabled;
