@@ -7,6 +7,7 @@ import { startWorker } from '../../util/worker-url.js';
 import { createWorkerClient } from '../../util/worker-client.js';
 import type { Generator, GeneratorStats } from '../generator.js';
 import type { Frame, RgbImage } from '../../frames.js';
+import { fitSquare } from '../../media/image.js';
 import type { EngineInspection, ReadyInfo, WorkerInit, WorkerRequest, WorkerResult } from './protocol.js';
 
 const STEP_TIMEOUT_MS = 120_000;
@@ -44,7 +45,10 @@ export async function createPersonaLiveGenerator(init: WorkerInit): Promise<Pers
     info,
     outputSize: { width: info.resolution, height: info.resolution },
     async fuseReference(image: RgbImage) {
-      await call({ type: 'fuse', image });
+      // The photo's centre square, not the photo stretched: the camera picture pastes the
+      // animation back exactly there for a wide photo (kernels/compose.ts framedBox).
+      const square = image.width === image.height ? image : await fitSquare(image, Math.min(image.width, image.height));
+      await call({ type: 'fuse', image: square });
     },
     async push(frame: Frame) {
       return (await call({ type: 'push', frames: [frame] })) as Frame[];

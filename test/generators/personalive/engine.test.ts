@@ -299,6 +299,30 @@ describe('worker-hosted generator', () => {
     await expect(generator.push(drivingFrame(0, 1))).rejects.toMatchObject({ code: 'ENGINE_CLOSED' });
   });
 
+  it('animates a wide photo\'s centre square (where the camera picture pastes it back), not the photo stretched', async () => {
+    const generator = await createPersonaLiveGenerator({ packDir: denoiserPack, device: 'cpu', verifyChecksums: false });
+    const run = async (reference: RgbImage): Promise<Frame[]> => {
+      await generator.fuseReference(reference);
+      await generator.reset();
+      const out: Frame[] = [];
+      for (let i = 0; i < 6; i++) out.push(...(await generator.push(drivingFrame(i, 90 + 5 * i))));
+      return [...out, ...(await generator.flush())].filter((f) => !f.warmup);
+    };
+    try {
+      // A 2:1 photo: dark bars left and right of a bright centre square.
+      const wide = solid(0, 1);
+      wide.width = 2 * R;
+      wide.height = R;
+      wide.data = new Uint8Array(2 * R * R * 3);
+      for (let y = 0; y < R; y++) for (let x = R / 2; x < R / 2 + R; x++) wide.data.fill(200, (y * 2 * R + x) * 3, (y * 2 * R + x) * 3 + 3);
+      const fromWide = await run(wide);
+      const fromSquare = await run(solid(200));
+      expect(fromWide.map(meanOf)).toEqual(fromSquare.map(meanOf));
+    } finally {
+      await generator.close();
+    }
+  });
+
   it('refuses TinyVAE with a fused unet_work pack, naming what the pack has', async () => {
     const error = await createPersonaLiveGenerator({ packDir: unetWorkPack, device: 'cpu', decoder: 'tiny', verifyChecksums: false }).then(
       () => null,
