@@ -167,7 +167,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       generator: loop.generatorStatus(),
       options: backends,
       driving: driving.state(config),
-      output: { fps: config.output.fps, size: config.output.size, ...outputs.states(config) },
+      output: { fps: config.output.fps, size: config.output.size, picture: config.output.picture, ...outputs.states(config) },
       references: gallery.list(),
       activeReferenceId: gallery.activeId,
       obs: { state: obs ? obs.state : 'disabled', url: config.obs.url, error: obs?.error?.message ?? null, code: obs?.error?.code ?? null },

@@ -127,6 +127,10 @@ export type VirtualCameraSize = (typeof VIRTUAL_CAMERA_SIZES)[number];
 export const PICTURE_BACKGROUNDS = Object.freeze(['blur', 'colour', 'image'] as const);
 export type PictureBackground = (typeof PICTURE_BACKGROUNDS)[number];
 
+/** What the OBS source and recordings show: the square animation, or the camera's 16:9 picture. */
+export const OUTPUT_PICTURES = Object.freeze(['square', 'camera'] as const);
+export type OutputPicture = (typeof OUTPUT_PICTURES)[number];
+
 export function pictureSize(size: VirtualCameraSize): { width: number; height: number } {
   const [width, height] = size.split('x').map(Number) as [number, number];
   return { width, height };

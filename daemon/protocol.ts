@@ -13,7 +13,7 @@
  *   GET  /api/preview.mjpg                       live preview (multipart JPEG)
  */
 
-import type { ConfiguredSinkKind, DecoderKind, DeviceKind, DrivingKind, GeneratorKind, SinkSettings } from './kinds.js';
+import type { ConfiguredSinkKind, DecoderKind, DeviceKind, DrivingKind, GeneratorKind, OutputPicture, SinkSettings } from './kinds.js';
 
 export const PROTOCOL_VERSION = 1;
 export const CONTROL_PATH = '/control';
@@ -87,7 +87,7 @@ export interface DaemonState {
     decoders: BackendOption<DecoderKind>[];
   };
   driving: DrivingSettings & { state: 'live' | 'waiting' | 'stale' | 'absent' | 'stopped' | 'error'; description: string; error: string | null };
-  output: { fps: number; size: number } & { [K in ConfiguredSinkKind]: SinkState<K> };
+  output: { fps: number; size: number; picture: OutputPicture } & { [K in ConfiguredSinkKind]: SinkState<K> };
   references: ReferenceInfo[];
   activeReferenceId: string | null;
   /** `error` is the last failure as reported, `code` its error code (OBS_UNREACHABLE, OBS_AUTH_FAILED...). */
@@ -147,7 +147,7 @@ export interface RequestMap {
   'failover.restore': { params: Record<string, never>; result: DaemonState['generator'] };
   'driving.set': { params: Partial<DrivingSettings> & { kind: DrivingKind }; result: DaemonState['driving'] };
   /** Sink switches: the kinds whose panelToggle is set (kinds.ts); others are refused. */
-  'output.set': { params: { fps?: number; size?: number } & { [K in ConfiguredSinkKind]?: boolean }; result: DaemonState['output'] };
+  'output.set': { params: { fps?: number; size?: number; picture?: OutputPicture } & { [K in ConfiguredSinkKind]?: boolean }; result: DaemonState['output'] };
   'animation.setPaused': { params: { paused: boolean }; result: { paused: boolean } };
   'obs.listSources': { params: Record<string, never>; result: { sources: { name: string; kind: string }[] } };
   'obs.addOutputSource': { params: { sceneName?: string }; result: { sceneName: string; inputName: string } };

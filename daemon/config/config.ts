@@ -9,7 +9,7 @@ import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PersonaLiveError } from '../errors.js';
-import { CONFIGURED_SINK_KINDS, CONFIGURED_SINKS, DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, type ConfiguredSinkKind, type DecoderKind, type DeviceKind, type DrivingKind, type GeneratorKind, type SinkSettings } from '../kinds.js';
+import { CONFIGURED_SINK_KINDS, CONFIGURED_SINKS, DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, OUTPUT_PICTURES, type ConfiguredSinkKind, type DecoderKind, type DeviceKind, type DrivingKind, type GeneratorKind, type OutputPicture, type SinkSettings } from '../kinds.js';
 import { isBool, isInt, isShmName, isString, oneOf, type Check } from '../util/checks.js';
 import { freePath, writeFileAtomic } from '../util/files.js';
 
@@ -25,8 +25,12 @@ export interface DaemonConfig {
     failoverAfterMs: number;
   };
   driving: { kind: DrivingKind; ring: string; webcam: string; file: string; image: string; fps: number };
-  /** Rate and size of the animation, the panel preview, and each configured sink's settings (kinds.ts). */
-  output: { fps: number; size: number; preview: { fps: number; size: number } } & SinkSettings;
+  /**
+   * Rate and size of the animation, the panel preview, and each configured sink's settings
+   * (kinds.ts). `picture`: what the OBS source and recordings show, the square animation or
+   * the virtual camera's 16:9 picture.
+   */
+  output: { fps: number; size: number; picture: OutputPicture; preview: { fps: number; size: number } } & SinkSettings;
 }
 
 export const DEFAULT_CONFIG: DaemonConfig = deepFreeze({
@@ -37,6 +41,7 @@ export const DEFAULT_CONFIG: DaemonConfig = deepFreeze({
   output: {
     fps: 25,
     size: 512,
+    picture: 'square',
     preview: { fps: 5, size: 256 },
     ...(sinkSettings((kind) => ({ ...CONFIGURED_SINKS[kind].defaults })) as SinkSettings),
   },
@@ -114,6 +119,7 @@ const SCHEMA: Schema = {
   output: {
     fps: isInt(1, 120),
     size: isInt(64, 2048, true),
+    picture: oneOf(OUTPUT_PICTURES),
     preview: { fps: isInt(1, 30), size: isInt(64, 1024, true) },
     ...sinkSettings((kind) => ({ ...CONFIGURED_SINKS[kind].checks }) as Schema),
   },

@@ -85,6 +85,7 @@ export function createHandlers(session: DaemonSession): Handlers {
         output: {
           ...(params.fps !== undefined ? { fps: params.fps } : {}),
           ...(params.size !== undefined ? { size: params.size } : {}),
+          ...(params.picture !== undefined ? { picture: params.picture } : {}),
           ...Object.fromEntries(switched),
         },
       });

@@ -4,7 +4,7 @@
  * be silently ignored).
  */
 import { PersonaLiveError } from '../errors.js';
-import { DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, PANEL_TOGGLED_SINK_KINDS, PICTURE_BACKGROUNDS, VIRTUAL_CAMERA_SIZES } from '../kinds.js';
+import { DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, OUTPUT_PICTURES, PANEL_TOGGLED_SINK_KINDS, PICTURE_BACKGROUNDS, VIRTUAL_CAMERA_SIZES } from '../kinds.js';
 import { METHODS, type Method, type RequestMap } from '../protocol.js';
 import { isBool, isHexColour, isInt, isNonEmptyString, isNumber, isShmName, oneOf, type Check } from '../util/checks.js';
 
@@ -26,7 +26,7 @@ const SPECS: Record<Method, ParamSpec> = {
   'failover.restore': { required: {}, optional: {} },
   // Paths (file, image) are not settable by clients: never read a path a client chose.
   'driving.set': { required: { kind: oneOf(DRIVING_KINDS) }, optional: { ring: isShmName, webcam: webcamDevice } },
-  'output.set': { required: {}, optional: { fps: isInt(1, 120), size: isInt(64, 2048, true), ...Object.fromEntries(PANEL_TOGGLED_SINK_KINDS.map((kind) => [kind, isBool])) } },
+  'output.set': { required: {}, optional: { fps: isInt(1, 120), size: isInt(64, 2048, true), picture: oneOf(OUTPUT_PICTURES), ...Object.fromEntries(PANEL_TOGGLED_SINK_KINDS.map((kind) => [kind, isBool])) } },
   'animation.setPaused': { required: { paused: isBool }, optional: {} },
   'obs.listSources': { required: {}, optional: {} },
   'obs.addOutputSource': { required: {}, optional: { sceneName: isNonEmptyString(256) } },

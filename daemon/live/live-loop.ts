@@ -185,10 +185,6 @@ export class LiveLoop {
     if (old) await old.close();
   }
 
-  sink(kind: string): Sink | null {
-    return this.sinks.get(kind) ?? null;
-  }
-
   sinkStatus(kind: string): Record<string, unknown> | null {
     return this.sinks.get(kind)?.status() ?? null;
   }

@@ -7,8 +7,9 @@
  */
 import type { DaemonConfig } from '../config/config.js';
 import { asPersonaLiveError, type PersonaLiveError } from '../errors.js';
-import { CONFIGURED_SINK_KINDS, CONFIGURED_SINKS, type ConfiguredSinkKind } from '../kinds.js';
+import { CONFIGURED_SINK_KINDS, CONFIGURED_SINKS, pictureSize, type ConfiguredSinkKind } from '../kinds.js';
 import type { SinkState } from '../protocol.js';
+import { CameraPictureStage, cameraPictureFor, cameraPictureSettings } from '../sinks/camera-picture.js';
 import { SINK_REGISTRY } from '../sinks/registry.js';
 import type { LiveLoop } from './live-loop.js';
 
@@ -30,8 +31,9 @@ export class Outputs {
   private readonly errors: Partial<Record<ConfiguredSinkKind, string | null>> = {};
   /** The settings each sink was built from (JSON), to rebuild only what changed. */
   private readonly built = new Map<ConfiguredSinkKind, string>();
-  /** The live settings each running sink has (see SinkEntry.liveSettings). */
-  private readonly adjusted = new Map<ConfiguredSinkKind, string>();
+  /** The camera picture the sinks that show it share, and the settings it was last given. */
+  private stage: CameraPictureStage | null = null;
+  private stageSettings = '';
   /** The last failure said for each kind, so the same one is not said again on a rebuild. */
   private readonly said = new Map<ConfiguredSinkKind, string>();
   private readonly retries = new Map<ConfiguredSinkKind, NodeJS.Timeout>();
@@ -50,18 +52,11 @@ export class Outputs {
    */
   async apply(config: DaemonConfig): Promise<void> {
     this.config = config;
+    this.updatePicture(config);
     for (const kind of CONFIGURED_SINK_KINDS) {
       const entry = this.registry[kind];
       const settings = JSON.stringify(entry.settings(config.output));
-      const live = JSON.stringify(entry.liveSettings?.(config.output) ?? null);
-      if (this.built.get(kind) === settings) {
-        // Same device and geometry: what can change on the running sink does, without a reopen.
-        const sink = this.loop.sink(kind);
-        if (this.adjusted.get(kind) !== live && sink) entry.adjust?.(sink, config);
-        this.adjusted.set(kind, live);
-        continue;
-      }
-      this.adjusted.set(kind, live);
+      if (this.built.get(kind) === settings) continue;
       this.built.set(kind, settings);
       this.cancelRetry(kind);
       await this.loop.removeSink(kind);
@@ -74,6 +69,28 @@ export class Outputs {
     }
   }
 
+  /**
+   * The camera picture follows the configuration on the running sinks: a new size, placement
+   * or background never reopens the camera (the sinks whose geometry follows it are rebuilt by
+   * their own settings).
+   */
+  private updatePicture(config: DaemonConfig): void {
+    const { width, height } = pictureSize(config.output.virtualCamera.size);
+    const settings = JSON.stringify(cameraPictureSettings(config));
+    if (!this.stage) {
+      this.stage = new CameraPictureStage(width, height, cameraPictureFor(config), (e) => this.options.notice('error', e.code, `Camera picture: ${e.message}`));
+    } else {
+      this.stage.resize(width, height);
+      if (settings !== this.stageSettings) this.stage.setPicture(cameraPictureFor(config));
+    }
+    this.stageSettings = settings;
+  }
+
+  /** The shared camera picture (tests). */
+  get picture(): CameraPictureStage | null {
+    return this.stage;
+  }
+
   private async open(kind: ConfiguredSinkKind, config: DaemonConfig): Promise<boolean> {
     const entry = this.registry[kind];
     const label = CONFIGURED_SINKS[kind].label;
@@ -84,7 +101,7 @@ export class Outputs {
       this.options.notice('error', e.code, `${label}: ${e.message}${RETRIED_CODES.has(e.code) ? ' (it starts by itself once it is there)' : ''}`);
     };
     try {
-      await this.loop.setSink(await entry.create(config, { dataDir: this.options.dataDir, onError: failed, announce: (message) => this.options.notice('info', null, message) }));
+      await this.loop.setSink(await entry.create(config, { dataDir: this.options.dataDir, onError: failed, announce: (message) => this.options.notice('info', null, message), picture: this.stage! }));
       if (this.said.has(kind) && this.errors[kind] === null) this.options.notice('info', null, `${label} started`);
       this.said.delete(kind);
       return true;

@@ -8,24 +8,19 @@ import { dirname, join, resolve } from 'node:path';
 import { freePath } from '../util/files.js';
 import type { DaemonConfig } from '../config/config.js';
 import { pictureSize, type ConfiguredSinkKind } from '../kinds.js';
-import { backgroundPicture } from '../media/image.js';
 import type { SinkState } from '../protocol.js';
 import { openPlatformWriter } from '../vcam/platform.js';
 import { createRecordingSink } from './recording.js';
 import { createRingSink } from './ring.js';
 import type { Sink, SinkContext } from './types.js';
-import { VirtualCameraSink, type CameraPicture } from './virtual-camera.js';
-import { WIDE_PHOTO_ASPECT, framedBox, type Placement } from '../kernels/compose.js';
-import type { RgbImage } from '../frames.js';
+import { VirtualCameraSink } from './virtual-camera.js';
+import { showingCameraPicture } from './camera-picture.js';
 
 type Output = DaemonConfig['output'];
 
 export interface SinkEntry<K extends ConfiguredSinkKind> {
   /** The settings whose change rebuilds the sink (compared as JSON). */
   settings(output: Output): unknown;
-  /** Settings a running sink takes without a rebuild (compared as JSON; applied with adjust). */
-  liveSettings?(output: Output): unknown;
-  adjust?(sink: Sink, config: DaemonConfig): void;
   enabled(output: Output): boolean;
   /**
    * Whether a failure to create it stops the daemon from starting (the OBS output ring)
@@ -41,25 +36,6 @@ export interface SinkEntry<K extends ConfiguredSinkKind> {
   state(output: Output, status: Record<string, unknown> | null, error: string | null): SinkState<K>;
 }
 
-function cameraPicture(camera: Output['virtualCamera']): { placement: Placement; background: Pick<Output['virtualCamera'], 'background' | 'colour' | 'image'> } {
-  return { placement: { scale: camera.scale, x: camera.x, y: camera.y }, background: { background: camera.background, colour: camera.colour, image: camera.image } };
-}
-
-/** The camera's 16:9 picture from the configuration: the placement, and how its background is made. */
-function cameraPictureFor(config: DaemonConfig): CameraPicture {
-  const camera = config.output.virtualCamera;
-  const { width, height } = pictureSize(camera.size);
-  const wide = (reference: RgbImage | null): boolean => reference !== null && reference.width >= reference.height * WIDE_PHOTO_ASPECT;
-  return {
-    placement: cameraPicture(camera).placement,
-    // A wide photo is animated in its own framing (the animation pasted back where it came from);
-    // square and tall ones are placed on the chosen background.
-    framing: (reference) => (wide(reference) ? framedBox(reference.width, reference.height, width, height) : null),
-    background: (reference, box) =>
-      backgroundPicture({ mode: wide(reference) ? 'photo' : camera.background, colour: camera.colour, imagePath: camera.image, reference, box, argument: 'output.virtualCamera.image' }, width, height),
-  };
-}
-
 export function defaultRecordingsFolder(dataDir: string): string {
   return join(dataDir, 'recordings');
 }
@@ -71,20 +47,20 @@ export function recordingFolders(output: Output, dataDir: string): string[] {
 
 export const SINK_REGISTRY: { readonly [K in ConfiguredSinkKind]: SinkEntry<K> } = Object.freeze({
   ring: {
-    settings: (o) => o.ring,
     enabled: (o) => o.ring.enabled,
     required: true,
-    create: async (config) => createRingSink(config.output.ring.name, config.output.fps, config.output.size),
+    // output.picture 'camera': the OBS source shows the camera's 16:9 picture (the ring takes its size).
+    settings: (o) => ({ ...o.ring, picture: o.picture, camera: o.picture === 'camera' ? o.virtualCamera.size : null }),
+    create: async (config, context) => {
+      if (config.output.picture !== 'camera') return createRingSink(config.output.ring.name, config.output.fps, config.output.size, config.output.size);
+      return showingCameraPicture(createRingSink(config.output.ring.name, config.output.fps, context.picture.width, context.picture.height), context.picture);
+    },
     state: (o) => ({ enabled: o.ring.enabled, name: o.ring.name }),
   },
   virtualCamera: {
-    // Not the output size: the camera keeps its own 16:9 picture, the animation is placed in it.
-    // The placement and background change on the running camera (no reopen, no gap for the apps).
+    // Not the output size: the camera keeps its own 16:9 picture (the shared stage), the animation
+    // is placed in it; placement and background change on the stage (no reopen, no gap for the apps).
     settings: (o) => ({ enabled: o.virtualCamera.enabled, device: o.virtualCamera.device, format: o.virtualCamera.format, size: o.virtualCamera.size, fps: o.fps }),
-    liveSettings: (o) => cameraPicture(o.virtualCamera),
-    adjust(sink, config) {
-      if (sink instanceof VirtualCameraSink) sink.setPicture(cameraPictureFor(config));
-    },
     enabled: (o) => o.virtualCamera.enabled,
     required: false,
     async create(config, context) {
@@ -96,7 +72,7 @@ export const SINK_REGISTRY: { readonly [K in ConfiguredSinkKind]: SinkEntry<K> }
         height,
         fpsNum: fps,
         fpsDen: 1,
-        picture: cameraPictureFor(config),
+        stage: context.picture,
         openWriter: (c) => openPlatformWriter(c, { device, format: virtualCamera.format }),
         onError: context.onError,
       });
@@ -122,7 +98,10 @@ export const SINK_REGISTRY: { readonly [K in ConfiguredSinkKind]: SinkEntry<K> }
       // the old recording is finished and renamed into place before this one opens).
       const path = freePath(base);
       if (!recording.path) mkdirSync(folder, { recursive: true });
-      const sink = await createRecordingSink(path, size, size, fps, context.onError);
+      // Its picture (square or the camera's) is fixed at its start, like its size and rate.
+      const camera = config.output.picture === 'camera';
+      const file = await createRecordingSink(path, camera ? context.picture.width : size, camera ? context.picture.height : size, fps, context.onError);
+      const sink = camera ? showingCameraPicture(file, context.picture) : file;
       context.announce(path === base ? `Recording to ${path}` : `Recording to ${path} (${base} exists and is kept)`);
       return sink;
     },

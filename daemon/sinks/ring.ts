@@ -5,13 +5,13 @@ import { RingWriter } from '../transport/ring.js';
 import type { Sink } from './types.js';
 
 /**
- * Opens the ring at `size` now, so a ring another daemon writes is refused at start
+ * Opens the ring at width x height now, so a ring another daemon writes is refused at start
  * (RING_IN_USE), not on the first frame; recreates it when the frame size changes.
  * @throws PersonaLiveError RING_IN_USE, SHM_FAILED
  */
-export function createRingSink(name: string, fps: number, size: number, shm: SharedMemoryBackend = systemSharedMemory()): Sink {
-  const open = (width: number, height: number): RingWriter => new RingWriter(shm, { name, width, height, pixelFormat: PixelFormat.RGB24, fps: { num: fps, den: 1 } });
-  let writer: RingWriter | null = open(size, size);
+export function createRingSink(name: string, fps: number, width: number, height: number, shm: SharedMemoryBackend = systemSharedMemory()): Sink {
+  const open = (w: number, h: number): RingWriter => new RingWriter(shm, { name, width: w, height: h, pixelFormat: PixelFormat.RGB24, fps: { num: fps, den: 1 } });
+  let writer: RingWriter | null = open(width, height);
   let written = 0;
   return {
     kind: 'ring',

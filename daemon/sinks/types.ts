@@ -7,6 +7,7 @@
 import type { PersonaLiveError } from '../errors.js';
 import type { Frame, RgbImage } from '../frames.js';
 import type { SinkKind } from '../kinds.js';
+import type { CameraPictureStage } from './camera-picture.js';
 
 export interface Sink {
   readonly kind: SinkKind;
@@ -31,4 +32,6 @@ export interface SinkContext {
   onError(error: PersonaLiveError): void;
   /** Tells the streamer what it opened ("Recording to ..."), in the log and the panel. */
   announce(message: string): void;
+  /** The camera picture (16:9), shared by the sinks that show it (the virtual camera; the OBS source and recordings with output.picture 'camera'). */
+  picture: CameraPictureStage;
 }

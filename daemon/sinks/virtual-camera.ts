@@ -7,7 +7,7 @@
  */
 import { PersonaLiveError } from '../errors.js';
 import type { Frame, RgbImage } from '../frames.js';
-import { PictureComposer, type Box, type Placement } from '../kernels/compose.js';
+import type { CameraPictureStage } from './camera-picture.js';
 import { createColourKernels, frameBytes, type ColourKernels, type PixelFormat } from '../kernels/colour.js';
 import type { FrameWriter, VirtualCameraConfig } from '../vcam/writer.js';
 import type { Sink } from './types.js';
@@ -34,23 +34,9 @@ export type VirtualCameraStats = {
   framing: 'photo' | 'placed';
 };
 
-/**
- * The camera's own picture (16:9): square animation frames are placed on a background
- * (kernels/compose.ts); frames already of the camera's size go out as they are.
- */
-export interface CameraPicture {
-  placement: Placement;
-  /**
-   * The background for a portrait (null before there is one) around the animation's box; the
-   * sink keeps the last one while a new one is made.
-   */
-  background(reference: RgbImage | null, box: Box): Promise<Uint8Array>;
-  /** The animation's box when the portrait is shown in its own framing (a wide photo), else null (the placement). */
-  framing?(reference: RgbImage): Box | null;
-}
-
 export interface VirtualCameraSinkOptions extends VirtualCameraConfig {
-  picture?: CameraPicture;
+  /** The camera picture (16:9) the square animation frames are placed in; frames of the camera's size go out as they are. */
+  stage?: CameraPictureStage;
   /** Opens the device (e.g. (c) => ObsVirtualCamWriter.open(c) or V4l2LoopbackWriter.open(c)). */
   openWriter: (config: VirtualCameraConfig) => FrameWriter | Promise<FrameWriter>;
   kernels?: ColourKernels;
@@ -63,11 +49,6 @@ export class VirtualCameraSink implements Sink {
   readonly kind = 'virtualCamera' as const;
   private writer: FrameWriter | null = null;
   private wire: Uint8Array | null = null;
-  private readonly composer: PictureComposer | null;
-  /** The composed RGB picture (allocated at start() when there is a picture). */
-  private composed: Uint8Array | null = null;
-  /** Which reference the background is for (a newer one wins when two are made at once). */
-  private backgroundFor = 0;
   private hasFrame = false;
   private readonly kernels: ColourKernels;
   private format: PixelFormat = 'NV12';
@@ -83,48 +64,11 @@ export class VirtualCameraSink implements Sink {
       throw new RangeError(`virtual camera: 'width' and 'height' must be positive even integers, got ${options.width}x${options.height}`);
     }
     this.kernels = options.kernels ?? createColourKernels();
-    this.composer = options.picture ? new PictureComposer(options.width, options.height, options.picture.placement) : null;
-    this.picture = options.picture ?? null;
   }
 
-  private picture: CameraPicture | null;
-  private lastReference: RgbImage | null = null;
-  /** 'photo': a wide portrait shown in its own framing; 'placed': the animation at the configured placement. */
-  private framing: 'photo' | 'placed' = 'placed';
-
-  /** New placement or background, on the running camera: the next frame shows it (the old background stays until the new one is made). */
-  setPicture(picture: CameraPicture): void {
-    if (!this.composer) return;
-    this.picture = picture;
-    this.layOut(this.lastReference);
-    this.makeBackground(this.lastReference);
-  }
-
-  /** A new portrait: its background is made beside the stream (the old one stays until it is ready). */
+  /** A new portrait: the camera picture's background follows it. */
   referenceChanged(image: RgbImage): void {
-    this.lastReference = image;
-    this.layOut(image);
-    this.makeBackground(image);
-  }
-
-  /** Where the animation goes for this portrait: its own framing (a wide photo) or the placement. */
-  private layOut(image: RgbImage | null): void {
-    if (!this.composer || !this.picture) return;
-    const framed = image ? this.picture.framing?.(image) ?? null : null;
-    this.framing = framed ? 'photo' : 'placed';
-    if (framed) this.composer.setBox(framed);
-    else this.composer.setPlacement(this.picture.placement);
-  }
-
-  private makeBackground(image: RgbImage | null): void {
-    if (!this.picture || !this.composer) return;
-    const mine = ++this.backgroundFor;
-    void this.picture.background(image, this.composer.placementBox).then(
-      (rgb) => {
-        if (mine === this.backgroundFor && !this.closed) this.composer!.setBackground(rgb);
-      },
-      (error: unknown) => this.fail(error),
-    );
+    this.options.stage?.referenceChanged(image);
   }
 
   /**
@@ -143,11 +87,7 @@ export class VirtualCameraSink implements Sink {
     this.writer = writer;
     this.format = writer.format;
     this.wire = new Uint8Array(frameBytes(writer.format, width, height));
-    if (this.composer && this.options.picture) {
-      this.composed = new Uint8Array(width * height * 3);
-      // A first background without a portrait (a colour or the user's image); referenceChanged brings the portrait's.
-      if (this.backgroundFor === 0 && this.picture) this.composer.setBackground(await this.picture.background(null, this.composer.placementBox));
-    }
+    await this.options.stage?.ready(); // the first frames show the background, not black
   }
 
   /** @throws PersonaLiveError VCAM_FAILED for a frame of another size; RangeError for a short buffer */
@@ -157,17 +97,13 @@ export class VirtualCameraSink implements Sink {
     if (!writer || !wire) return; // not started or closed: frames are dropped, like a camera nobody opened
     if (!repeated) {
       const { width, height } = this.options;
-      let rgb = frame.data;
-      if (frame.width !== width || frame.height !== height) {
-        if (!this.composer || !this.composed || frame.width !== frame.height) {
-          throw new PersonaLiveError('VCAM_FAILED', `frame is ${frame.width}x${frame.height} but the virtual camera was started at ${width}x${height}`, {
-            frameWidth: frame.width, frameHeight: frame.height, width, height,
-          });
-        }
-        this.composer.compose(frame.data, frame.width, this.composed);
-        rgb = this.composed;
+      const shown = this.options.stage ? this.options.stage.picture(frame) : frame;
+      if (shown.width !== width || shown.height !== height) {
+        throw new PersonaLiveError('VCAM_FAILED', `frame is ${frame.width}x${frame.height} but the virtual camera was started at ${width}x${height}`, {
+          frameWidth: frame.width, frameHeight: frame.height, width, height,
+        });
       }
-      this.kernels.convert(this.format, rgb, width, height, wire);
+      this.kernels.convert(this.format, shown.data, width, height, wire);
       this.hasFrame = true;
       this.counts.received++;
     }
@@ -212,7 +148,7 @@ export class VirtualCameraSink implements Sink {
       latencyLastUs: this.latency.last,
       latencyMeanUs: this.latency.count > 0 ? this.latency.sum / this.latency.count : 0,
       latencyMaxUs: this.latency.max,
-      framing: this.framing,
+      framing: this.options.stage?.framing ?? 'placed',
     };
   }
 

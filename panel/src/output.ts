@@ -1,5 +1,5 @@
 /** Output settings: frame rate, size, virtual camera and recording toggles with their real state. */
-import { PICTURE_BACKGROUNDS, VIRTUAL_CAMERA_SIZES, type PictureBackground } from '../../daemon/kinds.js';
+import { PICTURE_BACKGROUNDS, VIRTUAL_CAMERA_SIZES, type OutputPicture, type PictureBackground } from '../../daemon/kinds.js';
 import type { DaemonState, RequestMap } from '../../daemon/protocol.js';
 import type { Panel, View } from './app.js';
 import { byId, fillSelect, setText } from './dom.js';
@@ -41,6 +41,8 @@ export function mountOutput(panel: Panel): View {
   colour.addEventListener('change', () => void setCamera(colour, { colour: colour.value }));
   for (const [name, slider] of Object.entries(sliders)) slider.addEventListener('change', () => void setCamera(slider, { [name]: Number(slider.value) }));
 
+  const picture = byId<HTMLSelectElement>('output-picture');
+  picture.addEventListener('change', () => void set(picture, { picture: picture.value as OutputPicture }));
   fps.addEventListener('change', () => void set(fps, { fps: Number(fps.value) }));
   size.addEventListener('change', () => void set(size, { size: Number(size.value) }));
   vcam.addEventListener('change', () => void set(vcam, { virtualCamera: vcam.checked }));
@@ -75,6 +77,10 @@ export function mountOutput(panel: Panel): View {
       byId('camera-framing').hidden = camera.framing !== 'photo';
       if (document.activeElement !== colour) colour.value = camera.colour;
       for (const [name, slider] of Object.entries(sliders)) if (document.activeElement !== slider) slider.value = String(camera[name as keyof typeof sliders]);
+      fillSelect(picture, [
+        { value: 'square', label: 'The animation (square)' },
+        { value: 'camera', label: 'The camera picture (16:9)' },
+      ], o.picture);
       recording.checked = o.recording.enabled;
       toggleState('output-recording', o.recording.state, o.recording.path ? `File: ${o.recording.path}` : '', o.recording.error);
       setText(byId('output-ring'), o.ring.enabled ? `OBS output ring “${o.ring.name}”` : 'OBS output ring off');

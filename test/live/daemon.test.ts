@@ -139,7 +139,7 @@ describe.skipIf(demo.skip || ffmpeg.skip)('personalive daemon (child process, bu
     expect(bad.error).toMatchObject({ code: 'CONTROL_BAD_PARAMS' });
     expect(bad.error!.message).toMatch(/params\.fps: expected an integer from 1 to 120, got "fast"/);
     // Sink switches come from the kinds that have one: the output ring is not switched from a client.
-    expect((await control.call('output.set', { ring: false })).error?.message).toBe('output.set: params.ring is not a parameter (expected fps, size, virtualCamera, recording)');
+    expect((await control.call('output.set', { ring: false })).error?.message).toBe('output.set: params.ring is not a parameter (expected fps, size, picture, virtualCamera, recording)');
     // A decoder without a pack is refused with the reason (it used to be accepted).
     expect((await control.call('backend.set', { decoder: 'vae' })).error).toMatchObject({ code: 'DECODER_UNAVAILABLE', message: expect.stringContaining('no model pack configured') });
     expect((await control.call('references.activate', { id: '../../etc/passwd' })).error?.code).toBe('CONTROL_BAD_PARAMS');
@@ -238,6 +238,10 @@ describe.skipIf(demo.skip || ffmpeg.skip)('personalive daemon (child process, bu
     expect((await control.call('camera.set', { background: 'image' })).error).toMatchObject({ code: 'CONTROL_BAD_PARAMS', message: expect.stringContaining('set output.virtualCamera.image in the configuration file first') });
     expect((await control.call('camera.set', { scale: 3 })).error?.message).toMatch(/camera\.set: params\.scale: expected a number from 0\.2 to 1/);
     expect((await control.call('camera.set', { image: '/etc/passwd' })).error?.message).toMatch(/params\.image is not a parameter/);
+    const square = await control.call<DaemonState['output']>('output.set', { picture: 'camera' });
+    expect(square.result?.picture).toBe('camera');
+    expect((await control.call<DaemonState['output']>('output.set', { picture: 'square' })).result?.picture).toBe('square');
+    expect((await control.call('output.set', { picture: 'round' })).error?.message).toMatch(/params\.picture: expected one of "square", "camera"/);
   });
 
   it('shuts down cleanly on SIGTERM: exit 0, the recording complete, the output ring marked stopped', async () => {

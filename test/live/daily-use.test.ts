@@ -293,3 +293,33 @@ describe.skipIf(demo.skip || ffmpeg.skip)('daily use: saved state that went bad'
     expect((await again.stop()).code).toBe(0);
   });
 });
+
+describe.skipIf(demo.skip || ffmpeg.skip)('daily use: the camera picture for OBS and recordings', () => {
+  const work = mkdtempSync(join(tmpdir(), 'personalive-picture-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('with output.picture "camera" the OBS source ring and the recording carry the 16:9 camera picture', async () => {
+    const root = join(work, 'home');
+    mkdirSync(join(root, 'config'), { recursive: true });
+    writeFileSync(join(root, 'config', 'config.json'), JSON.stringify({ output: { picture: 'camera', virtualCamera: { size: '640x360', background: 'colour', colour: '#204060' } } }));
+    const ring = `personalive-picture-${process.pid}`;
+    const path = join(work, 'picture.mp4');
+    const daemon = await startDaemon({ root, args: ['--reference', join(demo.dir, 'reference.png'), '--driving-file', join(demo.dir, 'driving.mp4'), '--output-ring', ring, '--record', path] });
+    const reader = new RingReader(systemSharedMemory(), ring);
+    let frame: ReturnType<RingReader['readLatest']> = null;
+    for (let i = 0; i < 200 && !frame; i++) {
+      frame = reader.readLatest();
+      if (!frame) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(frame).not.toBeNull();
+    expect([frame!.width, frame!.height]).toEqual([640, 360]);
+    // Beside the animation: the configured colour (#204060), in RGB24.
+    const left = Array.from(frame!.pixels.subarray(180 * frame!.stride + 30, 180 * frame!.stride + 33));
+    expect(left).toEqual([0x20, 0x40, 0x60]);
+    reader.close();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await daemon.stop()).code).toBe(0);
+    const info = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'json', path], { encoding: 'utf8' })) as { streams: Array<{ width: number; height: number }> };
+    expect(info.streams[0]).toEqual({ width: 640, height: 360 });
+  });
+});

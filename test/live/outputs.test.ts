@@ -18,7 +18,6 @@ function fakeLoop(): { loop: LiveLoop; sinks: Map<string, Sink> } {
     async setSink(sink: Sink) { sinks.set(sink.kind, sink); },
     async removeSink(kind: string) { sinks.delete(kind); },
     sinkStatus: (kind: string) => sinks.get(kind)?.status() ?? null,
-    sink: (kind: string) => sinks.get(kind) ?? null,
   } as unknown as LiveLoop;
   return { loop, sinks };
 }
@@ -79,7 +78,6 @@ describe('Outputs', () => {
 
   it('the camera picture (placement, background) changes on the running camera; its size reopens it; the output size touches neither', async () => {
     let opened = 0;
-    const adjusted: unknown[] = [];
     const registry = {
       ...SINK_REGISTRY,
       virtualCamera: {
@@ -88,21 +86,21 @@ describe('Outputs', () => {
           opened++;
           return { kind: 'virtualCamera', write() {}, status: () => ({}), async close() {} };
         },
-        adjust: (_sink: Sink, config: { output: { virtualCamera: unknown } }) => adjusted.push(config.output.virtualCamera),
       },
     } as typeof SINK_REGISTRY;
     const outputs = new Outputs(fakeLoop().loop, { dataDir: '/nonexistent', notice() {}, registry });
     const config = (camera: object, output: object = {}) => validateConfig({ output: { ring: { enabled: false }, virtualCamera: { enabled: true, ...camera }, ...output } }, 'test');
     await outputs.apply(config({}));
-    await outputs.apply(config({ scale: 0.6, x: 0.3 }));
-    await outputs.apply(config({ scale: 0.6, x: 0.3, background: 'colour', colour: '#112233' }));
+    expect(outputs.picture!.box).toEqual({ left: 280, top: 0, size: 720 });
+    await outputs.apply(config({ scale: 0.5, x: 0, y: 0 }));
+    await outputs.apply(config({ scale: 0.5, x: 0, y: 0, background: 'colour', colour: '#112233' }));
     expect(opened).toBe(1);
-    expect(adjusted).toHaveLength(2);
-    expect(adjusted[1]).toMatchObject({ scale: 0.6, x: 0.3, background: 'colour', colour: '#112233' });
-    await outputs.apply(config({ scale: 0.6, x: 0.3, background: 'colour', colour: '#112233' }, { size: 256 }));
+    expect(outputs.picture!.box).toEqual({ left: 0, top: 0, size: 360 });
+    await outputs.apply(config({ scale: 0.5, x: 0, y: 0, background: 'colour', colour: '#112233' }, { size: 256 }));
     expect(opened).toBe(1);
     await outputs.apply(config({ size: '640x360' }));
     expect(opened).toBe(2);
+    expect([outputs.picture!.width, outputs.picture!.height]).toEqual([640, 360]);
     outputs.close();
   });
 });

@@ -15,6 +15,7 @@ import { createMeshwarpGenerator, type MeshwarpGenerator } from '../../daemon/ge
 import { framedBox } from '../../daemon/kernels/compose.js';
 import { decodeVideoFrames } from '../../daemon/media/decode.js';
 import { backgroundPicture, loadImageRgb } from '../../daemon/media/image.js';
+import { CameraPictureStage } from '../../daemon/sinks/camera-picture.js';
 import { VirtualCameraSink } from '../../daemon/sinks/virtual-camera.js';
 import { OBS_QUEUE_HEADER, ObsVirtualCamWriter, obsQueueLayout } from '../../daemon/vcam/obs-virtualcam.js';
 import type { FrameWriter, VirtualCameraConfig } from '../../daemon/vcam/writer.js';
@@ -46,17 +47,15 @@ describe.skipIf(demo.skip || ffmpeg.skip)('a wide reference photo in its own fra
   it('is the photo outside the animation, has no seam, and moves', async () => {
     const memory = createInProcessSharedMemory();
     const openWriter = (config: VirtualCameraConfig): FrameWriter => ObsVirtualCamWriter.open({ ...config, name: 'wide', backend: memory, resolutionFile: null });
-    const sink = new VirtualCameraSink({
-      width: W, height: H, fpsNum: 25, fpsDen: 1, openWriter,
-      picture: {
-        placement: { scale: 0.5, x: 0.2, y: 0.5 }, // ignored for a wide photo
-        framing: (reference) => framedBox(reference.width, reference.height, W, H),
-        background: (reference, box) => backgroundPicture({ mode: 'photo', colour: '#000000', imagePath: '', reference, box }, W, H),
-      },
+    const stage = new CameraPictureStage(W, H, {
+      placement: { scale: 0.5, x: 0.2, y: 0.5 }, // ignored for a wide photo
+      framing: (reference) => framedBox(reference.width, reference.height, W, H),
+      background: (reference, box) => backgroundPicture({ mode: 'photo', colour: '#000000', imagePath: '', reference, box }, W, H),
     });
+    const sink = new VirtualCameraSink({ width: W, height: H, fpsNum: 25, fpsDen: 1, openWriter, stage });
     await sink.start();
     sink.referenceChanged(wide);
-    await new Promise((r) => setTimeout(r, 300)); // the background is made beside the stream
+    await stage.ready(); // the background is made beside the stream
     expect(sink.status().framing).toBe('photo');
     const layout = obsQueueLayout(W, H);
     const queue = new Uint8Array(memory.open('wide', layout.size)!.buffer);

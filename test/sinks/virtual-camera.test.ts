@@ -10,6 +10,7 @@ import { createColourKernels, frameBytes, type PixelFormat } from '../../daemon/
 import { createInProcessSharedMemory } from '../../daemon/ffi/shared-memory.js';
 import { OBS_QUEUE_HEADER, ObsVirtualCamWriter, obsQueueLayout } from '../../daemon/vcam/obs-virtualcam.js';
 import { drivingFrame, type Frame, type RgbImage } from '../../daemon/frames.js';
+import { CameraPictureStage } from '../../daemon/sinks/camera-picture.js';
 import { VirtualCameraSink } from '../../daemon/sinks/virtual-camera.js';
 import { FramePacer } from '../../daemon/transport/pacer.js';
 import { openPlatformWriter } from '../../daemon/vcam/platform.js';
@@ -219,7 +220,8 @@ describe('the 16:9 camera picture (1280x720 NV12 through the OBS Virtual Camera 
     const grey = new Uint8Array(1280 * 720 * 3).fill(40);
     const made: Array<RgbImage | null> = [];
     const picture = { placement: { scale: 1, x: 0.5, y: 0.5 }, background: async (reference: RgbImage | null) => { made.push(reference); return grey; } };
-    const sink = new VirtualCameraSink({ width: 1280, height: 720, fpsNum: 25, fpsDen: 1, kernels, openWriter, picture });
+    const stage = new CameraPictureStage(1280, 720, picture);
+    const sink = new VirtualCameraSink({ width: 1280, height: 720, fpsNum: 25, fpsDen: 1, kernels, openWriter, stage });
     await sink.start();
     expect(made).toEqual([null]); // a first background before any portrait
     const layout = obsQueueLayout(1280, 720);
@@ -235,13 +237,14 @@ describe('the 16:9 camera picture (1280x720 NV12 through the OBS Virtual Camera 
     expect(luma(640, 360)).toBeGreaterThan(200); // the animation, centred, full height
     expect(luma(100, 360)).toBeLessThan(60); // the background beside it
     expect(luma(1180, 360)).toBeLessThan(60);
-    sink.setPicture({ ...picture, placement: { scale: 0.5, x: 0, y: 0 } });
+    stage.setPicture({ ...picture, placement: { scale: 0.5, x: 0, y: 0 } });
+    await stage.ready();
     sink.write(white, false, 2);
     expect(luma(100, 100)).toBeGreaterThan(200); // moved to the top left
     expect(luma(640, 600)).toBeLessThan(60);
     const portrait: RgbImage = { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4 };
     sink.referenceChanged(portrait);
-    await new Promise((r) => setTimeout(r, 10));
+    await stage.ready();
     expect(made.at(-1)).toBe(portrait); // a portrait gets its own (blurred) background
     await sink.close();
   });
