@@ -17,7 +17,7 @@ import { ObsClient } from '../obs/obs-client.js';
 import { RingReader } from '../transport/ring.js';
 import type { DoctorCheck } from '../protocol.js';
 import { findObsInstalls, readWebsocketSettings, registeredDock, type ObsInstall } from './obs-install.js';
-import { gpuFacts, proveProviders, virtualCameraCommands, virtualCameraFacts } from './system-checks.js';
+import { gpuFacts, processesUsing, proveProviders, virtualCameraCommands, virtualCameraFacts } from './system-checks.js';
 
 export interface DoctorOptions {
   env: NodeJS.ProcessEnv;
@@ -94,6 +94,10 @@ function virtualCameraChecks(root: string): DoctorCheck[] {
     rows.push(facts.ours
       ? check(area, 'device', 'ok', `${facts.ours.device} "${facts.ours.label}" (exclusive_caps ${facts.exclusiveCaps ?? '?'}; other loopback devices: ${facts.devices.filter((d) => d !== facts.ours).map((d) => d.device).join(', ') || 'none'})`)
       : check(area, 'device', 'fail', facts.devices.length ? `no device labelled PersonaLive (loopback devices: ${facts.devices.map((d) => `${d.device} "${d.label}"`).join(', ')})` : 'no loopback device', `personalive setup --yes, or: ${virtualCameraCommands()[0]}`));
+    if (facts.ours) {
+      const users = processesUsing(facts.ours.device);
+      rows.push(check(area, 'in use by', 'info', users.length ? users.map((u) => `${u.name} (pid ${u.pid})`).join(', ') : 'nobody (no writer, no app has it open)'));
+    }
     rows.push(check(area, 'at boot', facts.persistent ? 'ok' : 'warn', facts.persistent ? 'loaded at every boot (modprobe.d, modules-load.d)' : 'not set to load at boot', facts.persistent ? null : 'personalive setup --yes'));
   }
   return rows;

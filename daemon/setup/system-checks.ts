@@ -4,7 +4,7 @@
  * ('/' normally, a temporary folder in tests) so the answers can be tested for real.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { GraphBuilder } from '../../models/onnx/builder.js';
@@ -94,6 +94,41 @@ export function virtualCameraFacts(root = '/'): VirtualCameraFacts {
     ours: devices.find((d) => d.label === CAMERA_LABEL) ?? null,
     persistent: modprobe !== null && modprobe.includes('v4l2loopback') && read(join(root, MODULES_LOAD_FILE))?.includes('v4l2loopback') === true,
   };
+}
+
+/**
+ * The processes that have `path` open (a camera device: the writer and the apps reading it),
+ * from /proc/<pid>/fd; processes of other users cannot be seen without root and are not listed.
+ */
+export function processesUsing(path: string, proc = '/proc'): Array<{ pid: number; name: string }> {
+  const found: Array<{ pid: number; name: string }> = [];
+  let pids: string[] = [];
+  try {
+    pids = readdirSync(proc).filter((n) => /^\d+$/.test(n));
+  } catch {
+    return found;
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(join(proc, pid, 'fd'));
+    } catch {
+      continue; // gone, or another user's
+    }
+    for (const fd of fds) {
+      let target = '';
+      try {
+        target = readlinkSync(join(proc, pid, 'fd', fd));
+      } catch {
+        continue;
+      }
+      if (target === path) {
+        found.push({ pid: Number(pid), name: (read(join(proc, pid, 'comm')) ?? '?').trim() });
+        break;
+      }
+    }
+  }
+  return found;
 }
 
 /** The commands that set the virtual camera up by hand (what setup does with --yes). */

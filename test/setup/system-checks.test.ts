@@ -3,13 +3,13 @@
  * roots (a kernel module file, v4l2loopback's sysfs entries, an NVIDIA driver file), and the
  * virtual-camera step of setup writing its persistent files under such a root.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultPaths } from '../../daemon/config/config.js';
 import { runSetup, runUninstall } from '../../daemon/setup/setup.js';
-import { MODPROBE_FILE, MODULES_LOAD_FILE, gpuFacts, proveProviders, virtualCameraCommands, virtualCameraFacts } from '../../daemon/setup/system-checks.js';
+import { MODPROBE_FILE, MODULES_LOAD_FILE, gpuFacts, processesUsing, proveProviders, virtualCameraCommands, virtualCameraFacts } from '../../daemon/setup/system-checks.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -48,6 +48,21 @@ describe('virtual camera facts', () => {
     const facts = virtualCameraFacts();
     expect(typeof facts.moduleAvailable).toBe('boolean');
     expect(virtualCameraCommands()[0]).toBe('sudo modprobe v4l2loopback devices=2 video_nr=10,11 card_label="PersonaLive","PersonaLive (Zoom)" exclusive_caps=1,0');
+  });
+});
+
+describe('who has a device open', () => {
+  it('finds this process holding a file open (as a camera app holds /dev/videoN), and nobody for a file nobody holds', () => {
+    const dir = temp();
+    const held = join(dir, 'video10');
+    writeFileSync(held, '');
+    const fd = openSync(held, 'r');
+    try {
+      expect(processesUsing(held)).toEqual([{ pid: process.pid, name: expect.any(String) }]);
+      expect(processesUsing(join(dir, 'video11'))).toEqual([]);
+    } finally {
+      closeSync(fd);
+    }
   });
 });
 
