@@ -24,6 +24,7 @@ import type { DaemonSession } from './control/session.js';
 import type { RgbImage } from './frames.js';
 import { createFaceCheck } from './generators/meshwarp/face-check.js';
 import { backendChoiceProblem } from './kinds.js';
+import { WIDE_PHOTO_ASPECT, portraitSquare } from './kernels/compose.js';
 import { generatorEntry } from './generators/registry.js';
 import { backendOptions, type BackendOptions } from './live/backends.js';
 import { LiveLoop, type BackendChoice } from './live/live-loop.js';
@@ -109,7 +110,18 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   if (problem) throw new PersonaLiveError('USAGE', `command line: ${problem.message}`, { generator: config.generator.kind, option: problem.field });
   const token = loadOrCreateToken(paths.tokenFile);
   const faces = createFaceCheck();
-  const gallery = new ReferenceGallery(paths.dataDir, (image, label) => faces.require(image, label));
+  const gallery = new ReferenceGallery(paths.dataDir, async (image, label) => {
+    await faces.require(image, label);
+  });
+  /**
+   * A wide photo is animated around its face (wherever it is) and shown in its own framing:
+   * the square is found once, here, before the portrait goes on air.
+   */
+  const withFaceSquare = async (image: RgbImage, label: string): Promise<RgbImage> => {
+    if (image.width < image.height * WIDE_PHOTO_ASPECT) return image;
+    image.square = portraitSquare(image.width, image.height, await faces.require(image, label));
+    return image;
+  };
   const backends: BackendOptions = await backendOptions(config.generator.packDir);
   const rebuilt = await gallery.recoverIndex();
   if (rebuilt) log.warn({ code: 'CONFIG_INVALID' }, rebuilt);
@@ -193,7 +205,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     applyOutputs,
     applySource,
     async activateReference(id: string) {
-      const image = await gallery.loadImage(id);
+      const stored = gallery.list().find((r) => r.id === id);
+      const image = await withFaceSquare(await gallery.loadImage(id), `Reference "${stored?.name ?? id}"`);
       await loop.swapReference(image);
       gallery.setActive(id);
       broadcastState();
@@ -214,7 +227,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     for (const reference of order) {
       try {
         const image = await gallery.loadImage(reference.id);
-        await faces.require(image, `Reference "${reference.name}"`);
+        const face = await faces.require(image, `Reference "${reference.name}"`);
+        if (image.width >= image.height * WIDE_PHOTO_ASPECT) image.square = portraitSquare(image.width, image.height, face);
         if (reference.id !== gallery.activeId) gallery.setActive(reference.id);
         return image;
       } catch (error) {

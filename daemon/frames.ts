@@ -10,6 +10,19 @@ export interface RgbImage {
   data: Uint8Array;
   width: number;
   height: number;
+  /**
+   * For a portrait photo: the square that is animated (around the face, kernels/compose.ts
+   * portraitSquare). The generators crop it and the camera picture pastes the animation back
+   * there; absent, the centre square.
+   */
+  square?: PhotoSquare;
+}
+
+/** A square of a photo, in its pixels. */
+export interface PhotoSquare {
+  left: number;
+  top: number;
+  size: number;
 }
 
 /**

@@ -6,6 +6,7 @@
  * picture, no allocation.
  */
 import { PersonaLiveError } from '../errors.js';
+import type { PhotoSquare } from '../frames.js';
 import { loadAddon, type Addon, type KernelImplementation } from './native.js';
 
 export interface Placement {
@@ -42,13 +43,25 @@ export const WIDE_PHOTO_ASPECT = 1.25;
  * paste-back), so a wide photo is animated in its own framing. The box may reach past the
  * picture's edges (a 4:3 photo is cropped top and bottom); compose clips it there.
  */
-export function framedBox(photoW: number, photoH: number, width: number, height: number): Box {
+export function framedBox(photoW: number, photoH: number, width: number, height: number, square: PhotoSquare = portraitSquare(photoW, photoH, null)): Box {
   const scale = Math.max(width / photoW, height / photoH);
-  const side = Math.min(photoW, photoH);
   const offsetX = (width - photoW * scale) / 2;
   const offsetY = (height - photoH * scale) / 2;
   // `+ 0` turns a -0 from rounding into 0.
-  return { left: Math.round(offsetX + ((photoW - side) / 2) * scale) + 0, top: Math.round(offsetY + ((photoH - side) / 2) * scale) + 0, size: Math.round(side * scale) };
+  return { left: Math.round(offsetX + square.left * scale) + 0, top: Math.round(offsetY + square.top * scale) + 0, size: Math.round(square.size * scale) };
+}
+
+/**
+ * The square of a photo that is animated: as large as the photo's shorter side, centred on
+ * the face (x, y, width, height in its pixels) as far as the photo allows, or the centre
+ * square without one. A wide photo with the face at one side is animated where the face is.
+ */
+export function portraitSquare(photoW: number, photoH: number, face: readonly [number, number, number, number] | null): PhotoSquare {
+  const size = Math.min(photoW, photoH);
+  const cx = face ? face[0] + face[2] / 2 : photoW / 2;
+  const cy = face ? face[1] + face[3] / 2 : photoH / 2;
+  const clampTo = (v: number, room: number): number => Math.min(Math.max(Math.round(v - size / 2), 0), room - size);
+  return { left: clampTo(cx, photoW), top: clampTo(cy, photoH), size };
 }
 
 export class PictureComposer {

@@ -186,7 +186,7 @@ function tooLarge(label: string, width: number | null, height: number | null): P
  * Crops a square and resizes it to size x size (Lanczos-3). With a box (e.g. a detected
  * face), the box is clamped to the image, grown to a square around its centre (as large as
  * its longer side, at most the image's shorter side) and shifted to stay inside; without
- * one, the centre square is used.
+ * one, the image's own `square` (a portrait's, around its face), else the centre square.
  * @throws PersonaLiveError USAGE for a bad size, a box outside the image, or pixel data that
  *   does not match width*height*3.
  */
@@ -217,6 +217,11 @@ export async function fitSquare(image: RgbImage, size: number, box?: SquareBox |
     side = Math.max(1, Math.min(Math.round(Math.max(x1 - x0, y1 - y0)), W, H));
     left = clamp(Math.round((x0 + x1) / 2 - side / 2), 0, W - side);
     top = clamp(Math.round((y0 + y1) / 2 - side / 2), 0, H - side);
+  } else if (image.square) {
+    // The portrait's own animated square (around its face).
+    side = clamp(Math.round(image.square.size), 1, Math.min(W, H));
+    left = clamp(Math.round(image.square.left), 0, W - side);
+    top = clamp(Math.round(image.square.top), 0, H - side);
   } else {
     side = Math.min(W, H);
     left = Math.floor((W - side) / 2);

@@ -36,7 +36,7 @@ export function cameraPictureFor(config: DaemonConfig): CameraPicture {
     placement: { scale: camera.scale, x: camera.x, y: camera.y },
     // A wide photo is animated in its own framing (the animation pasted back where it came from);
     // square and tall ones are placed on the chosen background.
-    framing: (reference) => (wide(reference) ? framedBox(reference.width, reference.height, width, height) : null),
+    framing: (reference) => (wide(reference) ? framedBox(reference.width, reference.height, width, height, reference.square) : null),
     background: (reference, box) =>
       backgroundPicture({ mode: wide(reference) ? 'photo' : camera.background, colour: camera.colour, imagePath: camera.image, reference, box, argument: 'output.virtualCamera.image' }, width, height),
   };

@@ -1,6 +1,6 @@
 /** The camera's 16:9 picture: where the animation goes, what is behind it, how its edge melts in. */
 import { describe, expect, it } from 'vitest';
-import { PictureComposer, placeBox } from '../../daemon/kernels/compose.js';
+import { PictureComposer, framedBox, placeBox, portraitSquare } from '../../daemon/kernels/compose.js';
 
 const W = 64;
 const H = 36;
@@ -91,5 +91,23 @@ describe('PictureComposer', () => {
     native.compose(source, 20, a);
     typescript.compose(source, 20, b);
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+  });
+});
+
+describe('portraitSquare and framedBox (a wide photo in its own framing)', () => {
+  it('animates the square around the face, as far as the photo allows; the centre square without a face', () => {
+    expect(portraitSquare(1600, 900, null)).toEqual({ left: 350, top: 0, size: 900 });
+    expect(portraitSquare(1600, 900, [200, 300, 200, 250])).toEqual({ left: 0, top: 0, size: 900 });
+    expect(portraitSquare(1600, 900, [1000, 300, 200, 250])).toEqual({ left: 650, top: 0, size: 900 });
+    expect(portraitSquare(1600, 900, [1400, 300, 180, 250])).toEqual({ left: 700, top: 0, size: 900 });
+    expect(portraitSquare(800, 1000, [100, 50, 200, 200])).toEqual({ left: 0, top: 0, size: 800 });
+  });
+
+  it('pastes the animation back where its square is in the photo scaled to cover the picture', () => {
+    expect(framedBox(1600, 900, 1280, 720)).toEqual({ left: 280, top: 0, size: 720 });
+    expect(framedBox(1600, 900, 1280, 720, { left: 0, top: 0, size: 900 })).toEqual({ left: 0, top: 0, size: 720 });
+    expect(framedBox(1600, 900, 1280, 720, { left: 700, top: 0, size: 900 })).toEqual({ left: 560, top: 0, size: 720 });
+    // A 4:3 photo is cropped top and bottom: its square reaches past the picture.
+    expect(framedBox(1200, 900, 1280, 720)).toEqual({ left: 160, top: -120, size: 960 });
   });
 });

@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DaemonState } from '../../daemon/protocol.js';
 import { systemSharedMemory } from '../../daemon/ffi/shared-memory.js';
 import { RingReader } from '../../daemon/transport/ring.js';
+import sharp from 'sharp';
+import { backgroundPicture, loadImageRgb } from '../../daemon/media/image.js';
 import { ControlClient } from '../helpers/control-client.js';
 import { startDaemon } from '../helpers/daemon-process.js';
 import { demoDataDir, requireBinary } from '../helpers/system.js';
@@ -321,5 +323,49 @@ describe.skipIf(demo.skip || ffmpeg.skip)('daily use: the camera picture for OBS
     expect((await daemon.stop()).code).toBe(0);
     const info = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'json', path], { encoding: 'utf8' })) as { streams: Array<{ width: number; height: number }> };
     expect(info.streams[0]).toEqual({ width: 640, height: 360 });
+  });
+
+  it('a wide photo with the face at one side: animated around the face, shown in its own framing (the rest of the photo still, no seam)', async () => {
+    const root = join(work, 'wide-home');
+    mkdirSync(join(root, 'config'), { recursive: true });
+    writeFileSync(join(root, 'config', 'config.json'), JSON.stringify({ output: { picture: 'camera', virtualCamera: { size: '640x360' } } }));
+    // The portrait with its own wall carried on to the right: a 2.2:1 photo whose centre square
+    // misses the face (it is at the far left), so only a square around the face animates it.
+    const wide = join(work, 'wide.png');
+    const portrait = await loadImageRgb(join(demo.dir, 'reference.png'));
+    const extra = Math.round(portrait.height * 2.2) - portrait.width;
+    await sharp(portrait.data, { raw: { width: portrait.width, height: portrait.height, channels: 3 } }).extend({ right: extra, extendWith: 'copy' }).png().toFile(wide);
+    const ring = `personalive-wide-${process.pid}`;
+    const daemon = await startDaemon({ root, args: ['--reference', wide, '--driving-file', join(demo.dir, 'driving.mp4'), '--output-ring', ring, '--no-obs'] });
+    const photo = await loadImageRgb(wide);
+    const still = await backgroundPicture({ mode: 'photo', colour: '#000000', imagePath: '', reference: photo }, 640, 360);
+    const reader = new RingReader(systemSharedMemory(), ring);
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < 400 && frames.length < 3; i++) {
+      const f = reader.readLatest();
+      if (f && (frames.length === 0 || i % 40 === 0)) frames.push(f.pixels.slice(0, 640 * 360 * 3));
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    reader.close();
+    expect(frames.length).toBe(3);
+    const control = await ControlClient.open(daemon);
+    control.close();
+    const at = (rgb: Uint8Array, x: number, y: number): number => (rgb[(y * 640 + x) * 3]! + rgb[(y * 640 + x) * 3 + 1]! + rgb[(y * 640 + x) * 3 + 2]!) / 3;
+    // The photo covers 640x360 scaled by 360/512 (792 wide, 76 px cut each side); the square
+    // around the face is the photo's left 512x512: in the picture x -76..284.
+    // Right of it: the photo, still.
+    let rightError = 0;
+    let n = 0;
+    for (let y = 10; y < 350; y += 10) for (let x = 330; x < 640; x += 20) { rightError += Math.abs(at(frames[2]!, x, y) - at(still, x, y)); n++; }
+    expect(rightError / n).toBeLessThan(4);
+    // Across the seam at x = 284: no step beyond the photo's own.
+    let seam = 0;
+    for (let y = 20; y < 340; y++) seam += Math.abs(at(frames[2]!, 281, y) - at(frames[2]!, 287, y)) - Math.abs(at(still, 281, y) - at(still, 287, y));
+    expect(seam / 320).toBeLessThan(4);
+    // The face (x 20..200 in the picture) moves between the first and the last frame.
+    let moved = 0;
+    for (let y = 60; y < 300; y += 2) for (let x = 20; x < 200; x += 2) moved += Math.abs(at(frames[0]!, x, y) - at(frames[2]!, x, y));
+    expect(moved / (120 * 90)).toBeGreaterThan(0.5);
+    expect((await daemon.stop()).code).toBe(0);
   });
 });

@@ -246,6 +246,13 @@ describe('image adapter', () => {
       expect(near(px(out, 13, 8), BLUE, 8)).toBe(true);
     });
 
+    it('without a box, a portrait\'s own square (around its face): that square, not the centre', async () => {
+      const image = halves(80, 40, RED, BLUE);
+      image.square = { left: 0, top: 0, size: 40 }; // all red
+      const out = await fitSquare(image, 8);
+      expect(near(px(out, 1, 4), RED, 8) && near(px(out, 6, 4), RED, 8)).toBe(true);
+    });
+
     it('with a box: crops the box', async () => {
       const out = await fitSquare(target(), 8, { x: 60, y: 10, width: 20, height: 20 });
       for (const [x, y] of [[1, 1], [4, 4], [6, 6]]) expect(near(px(out, x, y), BLUE, 8)).toBe(true);

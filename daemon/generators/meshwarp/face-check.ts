@@ -10,8 +10,11 @@ import type { RgbImage } from '../../frames.js';
 import { createHumanTracker, type HumanTracker } from './tracking/human-tracker.js';
 
 export interface FaceCheck {
-  /** @throws PersonaLiveError NO_FACE naming `label`; TRACKER_* when the tracker cannot run */
-  require(image: RgbImage, label: string): Promise<void>;
+  /**
+   * Returns the face's box (x, y, width, height, image pixels).
+   * @throws PersonaLiveError NO_FACE naming `label`; TRACKER_* when the tracker cannot run
+   */
+  require(image: RgbImage, label: string): Promise<[number, number, number, number]>;
   /** Whether the tracker is started (it stops `idleMs` after the last check). */
   readonly running: boolean;
   close(): Promise<void>;
@@ -39,6 +42,7 @@ export function createFaceCheck(idleMs = 30_000): FaceCheck {
         if (!found.face) {
           throw new PersonaLiveError('NO_FACE', `${label} shows no face the tracker can find: use a portrait with the face clearly visible, facing the camera`, { image: label });
         }
+        return found.face.box;
       } finally {
         inFlight--;
         if (inFlight === 0 && tracker) {
