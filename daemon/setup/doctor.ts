@@ -17,7 +17,7 @@ import { ObsClient } from '../obs/obs-client.js';
 import { RingReader } from '../transport/ring.js';
 import type { DoctorCheck } from '../protocol.js';
 import { findObsInstalls, readWebsocketSettings, registeredDock, type ObsInstall } from './obs-install.js';
-import { gpuFacts, processesUsing, proveProviders, virtualCameraCommands, virtualCameraFacts } from './system-checks.js';
+import { gpuFacts, obsVirtualCameraRegistered, processesUsing, proveProviders, virtualCameraCommands, virtualCameraFacts } from './system-checks.js';
 
 export interface DoctorOptions {
   env: NodeJS.ProcessEnv;
@@ -87,7 +87,12 @@ async function obsChecks(install: ObsInstall, options: DoctorOptions): Promise<D
 
 function virtualCameraChecks(root: string): DoctorCheck[] {
   const area = 'virtual camera';
-  if (process.platform !== 'linux') return [check(area, 'OBS Virtual Camera', 'info', 'Windows and macOS use the OBS Virtual Camera: start it once in OBS')];
+  if (process.platform === 'win32') {
+    return [obsVirtualCameraRegistered()
+      ? check(area, 'OBS Virtual Camera', 'ok', 'registered (PersonaLive writes its frames; keep OBS\'s own virtual camera stopped)')
+      : check(area, 'OBS Virtual Camera', 'fail', 'not registered', 'install OBS Studio 26.1 or newer with its installer')];
+  }
+  if (process.platform !== 'linux') return [check(area, 'virtual camera', 'info', 'no virtual camera for this system yet')];
   const facts = virtualCameraFacts(root);
   const rows = [facts.moduleAvailable ? check(area, 'v4l2loopback module', 'ok', facts.loaded ? 'installed and loaded' : 'installed, not loaded') : check(area, 'v4l2loopback module', 'fail', 'not installed for this kernel', 'Debian/Ubuntu: sudo apt install v4l2loopback-dkms')];
   if (facts.moduleAvailable) {

@@ -16,7 +16,7 @@ import { GPU_INSTALL_COMMAND } from '../ort/onnx-runtime.js';
 import { getIniValue, setIniValue } from './ini.js';
 import { foldersMissingFor, loadJournal, recordCreated, saveJournal, undoJournal, writeJournaled, type Journal, type KeyChange } from './journal.js';
 import { DEFAULT_OBS_WEBSOCKET_PORT, docksFile, findObsInstalls, readWebsocketSettings, runningObs, websocketSettingsFile, type ObsInstall, type WebsocketSettings } from './obs-install.js';
-import { MODPROBE_FILE, MODULE_OPTIONS, MODULES_LOAD_FILE, gpuFacts, proveProviders, virtualCameraCommands, virtualCameraFacts } from './system-checks.js';
+import { MODPROBE_FILE, MODULE_OPTIONS, MODULES_LOAD_FILE, gpuFacts, obsVirtualCameraRegistered, proveProviders, virtualCameraCommands, virtualCameraFacts } from './system-checks.js';
 
 export interface SetupOptions {
   env: NodeJS.ProcessEnv;
@@ -146,7 +146,12 @@ function registerDock(journal: Journal, install: ObsInstall, url: string, uuid: 
 
 function setupVirtualCamera(journal: Journal, options: SetupOptions): StepResult {
   const step = 'virtual camera (v4l2loopback)';
-  if (process.platform !== 'linux') return { step, outcome: 'skipped', message: 'Linux only; on Windows and macOS PersonaLive uses the OBS Virtual Camera (start it once in OBS)' };
+  if (process.platform === 'win32') {
+    return obsVirtualCameraRegistered()
+      ? { step: 'virtual camera (OBS Virtual Camera)', outcome: 'unchanged', message: 'the OBS Virtual Camera is registered: PersonaLive sends to it (do not start OBS\'s own virtual camera at the same time)' }
+      : { step: 'virtual camera (OBS Virtual Camera)', outcome: 'todo', message: 'the OBS Virtual Camera is not registered: install OBS Studio 26.1 or newer with its installer (it registers the camera), then run setup again' };
+  }
+  if (process.platform !== 'linux') return { step, outcome: 'skipped', message: 'no virtual camera for this system yet (Linux: v4l2loopback; Windows: the OBS Virtual Camera)' };
   const facts = virtualCameraFacts(options.root);
   if (!facts.moduleAvailable) {
     return { step, outcome: 'todo', message: 'the v4l2loopback module is not installed for this kernel. Debian/Ubuntu: sudo apt install v4l2loopback-dkms, then run setup again' };

@@ -131,6 +131,24 @@ export function processesUsing(path: string, proc = '/proc'): Array<{ pid: numbe
   return found;
 }
 
+/** The OBS Virtual Camera's DirectShow filter (OBS's own virtualcam-guid.h): registered under HKCR\CLSID by OBS's installer. */
+export const OBS_VIRTUAL_CAMERA_CLSID = '{A3FCE0F5-3493-419F-958A-ABA1250EC20B}';
+
+/**
+ * Windows: whether the OBS Virtual Camera is registered (the 64-bit view OBS itself checks),
+ * asked with `reg query`; `run` returns the exit status (tests put a fake in its place).
+ */
+export function obsVirtualCameraRegistered(run: (command: string, args: string[]) => number = (command, args) => {
+  try {
+    execFileSync(command, args, { stdio: 'ignore', timeout: 10_000 });
+    return 0;
+  } catch (error) {
+    return typeof (error as { status?: number }).status === 'number' ? (error as { status: number }).status : 1;
+  }
+}): boolean {
+  return run('reg', ['query', `HKCR\\CLSID\\${OBS_VIRTUAL_CAMERA_CLSID}`, '/reg:64']) === 0;
+}
+
 /** The commands that set the virtual camera up by hand (what setup does with --yes). */
 export function virtualCameraCommands(): string[] {
   return [

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultPaths } from '../../daemon/config/config.js';
 import { runSetup, runUninstall } from '../../daemon/setup/setup.js';
-import { MODPROBE_FILE, MODULES_LOAD_FILE, gpuFacts, processesUsing, proveProviders, virtualCameraCommands, virtualCameraFacts } from '../../daemon/setup/system-checks.js';
+import { MODPROBE_FILE, MODULES_LOAD_FILE, gpuFacts, obsVirtualCameraRegistered, processesUsing, proveProviders, virtualCameraCommands, virtualCameraFacts } from '../../daemon/setup/system-checks.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -63,6 +63,15 @@ describe('who has a device open', () => {
     } finally {
       closeSync(fd);
     }
+  });
+});
+
+describe('the OBS Virtual Camera on Windows', () => {
+  it('asks the registry for OBS\'s own filter CLSID in the 64-bit view, and answers by reg\'s exit status', () => {
+    const asked: string[][] = [];
+    expect(obsVirtualCameraRegistered((command, args) => { asked.push([command, ...args]); return 0; })).toBe(true);
+    expect(asked).toEqual([['reg', 'query', 'HKCR\\CLSID\\{A3FCE0F5-3493-419F-958A-ABA1250EC20B}', '/reg:64']]);
+    expect(obsVirtualCameraRegistered(() => 1)).toBe(false);
   });
 });
 
