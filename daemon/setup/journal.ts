@@ -5,6 +5,7 @@
  * else rewrote it since (OBS saves its ini files on exit), only the keys setup set are put
  * back to their old values, and the rest of the file is kept.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -31,9 +32,17 @@ export interface FileChange {
   createdDirs: string[];
 }
 
+/** Something setup did that is not a file (loading a kernel module), with the command that undoes it. */
+export interface ActionChange {
+  what: string;
+  undo: string[];
+}
+
 export interface Journal {
   version: 1;
   files: FileChange[];
+  /** Absent in journals written before actions were recorded. */
+  actions?: ActionChange[];
 }
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -50,7 +59,7 @@ export function loadJournal(file: string): Journal {
 }
 
 export function saveJournal(file: string, journal: Journal): void {
-  if (journal.files.length === 0) rmSync(file, { force: true });
+  if (journal.files.length === 0 && !journal.actions?.length) rmSync(file, { force: true });
   else writeFileAtomic(file, `${JSON.stringify(journal, null, 2)}\n`);
 }
 
@@ -162,9 +171,33 @@ function undoFile(entry: FileChange): string {
   return `put back the ${entry.keys.length} setting(s) setup changed in ${entry.path} (the file changed since; the rest of it is kept)`;
 }
 
-/** Undoes every change in `journal`, newest first; returns what was done, one line each. */
-export function undoJournal(journal: Journal): string[] {
-  const done = [...journal.files].reverse().map(undoFile);
+/** Records an action once (a second setup run that does it again adds nothing). */
+export function recordAction(journal: Journal, action: ActionChange): void {
+  journal.actions ??= [];
+  if (!journal.actions.some((a) => a.what === action.what)) journal.actions.push(action);
+}
+
+/**
+ * Undoes every change in `journal`, newest first (actions before files); returns what was
+ * done, one line each. `run` executes an action's undo command (exit status; tests fake it).
+ */
+export function undoJournal(journal: Journal, run: (command: string[]) => number = runCommand): string[] {
+  const done: string[] = [];
+  for (const action of [...(journal.actions ?? [])].reverse()) {
+    const status = run(action.undo);
+    done.push(status === 0 ? `undid: ${action.what} (${action.undo.join(' ')})` : `could not undo: ${action.what}: ${action.undo.join(' ')} exited ${status}; run it by hand`);
+  }
+  journal.actions = [];
+  done.push(...[...journal.files].reverse().map(undoFile));
   journal.files = [];
   return done;
+}
+
+function runCommand(command: string[]): number {
+  try {
+    execFileSync(command[0]!, command.slice(1), { stdio: 'ignore', timeout: 30_000 });
+    return 0;
+  } catch (error) {
+    return typeof (error as { status?: number }).status === 'number' ? (error as { status: number }).status : 1;
+  }
 }

@@ -14,7 +14,7 @@ import { PersonaLiveError } from '../errors.js';
 import { loadConfigForStart, loadOrCreateToken, validateConfig, type ConfigPaths } from '../config/config.js';
 import { GPU_INSTALL_COMMAND } from '../ort/onnx-runtime.js';
 import { getIniValue, setIniValue } from './ini.js';
-import { foldersMissingFor, loadJournal, recordCreated, saveJournal, undoJournal, writeJournaled, type Journal, type KeyChange } from './journal.js';
+import { foldersMissingFor, loadJournal, recordAction, recordCreated, saveJournal, undoJournal, writeJournaled, type Journal, type KeyChange } from './journal.js';
 import { DEFAULT_OBS_WEBSOCKET_PORT, docksFile, findObsInstalls, readWebsocketSettings, runningObs, websocketSettingsFile, type ObsInstall, type WebsocketSettings } from './obs-install.js';
 import { MODPROBE_FILE, MODULE_OPTIONS, MODULES_LOAD_FILE, gpuFacts, obsVirtualCameraRegistered, proveProviders, virtualCameraCommands, virtualCameraFacts } from './system-checks.js';
 
@@ -168,6 +168,7 @@ function setupVirtualCamera(journal: Journal, options: SetupOptions): StepResult
   if (!facts.loaded && options.root === '/') {
     try {
       execFileSync('modprobe', ['v4l2loopback'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      recordAction(journal, { what: 'loaded the v4l2loopback module', undo: ['modprobe', '-r', 'v4l2loopback'] });
       loaded = ' and loaded it';
     } catch (error) {
       loaded = `; loading it failed (${String((error as { stderr?: Buffer }).stderr ?? '').trim() || (error as Error).message}): run ${virtualCameraCommands()[0]}`;
@@ -255,7 +256,7 @@ export async function runSetup(options: SetupOptions): Promise<{ results: StepRe
   } finally {
     saveJournal(journalPath, journal);
   }
-  return { results, changedFiles: journal.files.map((f) => `${f.path} (${f.what})`) };
+  return { results, changedFiles: [...journal.files.map((f) => `${f.path} (${f.what})`), ...(journal.actions ?? []).map((a) => `${a.what} (undone with: ${a.undo.join(' ')})`)] };
 }
 
 /** Undoes everything setup changed (the journal); returns one line per file. */

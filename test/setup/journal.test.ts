@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setIniValue } from '../../daemon/setup/ini.js';
-import { loadJournal, saveJournal, undoJournal, writeJournaled, type Journal } from '../../daemon/setup/journal.js';
+import { loadJournal, recordAction, saveJournal, undoJournal, writeJournaled, type Journal } from '../../daemon/setup/journal.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -67,6 +67,17 @@ describe('setup journal', () => {
     writeFileSync(config, JSON.stringify({ obs: { url: 'ws://127.0.0.1:4460', password: 'pw' }, output: { fps: 30 } })); // the panel saved since
     undoJournal(journal);
     expect(JSON.parse(readFileSync(config, 'utf8'))).toEqual({ obs: { url: 'ws://127.0.0.1:4455' }, output: { fps: 30 } });
+  });
+
+  it('undoes an action (a module setup loaded) with its command, once, and says when the command fails', () => {
+    const journal = fresh();
+    recordAction(journal, { what: 'loaded the v4l2loopback module', undo: ['modprobe', '-r', 'v4l2loopback'] });
+    recordAction(journal, { what: 'loaded the v4l2loopback module', undo: ['modprobe', '-r', 'v4l2loopback'] }); // a second run
+    const ran: string[][] = [];
+    expect(undoJournal(journal, (command) => { ran.push(command); return 0; })).toEqual(['undid: loaded the v4l2loopback module (modprobe -r v4l2loopback)']);
+    expect(ran).toEqual([['modprobe', '-r', 'v4l2loopback']]);
+    recordAction(journal, { what: 'loaded the v4l2loopback module', undo: ['modprobe', '-r', 'v4l2loopback'] });
+    expect(undoJournal(journal, () => 1)[0]).toBe('could not undo: loaded the v4l2loopback module: modprobe -r v4l2loopback exited 1; run it by hand');
   });
 
   it('a journal that cannot be read is refused with its path (setup cannot guess what it changed)', () => {
