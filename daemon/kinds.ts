@@ -127,6 +127,21 @@ export type VirtualCameraSize = (typeof VIRTUAL_CAMERA_SIZES)[number];
 export const PICTURE_BACKGROUNDS = Object.freeze(['blur', 'colour', 'image'] as const);
 export type PictureBackground = (typeof PICTURE_BACKGROUNDS)[number];
 
+/**
+ * How strongly the built-in generator follows each part of the driver's face (0-2, 1 is as
+ * the driver does it) and whether the head follows the driver's turns relative to the first
+ * (neutral) frame or as absolute angles. Changed mid-stream without a restart.
+ */
+export interface ExpressionControls {
+  mouth: number;
+  eyes: number;
+  brows: number;
+  head: number;
+  headPose: 'relative' | 'absolute';
+}
+export const HEAD_POSE_MODES = Object.freeze(['relative', 'absolute'] as const);
+export const DEFAULT_EXPRESSION_CONTROLS: Readonly<ExpressionControls> = Object.freeze({ mouth: 1, eyes: 1, brows: 1, head: 1, headPose: 'relative' });
+
 /** What the OBS source and recordings show: the square animation, or the camera's 16:9 picture. */
 export const OUTPUT_PICTURES = Object.freeze(['square', 'camera'] as const);
 export type OutputPicture = (typeof OUTPUT_PICTURES)[number];

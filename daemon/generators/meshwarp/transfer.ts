@@ -9,6 +9,7 @@
  */
 import { PersonaLiveError } from '../../errors.js';
 import { LANDMARK_COUNT } from './tracking/types.js';
+import { DEFAULT_EXPRESSION_CONTROLS, type ExpressionControls } from '../../kinds.js';
 
 /**
  * Landmarks that move with the skull but not with expressions (forehead, temples, upper
@@ -26,6 +27,15 @@ export const EYELIDS = {
   right: { upper: [246, 161, 160, 159, 158, 157, 173], lower: [7, 163, 144, 145, 153, 154, 155] },
   left: { upper: [466, 388, 387, 386, 385, 384, 398], lower: [249, 390, 373, 374, 380, 381, 382] },
 } as const;
+
+/** Lips and the lower jaw (the chin follows the mouth's opening): MediaPipe indices. */
+export const MOUTH_INDICES: readonly number[] = [
+  0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191,
+  267, 269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415,
+  152, 148, 176, 149, 150, 136, 172, 377, 400, 378, 379, 365, 397, 18, 200, 199, 175,
+];
+/** Both brows. */
+export const BROW_INDICES: readonly number[] = [70, 63, 105, 66, 107, 55, 65, 52, 53, 46, 300, 293, 334, 296, 336, 285, 295, 282, 283, 276];
 
 /** See TransferOptions.silhouetteDepthKnee / silhouetteDepthRange. */
 export const DEFAULT_SILHOUETTE_DEPTH_KNEE = 0.3;
@@ -242,6 +252,8 @@ export interface TransferOptions {
   silhouetteDepthKnee?: number;
   /** How much depth the compressed points keep beyond the knee (see silhouetteDepthKnee); default 0.3. */
   silhouetteDepthRange?: number;
+  /** The user's expression controls (kinds.ts); default all 1, relative head pose. */
+  controls?: ExpressionControls;
 }
 
 /** What one transfer did, for stats and evaluation. */
@@ -271,6 +283,12 @@ export class MotionTransfer {
   private readonly options: Required<TransferOptions>;
   /** Per-landmark expression gain: 1, except eyelids (see eyelidGain). */
   private readonly expressionGain = new Float64Array(LANDMARK_COUNT).fill(1);
+  /** Per-landmark multiplier from the user's controls (mouth, eyes, brows). */
+  private readonly controlGain = new Float64Array(LANDMARK_COUNT).fill(1);
+  private controls: ExpressionControls = { ...DEFAULT_EXPRESSION_CONTROLS };
+  private readonly headRotation = new Float64Array(9);
+  private readonly absolute = new Float64Array(9);
+  private readonly headAngles: EulerDegrees = { pitch: 0, yaw: 0, roll: 0 };
 
   constructor(referenceLandmarks: Float32Array, options: TransferOptions = {}) {
     this.options = {
@@ -280,12 +298,23 @@ export class MotionTransfer {
       clampEyes: true,
       depthScale: 1,
       verticalDepthScale: options.depthScale ?? 1,
+      controls: DEFAULT_EXPRESSION_CONTROLS,
       silhouetteDepthKnee: DEFAULT_SILHOUETTE_DEPTH_KNEE,
       silhouetteDepthRange: DEFAULT_SILHOUETTE_DEPTH_RANGE,
       ...options,
     };
     if (!(this.options.silhouetteDepthRange > 0)) throw new PersonaLiveError('USAGE', `silhouetteDepthRange must be > 0, got ${this.options.silhouetteDepthRange}`);
     normalizeFace(referenceLandmarks, this.reference, this.referenceFrame);
+    this.setControls(this.options.controls);
+  }
+
+  /** New expression controls: the next frame follows them (no restart, no re-anchor). */
+  setControls(controls: ExpressionControls): void {
+    this.controls = { ...controls };
+    this.controlGain.fill(1);
+    for (const i of MOUTH_INDICES) this.controlGain[i] = controls.mouth;
+    for (const i of BROW_INDICES) this.controlGain[i] = controls.brows;
+    for (const eye of [EYELIDS.right, EYELIDS.left]) for (const i of [...eye.upper, ...eye.lower]) this.controlGain[i] = controls.eyes;
   }
 
   get anchored(): boolean {
@@ -317,13 +346,15 @@ export class MotionTransfer {
     const P0 = this.anchor;
     const Pt = this.current;
     normalizeFace(driving, Pt, this.currentFrame);
-    const Rt = bestRotation(P0, Pt, this.relative);
+    // The driver's turn since the neutral frame: it also un-rotates the expression below.
+    const Rrel = bestRotation(P0, Pt, this.relative);
     const A = this.align;
     const Pr = this.reference;
     const ref = this.referenceFrame;
+    const Rt = this.headPose(Rrel);
     const ratio = o.followScale ? this.currentFrame.scale / this.anchorFrame.scale : 1;
     const pixelScale = ref.scale * ratio;
-    const k = (o.translationScale * ref.scale) / this.anchorFrame.scale;
+    const k = (o.translationScale * this.controls.head * ref.scale) / this.anchorFrame.scale;
     const tx = (this.currentFrame.centroid[0] - this.anchorFrame.centroid[0]) * k;
     const ty = (this.currentFrame.centroid[1] - this.anchorFrame.centroid[1]) * k;
     const tz = (this.currentFrame.centroid[2] - this.anchorFrame.centroid[2]) * k;
@@ -333,11 +364,11 @@ export class MotionTransfer {
       const j = 3 * i;
       // Expression in the anchor's orientation: un-rotate the current frame, subtract the anchor.
       const px = Pt[j], py = Pt[j + 1], pz = Pt[j + 2];
-      const ux = Rt[0] * px + Rt[3] * py + Rt[6] * pz - P0[j];
-      const uy = Rt[1] * px + Rt[4] * py + Rt[7] * pz - P0[j + 1];
-      const uz = Rt[2] * px + Rt[5] * py + Rt[8] * pz - P0[j + 2];
+      const ux = Rrel[0] * px + Rrel[3] * py + Rrel[6] * pz - P0[j];
+      const uy = Rrel[1] * px + Rrel[4] * py + Rrel[7] * pz - P0[j + 1];
+      const uz = Rrel[2] * px + Rrel[5] * py + Rrel[8] * pz - P0[j + 2];
       // Re-expressed in the reference's orientation and added to its landmarks.
-      const g = e * this.expressionGain[i];
+      const g = e * this.expressionGain[i] * this.controlGain[i];
       const qx = Pr[j] + g * (A[0] * ux + A[1] * uy + A[2] * uz);
       const qy = Pr[j + 1] + g * (A[3] * ux + A[4] * uy + A[5] * uz);
       const qz = Pr[j + 2] + g * (A[6] * ux + A[7] * uy + A[8] * uz);
@@ -371,6 +402,21 @@ export class MotionTransfer {
   }
 
   private readonly scratch = new Float64Array(3 * LANDMARK_COUNT);
+
+  /**
+   * The head rotation shown: relative (the driver's turn since the neutral frame, times the
+   * head control) or absolute (the turn from the portrait's own pose to the driver's: a
+   * portrait looking aside faces the camera when the driver does), scaled by the head control.
+   */
+  private headPose(relative: Mat3): Mat3 {
+    const head = this.controls.head;
+    if (this.controls.headPose === 'relative' && head === 1) return relative;
+    // Absolute: the rotation that takes the portrait's face to the driver's current one.
+    const base = this.controls.headPose === 'absolute' ? bestRotation(this.reference, this.current, this.absolute) : relative;
+    if (head === 1) return base;
+    const angles = eulerDegrees(base, this.headAngles);
+    return rotationFromEuler(angles.pitch * head, angles.yaw * head, angles.roll * head, this.headRotation);
+  }
 
   /**
    * Eyelids may close (blink) but not open beyond the reference: the reference has no

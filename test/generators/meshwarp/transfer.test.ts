@@ -194,6 +194,50 @@ describe('relative motion transfer', () => {
     expect(unrotated(13) - reference[3 * 13 + 1]).toBeCloseTo(0, 1);
   });
 
+  it('expression controls: mouth 0 keeps the portrait\'s mouth still while the driver speaks, 2 doubles it, brows follow their own control, live without re-anchoring', () => {
+    const t = new MotionTransfer(reference, { silhouetteDepthKnee: Infinity });
+    const out = new Float32Array(reference.length);
+    t.transfer(anchor, out);
+    const speaking = Float32Array.from(anchor);
+    speaking[3 * 14 + 1] += 12; // lower lip down
+    speaking[3 * 105 + 1] -= 6; // a brow up
+    t.transfer(speaking, out);
+    const lip1 = out[3 * 14 + 1]! - reference[3 * 14 + 1]!;
+    const brow1 = out[3 * 105 + 1]! - reference[3 * 105 + 1]!;
+    expect(lip1).toBeGreaterThan(3);
+    t.setControls({ mouth: 0, eyes: 1, brows: 2, head: 1, headPose: 'relative' });
+    t.transfer(speaking, out);
+    expect(Math.abs(out[3 * 14 + 1]! - reference[3 * 14 + 1]!)).toBeLessThan(1e-3);
+    expect(out[3 * 105 + 1]! - reference[3 * 105 + 1]!).toBeCloseTo(2 * brow1, 3);
+    t.setControls({ mouth: 2, eyes: 1, brows: 1, head: 1, headPose: 'relative' });
+    t.transfer(speaking, out);
+    expect(out[3 * 14 + 1]! - reference[3 * 14 + 1]!).toBeCloseTo(2 * lip1, 3);
+    expect(t.anchored).toBe(true);
+  });
+
+  it('head control: 0 holds the portrait\'s pose while the driver turns, 2 doubles the turn; absolute mode takes the driver\'s own angles', () => {
+    const t = new MotionTransfer(reference, { silhouetteDepthKnee: Infinity, controls: { mouth: 1, eyes: 1, brows: 1, head: 0, headPose: 'relative' } });
+    const out = new Float32Array(reference.length);
+    t.transfer(anchor, out);
+    const turned = moved(anchor, rotationFromEuler(4, 15, -6), 1, 20, 0);
+    t.transfer(turned, out);
+    const still = relativeEuler(reference, out);
+    expect(Math.abs(still.yaw) + Math.abs(still.pitch) + Math.abs(still.roll)).toBeLessThan(1e-3);
+    t.setControls({ mouth: 1, eyes: 1, brows: 1, head: 2, headPose: 'relative' });
+    t.transfer(turned, out);
+    const doubled = relativeEuler(reference, out);
+    expect(doubled.yaw).toBeCloseTo(30, 2);
+    expect(doubled.pitch).toBeCloseTo(8, 2);
+    // Absolute: a driver whose first frame was already turned 15 degrees still shows 15 degrees
+    // (relative mode would show 0 there), taken from the portrait's pose to the driver's.
+    const faceOnce = new MotionTransfer(anchor, { silhouetteDepthKnee: Infinity, controls: { mouth: 1, eyes: 1, brows: 1, head: 1, headPose: 'absolute' } });
+    faceOnce.transfer(turned, out); // the first (neutral) frame is the turned one
+    expect(relativeEuler(anchor, out).yaw).toBeCloseTo(15, 2);
+    const relativeOnce = new MotionTransfer(anchor, { silhouetteDepthKnee: Infinity });
+    relativeOnce.transfer(turned, out);
+    expect(relativeEuler(anchor, out).yaw).toBeCloseTo(0, 2);
+  });
+
   it('lets the eyes blink but never opens them wider than the reference', () => {
     const t = new MotionTransfer(reference);
     const out = new Float32Array(reference.length);
