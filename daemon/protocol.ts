@@ -13,7 +13,7 @@
  *   GET  /api/preview.mjpg                       live preview (multipart JPEG)
  */
 
-import type { ConfiguredSinkKind, DecoderKind, DeviceKind, DrivingKind, GeneratorKind, OutputPicture, SinkSettings } from './kinds.js';
+import type { ConfiguredSinkKind, DecoderKind, DeviceKind, DrivingKind, ExpressionControls, GeneratorKind, OutputPicture, SinkSettings } from './kinds.js';
 
 export const PROTOCOL_VERSION = 1;
 export const CONTROL_PATH = '/control';
@@ -80,6 +80,8 @@ export interface DaemonState {
      */
     status: 'waiting' | 'starting' | 'running' | 'failed';
     failover: { active: boolean; reason: string | null; since: string | null };
+    /** The expression controls (kinds.ts ExpressionControls). */
+    expression: ExpressionControls;
   };
   options: {
     generators: BackendOption<GeneratorKind>[];
@@ -154,6 +156,10 @@ export interface RequestMap {
   'obs.addDrivingFilter': { params: { sourceName: string }; result: { sourceName: string; filterName: string } };
   /** The camera picture, changed on the running camera (the background image's path is set in the configuration only). */
   'camera.set': { params: Partial<Omit<CameraPictureSettings, 'image'>>; result: DaemonState['output']['virtualCamera'] };
+  /** The built-in generator's expression controls (any subset), followed from the next frame. */
+  'expression.set': { params: Partial<ExpressionControls>; result: ExpressionControls };
+  /** "This is my neutral face": the next driving frame becomes the neutral. */
+  'expression.calibrate': { params: Record<string, never>; result: { calibrated: true } };
   /** The same checks as `personalive doctor`, run by the daemon. */
   'doctor.run': { params: Record<string, never>; result: { checks: DoctorCheck[] } };
 }
@@ -174,7 +180,7 @@ export interface DoctorCheck {
 export type Method = keyof RequestMap;
 export const METHODS: readonly Method[] = [
   'state.get', 'references.activate', 'references.delete', 'references.reorder', 'backend.set', 'failover.restore',
-  'driving.set', 'output.set', 'animation.setPaused', 'obs.listSources', 'obs.addOutputSource', 'obs.addDrivingFilter', 'camera.set', 'doctor.run',
+  'driving.set', 'output.set', 'animation.setPaused', 'obs.listSources', 'obs.addOutputSource', 'obs.addDrivingFilter', 'camera.set', 'expression.set', 'expression.calibrate', 'doctor.run',
 ];
 
 export interface EventMap {

@@ -2,6 +2,7 @@
  * `personalive animate`: reference portrait + driving video -> H.264 MP4, one output frame
  * per driving frame, driving audio copied. The output appears only when complete.
  */
+import type { ExpressionControls } from '../kinds.js';
 import { performance } from 'node:perf_hooks';
 import { PersonaLiveError } from '../errors.js';
 import type { DecoderChoice } from '../generators/personalive/engine.js';
@@ -30,6 +31,8 @@ export interface AnimateOptions {
   progress: boolean;
   /** Aborts the render (Ctrl+C): the temporary output is removed. */
   signal?: AbortSignal;
+  /** Expression controls for the built-in generator (absent: all 1, relative head pose). */
+  expression?: ExpressionControls;
 }
 
 export interface AnimateSummary {
@@ -60,6 +63,7 @@ export async function animate(options: AnimateOptions): Promise<AnimateSummary> 
   const reference = await loadImageRgb(options.reference, { argument: '--reference' });
 
   const generator: Generator = await entry.create({ packDir: options.packDir, device: options.device, decoder: options.decoder, seed: options.seed, size: options.size });
+  if (options.expression) await generator.setExpressionControls?.(options.expression);
   let writer: Mp4Writer | null = null;
   const timings = { decodeMs: 0, encodeMs: 0 };
   try {

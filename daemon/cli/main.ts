@@ -6,7 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { asPersonaLiveError, PersonaLiveError } from '../errors.js';
 import { deviceAvailability, resolveDevice } from '../ort/onnx-runtime.js';
 import { generatorEntry } from '../generators/registry.js';
-import { DECODER_KINDS, DEVICE_KINDS, GENERATOR_KINDS, backendChoiceProblem, type GeneratorKind } from '../kinds.js';
+import { DECODER_KINDS, DEFAULT_EXPRESSION_CONTROLS, DEVICE_KINDS, GENERATOR_KINDS, backendChoiceProblem, type ExpressionControls, type GeneratorKind } from '../kinds.js';
 import { oneOf } from '../util/checks.js';
 import { verifyPack } from '../../models/pack.js';
 import { buildTestPack } from '../../models/test-pack.js';
@@ -21,6 +21,7 @@ Usage:
   personalive animate --reference IMG --driving VIDEO --out OUT.mp4 [--generator ${GENERATOR_KINDS.join('|')}]
                       [--pack DIR] [--device ${DEVICE_KINDS.join('|')}] [--decoder ${DECODER_KINDS.join('|')}]
                       [--size N] [--max-frames N] [--seed N] [--json]
+                      [--mouth 0-2] [--eyes 0-2] [--brows 0-2] [--head 0-2] [--head-pose relative|absolute]
       (the generator defaults to personalive when a pack is given or PERSONALIVE_PACK is set,
        else to the built-in meshwarp)
 ${DAEMON_USAGE}
@@ -69,6 +70,25 @@ function decoderOption(value: unknown): DecoderChoice | undefined {
   throw new PersonaLiveError('USAGE', `--decoder must be ${expected}, got "${String(value)}"`, { option: 'decoder' });
 }
 
+/** --mouth/--eyes/--brows/--head (0-2) and --head-pose; refused for a generator they do not apply to. */
+function expressionOptions(values: Record<string, string | boolean | undefined>, generator: string): ExpressionControls | undefined {
+  const given = (['mouth', 'eyes', 'brows', 'head', 'head-pose'] as const).filter((name) => values[name] !== undefined);
+  if (given.length === 0) return undefined;
+  if (generator !== 'meshwarp') throw new PersonaLiveError('USAGE', `--${given[0]}: the expression controls apply to the built-in generator (meshwarp), not to ${generator}`, { option: given[0] });
+  const controls: ExpressionControls = { ...DEFAULT_EXPRESSION_CONTROLS };
+  for (const name of ['mouth', 'eyes', 'brows', 'head'] as const) {
+    if (values[name] === undefined) continue;
+    const n = Number(values[name]);
+    if (!(Number.isFinite(n) && n >= 0 && n <= 2)) throw new PersonaLiveError('USAGE', `--${name} must be a number from 0 to 2 (1: as the driver does it), got "${String(values[name])}"`, { option: name });
+    controls[name] = n;
+  }
+  if (values['head-pose'] !== undefined) {
+    if (values['head-pose'] !== 'relative' && values['head-pose'] !== 'absolute') throw new PersonaLiveError('USAGE', `--head-pose must be relative or absolute, got "${String(values['head-pose'])}"`, { option: 'head-pose' });
+    controls.headPose = values['head-pose'];
+  }
+  return controls;
+}
+
 async function runAnimate(args: string[], io: Io): Promise<void> {
   const { values } = parse(args, {
     reference: { type: 'string' },
@@ -82,6 +102,11 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
     seed: { type: 'string' },
     size: { type: 'string' },
     json: { type: 'boolean', default: false },
+    mouth: { type: 'string' },
+    eyes: { type: 'string' },
+    brows: { type: 'string' },
+    head: { type: 'string' },
+    'head-pose': { type: 'string' },
   });
   const packDir = (values.pack as string | undefined) ?? process.env.PERSONALIVE_PACK ?? null;
   const generator = (values.generator as string | undefined) ?? (packDir ? 'personalive' : 'meshwarp');
@@ -90,6 +115,7 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
   const device = resolveDevice(values.device as string);
   const problem = backendChoiceProblem(generator as GeneratorKind, { device, decoder });
   if (problem) throw new PersonaLiveError('USAGE', `--${problem.field}: ${problem.message}`, { generator, option: problem.field });
+  const expression = expressionOptions(values, generator);
   const interrupt = new AbortController();
   const onSignal = (): void => interrupt.abort();
   process.once('SIGINT', onSignal);
@@ -107,6 +133,7 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
     size: positiveInt(values.size, 'size'),
     seed: values.seed === undefined ? undefined : Number(values.seed),
     progress: io.stderrIsTty,
+    expression,
   }).finally(() => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

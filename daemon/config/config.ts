@@ -9,8 +9,8 @@ import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PersonaLiveError } from '../errors.js';
-import { CONFIGURED_SINK_KINDS, CONFIGURED_SINKS, DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, OUTPUT_PICTURES, type ConfiguredSinkKind, type DecoderKind, type DeviceKind, type DrivingKind, type GeneratorKind, type OutputPicture, type SinkSettings } from '../kinds.js';
-import { isBool, isInt, isShmName, isString, oneOf, type Check } from '../util/checks.js';
+import { CONFIGURED_SINK_KINDS, CONFIGURED_SINKS, DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, OUTPUT_PICTURES, DEFAULT_EXPRESSION_CONTROLS, HEAD_POSE_MODES, type ExpressionControls, type ConfiguredSinkKind, type DecoderKind, type DeviceKind, type DrivingKind, type GeneratorKind, type OutputPicture, type SinkSettings } from '../kinds.js';
+import { isBool, isInt, isNumber, isShmName, isString, oneOf, type Check } from '../util/checks.js';
 import { freePath, writeFileAtomic } from '../util/files.js';
 
 export interface DaemonConfig {
@@ -23,6 +23,8 @@ export interface DaemonConfig {
     decoder: DecoderKind;
     /** Switch to the built-in generator when the diffusion generator fails or produces nothing for this long. */
     failoverAfterMs: number;
+    /** How strongly the built-in generator follows mouth, eyes, brows and head (kinds.ts). */
+    expression: ExpressionControls;
   };
   driving: { kind: DrivingKind; ring: string; webcam: string; file: string; image: string; fps: number };
   /**
@@ -36,7 +38,7 @@ export interface DaemonConfig {
 export const DEFAULT_CONFIG: DaemonConfig = deepFreeze({
   control: { host: '127.0.0.1', port: 7860 },
   obs: { enabled: true, url: 'ws://127.0.0.1:4455', password: '', callTimeoutMs: 5000 },
-  generator: { kind: 'meshwarp', packDir: null, device: 'cpu', decoder: 'tiny', failoverAfterMs: 3000 },
+  generator: { kind: 'meshwarp', packDir: null, device: 'cpu', decoder: 'tiny', failoverAfterMs: 3000, expression: { ...DEFAULT_EXPRESSION_CONTROLS } },
   driving: { kind: 'ring', ring: 'personalive-driving', webcam: '/dev/video0', file: '', image: '', fps: 25 },
   output: {
     fps: 25,
@@ -114,6 +116,7 @@ const SCHEMA: Schema = {
     device: oneOf(DEVICE_KINDS),
     decoder: oneOf(DECODER_KINDS),
     failoverAfterMs: isInt(200, 600_000),
+    expression: { mouth: isNumber(0, 2), eyes: isNumber(0, 2), brows: isNumber(0, 2), head: isNumber(0, 2), headPose: oneOf(HEAD_POSE_MODES) },
   },
   driving: { kind: oneOf(DRIVING_KINDS), ring: isShmName, webcam: isString(), file: isString(), image: isString(), fps: isInt(1, 120) },
   output: {

@@ -109,6 +109,16 @@ export function createHandlers(session: DaemonSession): Handlers {
       session.broadcastState();
       return (await session.state()).output.virtualCamera;
     },
+    'expression.set': async (params) => {
+      session.edit({ generator: { expression: params } });
+      session.broadcastState();
+      return session.config().generator.expression;
+    },
+    'expression.calibrate': async () => {
+      await loop.calibrate();
+      session.notice('info', null, 'Neutral face set: motion is measured from this frame on');
+      return { calibrated: true };
+    },
     'doctor.run': async () => ({ checks: await runDoctor({ env: process.env, config: session.config(), token: session.token, insideDaemon: true }) }),
     'obs.addDrivingFilter': async ({ sourceName }) => {
       const config = session.config();

@@ -13,6 +13,11 @@ export async function onHotkey(session: DaemonSession, event: VendorEvent): Prom
       loop.setPaused(!loop.isPaused);
       return;
     }
+    if (action === 'expression.calibrate') {
+      await loop.calibrate();
+      session.notice('info', null, 'Neutral face set (hotkey): motion is measured from this frame on');
+      return;
+    }
     const id = action === 'reference.next' ? gallery.idAfterActive(1)
       : action === 'reference.previous' ? gallery.idAfterActive(-1)
       : action === 'reference.slot' ? gallery.idAtSlot(Number(event.eventData.slot))

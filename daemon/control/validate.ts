@@ -4,7 +4,7 @@
  * be silently ignored).
  */
 import { PersonaLiveError } from '../errors.js';
-import { DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, OUTPUT_PICTURES, PANEL_TOGGLED_SINK_KINDS, PICTURE_BACKGROUNDS, VIRTUAL_CAMERA_SIZES } from '../kinds.js';
+import { DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, OUTPUT_PICTURES, PANEL_TOGGLED_SINK_KINDS, PICTURE_BACKGROUNDS, HEAD_POSE_MODES, VIRTUAL_CAMERA_SIZES } from '../kinds.js';
 import { METHODS, type Method, type RequestMap } from '../protocol.js';
 import { isBool, isHexColour, isInt, isNonEmptyString, isNumber, isShmName, oneOf, type Check } from '../util/checks.js';
 
@@ -32,6 +32,8 @@ const SPECS: Record<Method, ParamSpec> = {
   'obs.addOutputSource': { required: {}, optional: { sceneName: isNonEmptyString(256) } },
   'obs.addDrivingFilter': { required: { sourceName: isNonEmptyString(256) }, optional: {} },
   'camera.set': { required: {}, optional: { size: oneOf(VIRTUAL_CAMERA_SIZES), background: oneOf(PICTURE_BACKGROUNDS), colour: isHexColour, scale: isNumber(0.2, 1), x: isNumber(0, 1), y: isNumber(0, 1) } },
+  'expression.set': { required: {}, optional: { mouth: isNumber(0, 2), eyes: isNumber(0, 2), brows: isNumber(0, 2), head: isNumber(0, 2), headPose: oneOf(HEAD_POSE_MODES) } },
+  'expression.calibrate': { required: {}, optional: {} },
   'doctor.run': { required: {}, optional: {} },
 };
 

@@ -2,6 +2,7 @@
  * The generator interface every animation backend implements (the PersonaLive diffusion
  * engine and the built-in CPU generator), so the CLI and the live daemon can swap them.
  */
+import type { ExpressionControls } from '../kinds.js';
 import type { Frame, RgbImage } from '../frames.js';
 
 export interface StageTiming {
@@ -50,6 +51,10 @@ export interface Generator {
    * The caller must not touch the frame afterwards.
    */
   recycle?(frame: Frame): void;
+  /** Optional: the user's expression controls (mouth, eyes, brows, head), followed from the next frame. */
+  setExpressionControls?(controls: ExpressionControls): Promise<void>;
+  /** Optional: "this is my neutral face": the next driving frame becomes the one motion is measured from. */
+  calibrate?(): Promise<void>;
   /** End of input: pads and drains everything still in flight. */
   flush(): Promise<Frame[]>;
   /** Drops the stream state (window, history) but keeps the fused reference. */

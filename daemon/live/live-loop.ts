@@ -189,10 +189,29 @@ export class LiveLoop {
     return this.sinks.get(kind)?.status() ?? null;
   }
 
+  /**
+   * "This is my neutral face": the next driving frame becomes the one motion is measured
+   * from (the built-in generator re-anchors; the diffusion generator starts a new stream).
+   */
+  async calibrate(): Promise<void> {
+    const generator = this.active?.generator;
+    if (!generator) throw new PersonaLiveError('ENGINE_FAILED', 'no generator is running yet: upload a portrait first');
+    if (generator.calibrate) await generator.calibrate();
+    else await this.applyAtBoundary(() => generator.reset());
+  }
+
   /** New output rate: the pacer is replaced at once (frames in it are dropped). */
   setConfig(config: DaemonConfig): void {
     const fpsChanged = config.output.fps !== this.config.output.fps;
+    const expressionChanged = JSON.stringify(config.generator.expression) !== JSON.stringify(this.config.generator.expression);
     this.config = config;
+    if (expressionChanged) {
+      // Followed from the next frame; never waited for here (the output does not stall).
+      void this.active?.generator.setExpressionControls?.(config.generator.expression).catch((error: unknown) => {
+        const e = asPersonaLiveError(error);
+        this.options.notice('error', e.code, `Expression controls: ${e.message}`);
+      });
+    }
     if (fpsChanged && this.running) {
       this.pacer.stop();
       this.pacer = this.createPacer();
@@ -335,6 +354,7 @@ export class LiveLoop {
   private async buildGenerator(choice: BackendChoice, reference: RgbImage): Promise<ActiveGenerator> {
     const generator = await this.options.createGenerator(choice);
     try {
+      await generator.setExpressionControls?.(this.config.generator.expression);
       if (generator.prepareReference && generator.activateReference) await generator.activateReference(await generator.prepareReference(reference));
       else await generator.fuseReference(reference);
       const stats = await generator.stats();
@@ -479,6 +499,7 @@ export class LiveLoop {
       providers: this.active?.providers ?? [],
       status: this.generatorState,
       failover: { ...this.failover },
+      expression: { ...this.config.generator.expression },
     };
   }
 

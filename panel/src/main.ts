@@ -12,6 +12,7 @@ import { mountGallery } from './gallery.js';
 import { Notices } from './notices.js';
 import { mountOutput } from './output.js';
 import { mountChecks } from './checks.js';
+import { mountExpression } from './expression.js';
 import { mountStats } from './stats.js';
 
 function errorMessage(error: unknown): { message: string; code: string | null } {
@@ -95,7 +96,7 @@ function boot(): void {
 
   const backends = mountBackends(panel);
   const stats = mountStats(panel);
-  views.push(mountGallery(panel), mountDriving(panel), mountObs(panel), backends, mountOutput(panel), mountChecks(panel));
+  views.push(mountGallery(panel), mountDriving(panel), mountObs(panel), backends, mountOutput(panel), mountExpression(panel), mountChecks(panel));
 
   const pause = byId<HTMLButtonElement>('pause-toggle');
   views.push({

@@ -36,6 +36,7 @@ static const struct hotkey_def hotkey_defs[] = {
 	{"personalive.reference.slot8", "reference.slot", 8, "Hotkey.ReferenceSlot8"},
 	{"personalive.reference.slot9", "reference.slot", 9, "Hotkey.ReferenceSlot9"},
 	{"personalive.animation.toggle_pause", "animation.toggle_pause", 0, "Hotkey.AnimationTogglePause"},
+	{"personalive.expression.calibrate", "expression.calibrate", 0, "Hotkey.ExpressionCalibrate"},
 };
 
 #define HOTKEY_COUNT (sizeof(hotkey_defs) / sizeof(hotkey_defs[0]))

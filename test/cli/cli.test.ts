@@ -122,6 +122,17 @@ describe.skipIf(skip)('personalive CLI', () => {
       expect(existsSync(join(root, 'never.mp4'))).toBe(false);
     });
 
+    it('expression controls out of range or for the diffusion generator: exit 2, USAGE naming the option', async () => {
+      const outOfRange = await cli(animateArgs({ generator: 'meshwarp', pack: '', mouth: '3' }));
+      expect(outOfRange.code).toBe(2);
+      expect(outOfRange.stderr).toContain('error USAGE: --mouth must be a number from 0 to 2 (1: as the driver does it), got "3"');
+      const diffusion = await cli(animateArgs({ head: '0.5' }));
+      expect(diffusion.code).toBe(2);
+      expect(diffusion.stderr).toContain('error USAGE: --head: the expression controls apply to the built-in generator (meshwarp), not to personalive');
+      const pose = await cli(animateArgs({ generator: 'meshwarp', pack: '', 'head-pose': 'sideways' }));
+      expect(pose.stderr).toContain('--head-pose must be relative or absolute, got "sideways"');
+    });
+
     it('unknown device: exit 2, DEVICE_UNKNOWN', async () => {
       const r = await cli(animateArgs({ device: 'metal' }));
       expect(r.code).toBe(2);

@@ -244,6 +244,20 @@ describe.skipIf(demo.skip || ffmpeg.skip)('personalive daemon (child process, bu
     expect((await control.call('output.set', { picture: 'round' })).error?.message).toMatch(/params\.picture: expected one of "square", "camera"/);
   });
 
+  it('expression controls and "this is my neutral face" on the control API: followed live, saved, bad values refused', async () => {
+    const set = await control.call<DaemonState['generator']['expression']>('expression.set', { mouth: 1.5, head: 0.5, headPose: 'absolute' });
+    expect(set.result).toEqual({ mouth: 1.5, eyes: 1, brows: 1, head: 0.5, headPose: 'absolute' });
+    expect((await control.call<DaemonState>('state.get')).result!.generator.expression).toMatchObject({ mouth: 1.5, headPose: 'absolute' });
+    const saved = JSON.parse(readFileSync(join(daemon.configDir, 'config.json'), 'utf8')) as { generator: { expression: unknown } };
+    expect(saved.generator.expression).toMatchObject({ mouth: 1.5, head: 0.5 });
+    expect((await control.call('expression.set', { mouth: 3 })).error?.message).toMatch(/expression\.set: params\.mouth: expected a number from 0 to 2/);
+    expect((await control.call('expression.calibrate', {})).result).toEqual({ calibrated: true });
+    // The stream goes on after the calibration.
+    const before = (await control.call<DaemonState>('state.get')).result!;
+    expect(before.generator.status).toBe('running');
+    await control.call('expression.set', { mouth: 1, head: 1, headPose: 'relative' });
+  });
+
   it('shuts down cleanly on SIGTERM: exit 0, the recording complete, the output ring marked stopped', async () => {
     const result = await daemon.stop('SIGTERM');
     expect(result).toEqual({ code: 0, signal: null });

@@ -123,6 +123,9 @@ describe.skipIf(obsAvailable.skip)('the OBS plugin in a real headless OBS', () =
     const next = new Promise<VendorEvent>((resolve) => instance.client.once('vendorEvent', resolve));
     await instance.client.call('TriggerHotkeyByName', { hotkeyName: 'personalive.reference.next' });
     expect((await next).eventData).toMatchObject({ action: 'reference.next' });
+    const neutral = new Promise<VendorEvent>((resolve) => instance.client.once('vendorEvent', resolve));
+    await instance.client.call('TriggerHotkeyByName', { hotkeyName: 'personalive.expression.calibrate' });
+    expect((await neutral).eventData).toEqual({ hotkey: 'personalive.expression.calibrate', action: 'expression.calibrate' });
 
     const data = (await instance.client.callVendor('GetStatus')) as { outputs: Record<string, unknown>[]; filters: Record<string, unknown>[]; ringVersion: number };
     expect(data.ringVersion).toBe(1);

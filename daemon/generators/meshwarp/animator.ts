@@ -12,6 +12,7 @@ import { LANDMARK_COUNT } from './tracking/types.js';
 import { fillMouthInterior, type MouthFillStats } from './mouth.js';
 import { buildWarpTopology, placeDepths, placeVertices, type WarpTopology } from './topology.js';
 import { MotionTransfer, type TransferInfo, type TransferOptions } from './transfer.js';
+import type { ExpressionControls } from '../../kinds.js';
 import { createMeshWarper, type MeshWarper } from './warp.js';
 
 /**
@@ -95,6 +96,16 @@ export class MeshwarpAnimator {
 
   get warpImplementation(): string {
     return this.warper.implementation;
+  }
+
+  /** New expression controls: the next frame follows them. */
+  setControls(controls: ExpressionControls): void {
+    this.transfer.setControls(controls);
+  }
+
+  /** "This is my neutral face": the next tracked face becomes the anchor; smoothing and easing go on. */
+  calibrate(): void {
+    this.transfer.resetAnchor();
   }
 
   /** Restarts the motion: the next tracked face becomes the new anchor (neutral). */

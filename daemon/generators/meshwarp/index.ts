@@ -15,6 +15,7 @@ import { createWorkerClient, type WorkerClient } from '../../util/worker-client.
 import { fitSquare } from '../../media/image.js';
 import type { Generator, GeneratorStats, StageTiming } from '../generator.js';
 import type { Frame, RgbImage } from '../../frames.js';
+import { DEFAULT_EXPRESSION_CONTROLS, type ExpressionControls } from '../../kinds.js';
 import type { RenderedFrame, RenderRequest, RenderResult, RenderWorkerStats } from './protocol.js';
 
 type RenderBody = RenderRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -37,6 +38,8 @@ export interface MeshwarpOptions {
   trackers?: number;
   /** The tracker's runtime (default 'onnx'; see TrackerEngine). */
   trackerEngine?: TrackerEngine;
+  /** The user's expression controls at start (default: all 1, relative head pose). */
+  controls?: ExpressionControls;
 }
 
 export const MESHWARP_DEFAULT_SIZE = 512;
@@ -99,6 +102,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
   }
 
   const stages: Record<string, StageTiming> = {};
+  let controls: ExpressionControls = { ...(options.controls ?? DEFAULT_EXPRESSION_CONTROLS) };
   const counts = { framesIn: 0, framesOut: 0, withoutFace: 0, severalFaces: 0 };
   let warp = 'unknown';
   let fused = false;
@@ -156,7 +160,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
   }
 
   async function useReference(prepared: { square: RgbImage; landmarks: Float32Array }): Promise<void> {
-    const stats = (await renderer.call({ type: 'reference', image: prepared.square, landmarks: prepared.landmarks, depthScale: options.depthScale, verticalDepthScale: options.verticalDepthScale, smoothing: options.smoothing })) as RenderWorkerStats;
+    const stats = (await renderer.call({ type: 'reference', image: prepared.square, landmarks: prepared.landmarks, depthScale: options.depthScale, verticalDepthScale: options.verticalDepthScale, smoothing: options.smoothing, controls })) as RenderWorkerStats;
     warp = stats.warp;
     fused = true;
   }
@@ -182,7 +186,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       const square = await fitSquare(image, size);
       const landmarks = await trackReference(square, await referenceTracker);
       const target = (standbyRenderer ??= createWorkerClient<RenderBody, RenderResult>(startWorker(import.meta.url, 'render-worker'), { ...RENDERER, label: 'meshwarp renderer (standby)' }));
-      const stats = (await target.call({ type: 'reference', image: square, landmarks, depthScale: options.depthScale, verticalDepthScale: options.verticalDepthScale, smoothing: options.smoothing })) as RenderWorkerStats;
+      const stats = (await target.call({ type: 'reference', image: square, landmarks, depthScale: options.depthScale, verticalDepthScale: options.verticalDepthScale, smoothing: options.smoothing, controls })) as RenderWorkerStats;
       // One throw-away frame so the switch does not pay the new animator's first-render
       // cost (JIT, warp tables); reset() then restores the state a new animator starts with.
       await target.call({ type: 'frame', frame: { landmarks, index: -1, captureUs: 0 } });
@@ -197,6 +201,7 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       if (next.renderer !== standbyRenderer) throw new PersonaLiveError('ENGINE_FAILED', 'this prepared reference was superseded by a newer one; prepare it again');
       standbyRenderer = renderer;
       renderer = next.renderer;
+      await renderer.call({ type: 'controls', controls }); // changed while it was prepared
       warp = next.warp;
       fused = true;
     },
@@ -224,6 +229,16 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       const out: Frame[] = [];
       for (const p of pending) out.push(await p);
       return out;
+    },
+
+    async setExpressionControls(next: ExpressionControls) {
+      controls = { ...next };
+      // In order with the frames: the next render follows them. A prepared standby animator gets them at activation.
+      await renderer.call({ type: 'controls', controls });
+    },
+
+    async calibrate() {
+      await renderer.call({ type: 'calibrate' });
     },
 
     async reset() {

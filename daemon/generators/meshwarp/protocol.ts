@@ -1,4 +1,5 @@
 /** Messages between the meshwarp generator host and its render worker. */
+import type { ExpressionControls } from '../../kinds.js';
 import type { RgbImage } from '../../frames.js';
 import type { OneEuroParams } from './tracking/one-euro.js';
 
@@ -22,9 +23,13 @@ export interface RenderWorkerStats {
 }
 
 export type RenderRequest =
-  | { id: number; type: 'reference'; image: RgbImage; landmarks: Float32Array; depthScale?: number; verticalDepthScale?: number; smoothing?: OneEuroParams }
+  | { id: number; type: 'reference'; image: RgbImage; landmarks: Float32Array; depthScale?: number; verticalDepthScale?: number; smoothing?: OneEuroParams; controls?: ExpressionControls }
   | { id: number; type: 'frame'; frame: RenderFrameRequest; buffer?: ArrayBuffer }
   | { id: number; type: 'reset' }
+  /** The user's expression controls, for the next frames (and animators built later). */
+  | { id: number; type: 'controls'; controls: ExpressionControls }
+  /** "This is my neutral face": the next tracked frame becomes the anchor. */
+  | { id: number; type: 'calibrate' }
   | { id: number; type: 'close' };
 
 export type RenderResult = RenderedFrame | RenderWorkerStats | null;

@@ -15,7 +15,7 @@ let animator: MeshwarpAnimator | null = null;
 function handle(request: RenderRequest): RenderResult {
   switch (request.type) {
     case 'reference':
-      animator = new MeshwarpAnimator(request.image, request.landmarks, definedOnly({ depthScale: request.depthScale, verticalDepthScale: request.verticalDepthScale }), request.smoothing);
+      animator = new MeshwarpAnimator(request.image, request.landmarks, definedOnly({ depthScale: request.depthScale, verticalDepthScale: request.verticalDepthScale, controls: request.controls }), request.smoothing);
       return { warp: animator.warpImplementation };
     case 'frame': {
       if (!animator) throw new PersonaLiveError('NO_REFERENCE', 'a driving frame arrived before a reference was fused');
@@ -29,6 +29,12 @@ function handle(request: RenderRequest): RenderResult {
     }
     case 'reset':
       animator?.reset();
+      return null;
+    case 'controls':
+      animator?.setControls(request.controls);
+      return null;
+    case 'calibrate':
+      animator?.calibrate();
       return null;
     case 'close':
       animator = null;

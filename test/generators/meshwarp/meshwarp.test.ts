@@ -149,6 +149,31 @@ describe.skipIf(noData || noFfmpeg)('meshwarp generator with a real face', () =>
     expect(Math.max(...axes.map((a) => a.range)), 'the clip moves the head').toBeGreaterThan(10);
   }, 120_000);
 
+  it('the mouth control: 0 keeps the portrait\'s mouth as it is while the driver speaks, 2 moves it more than 1; set mid-stream', async () => {
+    const frames: Frame[] = [];
+    for await (const f of decodeVideoFrames(join(DATA, 'driving.mp4'), { width: SIZE, height: SIZE, maxFrames: 40 })) frames.push(f);
+    /** The inner-lip gap (13-14) of each output frame, as the tracker reads the rendered picture. */
+    const gaps = async (mouth: number): Promise<number[]> => {
+      await generator.reset();
+      await generator.setExpressionControls!({ mouth, eyes: 1, brows: 1, head: 1, headPose: 'relative' });
+      const out = await pushAll(frames.map((f) => ({ ...f, data: f.data.slice() })));
+      const result: number[] = [];
+      for (const f of out.filter((_, i) => i % 4 === 0)) {
+        const face = (await tracker.track(f)).face;
+        if (face) result.push(Math.hypot(face.landmarks[3 * 13]! - face.landmarks[3 * 14]!, face.landmarks[3 * 13 + 1]! - face.landmarks[3 * 14 + 1]!));
+      }
+      return result;
+    };
+    const spread = (values: number[]): number => Math.max(...values) - Math.min(...values);
+    const still = spread(await gaps(0));
+    const normal = spread(await gaps(1));
+    const strong = spread(await gaps(2));
+    if (process.env.PERSONALIVE_PRINT) console.log(`mouth gap spread px: 0 -> ${still.toFixed(2)}, 1 -> ${normal.toFixed(2)}, 2 -> ${strong.toFixed(2)}`);
+    expect(normal).toBeGreaterThan(still);
+    expect(strong).toBeGreaterThan(normal);
+    await generator.setExpressionControls!({ mouth: 1, eyes: 1, brows: 1, head: 1, headPose: 'relative' });
+  }, 120_000);
+
   it('follows a known head roll: the output turns by the driver roll relative to its first frame', async () => {
     const refFace = (await tracker.track(reference)).face!;
     const driver = await fitSquare(await loadImageRgb(join(DATA, 'presets', 'portrait-4.jpg')), SIZE);
