@@ -33,6 +33,8 @@ export interface AnimateOptions {
   signal?: AbortSignal;
   /** Expression controls for the built-in generator (absent: all 1, relative head pose). */
   expression?: ExpressionControls;
+  /** The driving frame (0-based) that is the driver's neutral face (default: the first). */
+  neutralFrame?: number;
 }
 
 export interface AnimateSummary {
@@ -100,6 +102,11 @@ export async function animate(options: AnimateOptions): Promise<AnimateSummary> 
       timings.decodeMs += performance.now() - t0;
       if (options.signal?.aborted) throw new PersonaLiveError('INTERRUPTED', `interrupted after ${drivingFrames} frames; ${options.out} was not written`);
       drivingFrames++;
+      // "This is my neutral face" at that frame: motion is measured from it on.
+      if (options.neutralFrame !== undefined && frame.index === options.neutralFrame && options.neutralFrame > 0) {
+        if (generator.calibrate) await generator.calibrate();
+        else await generator.reset();
+      }
       await write(await generator.push(frame));
       t0 = performance.now();
     }

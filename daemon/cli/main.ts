@@ -22,6 +22,7 @@ Usage:
                       [--pack DIR] [--device ${DEVICE_KINDS.join('|')}] [--decoder ${DECODER_KINDS.join('|')}]
                       [--size N] [--max-frames N] [--seed N] [--json]
                       [--mouth 0-2] [--eyes 0-2] [--brows 0-2] [--head 0-2] [--head-pose relative|absolute]
+                      [--neutral-frame N] (the driving frame that is your neutral face; default the first)
       (the generator defaults to personalive when a pack is given or PERSONALIVE_PACK is set,
        else to the built-in meshwarp)
 ${DAEMON_USAGE}
@@ -70,6 +71,12 @@ function decoderOption(value: unknown): DecoderChoice | undefined {
   throw new PersonaLiveError('USAGE', `--decoder must be ${expected}, got "${String(value)}"`, { option: 'decoder' });
 }
 
+function nonNegativeInt(value: unknown, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new PersonaLiveError('USAGE', `--${name} must be a frame number (0 or more), got "${String(value)}"`, { option: name });
+  return n;
+}
+
 /** --mouth/--eyes/--brows/--head (0-2) and --head-pose; refused for a generator they do not apply to. */
 function expressionOptions(values: Record<string, string | boolean | undefined>, generator: string): ExpressionControls | undefined {
   const given = (['mouth', 'eyes', 'brows', 'head', 'head-pose'] as const).filter((name) => values[name] !== undefined);
@@ -107,6 +114,7 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
     brows: { type: 'string' },
     head: { type: 'string' },
     'head-pose': { type: 'string' },
+    'neutral-frame': { type: 'string' },
   });
   const packDir = (values.pack as string | undefined) ?? process.env.PERSONALIVE_PACK ?? null;
   const generator = (values.generator as string | undefined) ?? (packDir ? 'personalive' : 'meshwarp');
@@ -134,6 +142,7 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
     seed: values.seed === undefined ? undefined : Number(values.seed),
     progress: io.stderrIsTty,
     expression,
+    neutralFrame: values['neutral-frame'] === undefined ? undefined : nonNegativeInt(values['neutral-frame'], 'neutral-frame'),
   }).finally(() => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

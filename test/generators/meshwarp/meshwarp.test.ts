@@ -174,6 +174,20 @@ describe.skipIf(noData || noFfmpeg)('meshwarp generator with a real face', () =>
     await generator.setExpressionControls!({ mouth: 1, eyes: 1, brows: 1, head: 1, headPose: 'relative' });
   }, 120_000);
 
+  it('"this is my neutral face" mid-stream: the next frame shows the portrait as it is (motion is measured from there)', async () => {
+    const frames: Frame[] = [];
+    for await (const f of decodeVideoFrames(join(DATA, 'driving.mp4'), { width: SIZE, height: SIZE, maxFrames: 60 })) frames.push(f);
+    await generator.reset();
+    const late = frames.slice(40, 60); // frames far from the first: the face has moved
+    for (const f of frames.slice(0, 40)) await generator.push({ ...f, data: f.data.slice() });
+    const [moved] = await generator.push({ ...late[0]!, data: late[0]!.data.slice() });
+    await generator.calibrate!();
+    const [neutral] = await generator.push({ ...late[1]!, data: late[1]!.data.slice() });
+    await generator.flush();
+    // The frame after the calibration is the reference itself (the anchor gives back the portrait).
+    expect(meanAbsDiff(neutral!.data, reference.data)).toBeLessThan(meanAbsDiff(moved!.data, reference.data) / 2);
+  }, 120_000);
+
   it('follows a known head roll: the output turns by the driver roll relative to its first frame', async () => {
     const refFace = (await tracker.track(reference)).face!;
     const driver = await fitSquare(await loadImageRgb(join(DATA, 'presets', 'portrait-4.jpg')), SIZE);
