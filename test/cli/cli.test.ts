@@ -131,9 +131,9 @@ describe.skipIf(skip)('personalive CLI', () => {
       expect(diffusion.stderr).toContain('error USAGE: --head: the expression controls apply to the built-in generator (meshwarp), not to personalive');
       const pose = await cli(animateArgs({ generator: 'meshwarp', pack: '', 'head-pose': 'sideways' }));
       expect(pose.stderr).toContain('--head-pose must be relative or absolute, got "sideways"');
-      const neutral = await cli(animateArgs({ generator: 'meshwarp', pack: '', 'neutral-frame': '-1' }));
+      const neutral = await cli(animateArgs({ generator: 'meshwarp', pack: '', 'neutral-frame': '1.5' }));
       expect(neutral.code).toBe(2);
-      expect(neutral.stderr).toContain('--neutral-frame must be a frame number (0 or more), got "-1"');
+      expect(neutral.stderr).toContain('--neutral-frame must be a frame number (0 or more), got "1.5"');
     });
 
     it('unknown device: exit 2, DEVICE_UNKNOWN', async () => {
