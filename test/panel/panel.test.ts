@@ -283,6 +283,18 @@ describe.skipIf(browserBinary.skip || demo.skip)('dock panel in headless Chromiu
     await step('checks');
   });
 
+  it('Expression: a slider sets the control on the running daemon, and "This is my neutral face" calibrates', async () => {
+    await page.locator('details[data-section="expression"] > summary').click();
+    await page.locator('#expression-mouth').fill('1.5');
+    await waitForState(daemon, (s) => s.generator.expression.mouth === 1.5, 'mouth control 1.5');
+    await page.locator('#expression-head-pose').selectOption('absolute');
+    await waitForState(daemon, (s) => s.generator.expression.headPose === 'absolute', 'absolute head pose');
+    await page.locator('#expression-calibrate').click();
+    await page.getByText('Neutral face set').first().waitFor();
+    await step('expression');
+    await callDaemon(daemon, 'expression.set', { mouth: 1, headPose: 'relative' });
+  });
+
   it('raised no uncaught errors and no Content-Security-Policy violations in the page', () => {
     expect(pageErrors).toEqual([]);
   });
