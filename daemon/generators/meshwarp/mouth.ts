@@ -32,6 +32,8 @@ const EYES = {
   left: { upper: Uint16Array.from(LEFT_EYE_UPPER), lower: Uint16Array.from(LEFT_EYE_LOWER) },
 } as const;
 const LIP_UPPER = Uint16Array.from(INNER_LIP_UPPER);
+/** The chin (MediaPipe 152): which way is down the face. */
+const CHIN = 152;
 const LIP_LOWER = Uint16Array.from(INNER_LIP_LOWER);
 /** Polygon: upper contour corner to corner (11 points), then the lower contour's inner 9 back. */
 const LIP_POLYGON = Uint16Array.from([...INNER_LIP_UPPER, ...INNER_LIP_LOWER.slice(1, -1).reverse()]);
@@ -41,15 +43,32 @@ const UPPER_EDGES = INNER_LIP_UPPER.length - 1; // edges 0..9 are the upper lip,
  * Mean distance between paired upper/lower points of two corner-to-corner contours over the
  * corner distance (0 when the corners coincide).
  */
+/**
+ * Signed: each pair's gap is measured across the corner-to-corner line (lower minus upper,
+ * positive downwards for an upright face), so lips that have crossed (the lower above the
+ * upper) read as less than closed, never as open: an unsigned distance painted crossed lips
+ * as an open mouth (a dark band between closed lips).
+ */
 function contourOpenness(lm: Float32Array, upper: Uint16Array, lower: Uint16Array, stride: number): number {
   const a = upper[0], b = upper[upper.length - 1];
-  const width = Math.hypot(lm[stride * b] - lm[stride * a], lm[stride * b + 1] - lm[stride * a + 1]);
+  const dx = lm[stride * b] - lm[stride * a];
+  const dy = lm[stride * b + 1] - lm[stride * a + 1];
+  const width = Math.hypot(dx, dy);
   if (!(width > 0)) return 0;
+  // The normal to the corner line, turned to point down the face (towards the chin, 152):
+  // the same for an upright, tilted, upside-down or mirrored picture.
+  let nx = -dy / width;
+  let ny = dx / width;
+  const towardsChin = (lm[stride * CHIN] - (lm[stride * a] + lm[stride * b]) / 2) * nx + (lm[stride * CHIN + 1] - (lm[stride * a + 1] + lm[stride * b + 1]) / 2) * ny;
+  if (towardsChin < 0) {
+    nx = -nx;
+    ny = -ny;
+  }
   let sum = 0;
   const n = upper.length - 2;
   for (let k = 1; k <= n; k++) {
     const u = upper[k], l = lower[k];
-    sum += Math.hypot(lm[stride * l] - lm[stride * u], lm[stride * l + 1] - lm[stride * u + 1]);
+    sum += (lm[stride * l] - lm[stride * u]) * nx + (lm[stride * l + 1] - lm[stride * u + 1]) * ny;
   }
   return sum / n / width;
 }

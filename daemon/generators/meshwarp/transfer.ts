@@ -9,6 +9,7 @@
  */
 import { PersonaLiveError } from '../../errors.js';
 import { LANDMARK_COUNT } from './tracking/types.js';
+import { INNER_LIP_LOWER, INNER_LIP_UPPER } from './topology.js';
 import { DEFAULT_EXPRESSION_CONTROLS, type ExpressionControls } from '../../kinds.js';
 
 /**
@@ -377,6 +378,7 @@ export class MotionTransfer {
       this.scratch[j + 2] = qz;
     }
     if (o.clampEyes) this.clampEyelids();
+    this.uncrossLips();
     const S = this.scratch;
     const depth = o.depthScale;
     const verticalDepth = o.verticalDepthScale;
@@ -402,6 +404,29 @@ export class MotionTransfer {
   }
 
   private readonly scratch = new Float64Array(3 * LANDMARK_COUNT);
+
+  /**
+   * Lips never cross: expression deltas added to the portrait's lips can carry the lower lip
+   * above the upper one (a driver who closes a mouth that was open in the neutral frame, a
+   * portrait whose lips are thinner than the driver's); each crossed pair of facing inner-lip
+   * points is closed at its midpoint instead, in the portrait's upright frame, so a closed
+   * driver mouth gives closed lips.
+   */
+  private uncrossLips(): void {
+    const S = this.scratch;
+    const Pr = this.reference;
+    for (let k = 1; k < INNER_LIP_UPPER.length - 1; k++) {
+      const u = 3 * INNER_LIP_UPPER[k]! + 1;
+      const l = 3 * INNER_LIP_LOWER[k]! + 1;
+      // Closed (gap 0) at most; never past what the portrait itself has there.
+      const floor = Math.min(0, Pr[l]! - Pr[u]!);
+      if (S[l]! - S[u]! < floor) {
+        const mid = (S[u]! + S[l]!) / 2;
+        S[u] = mid - floor / 2;
+        S[l] = mid + floor / 2;
+      }
+    }
+  }
 
   /**
    * The head rotation shown: relative (the driver's turn since the neutral frame, times the

@@ -10,7 +10,7 @@ import {
   mouthOpenness,
   type MouthFillStats,
 } from '../../../daemon/generators/meshwarp/mouth.js';
-import { INNER_LIP_POLYGON, LEFT_EYE_LOWER, LEFT_EYE_UPPER, pointInPolygon, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from '../../../daemon/generators/meshwarp/topology.js';
+import { INNER_LIP_LOWER, INNER_LIP_POLYGON, INNER_LIP_UPPER, LEFT_EYE_LOWER, LEFT_EYE_UPPER, pointInPolygon, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from '../../../daemon/generators/meshwarp/topology.js';
 import { moveFace, smoothImage, syntheticFace } from '../../fixtures/synthetic-face.js';
 
 const W = 512, H = 512;
@@ -26,6 +26,24 @@ function signedDistance(x: number, y: number, lm: Float32Array, polygon: readonl
   }
   return pointInPolygon(x, y, lm, polygon, 3) ? -best : best;
 }
+
+describe('mouthOpenness (signed)', () => {
+  it('crossed lips read as less than closed, never as an open mouth (an unsigned gap painted a band between them)', () => {
+    const open = syntheticFace({ mouthOpen: 20 });
+    expect(mouthOpenness(open)).toBeGreaterThan(0.05);
+    // The same mouth with its lips swapped over (the lower contour above the upper one).
+    const crossed = Float32Array.from(open);
+    for (let k = 1; k < INNER_LIP_UPPER.length - 1; k++) {
+      const u = 3 * INNER_LIP_UPPER[k]! + 1, l = 3 * INNER_LIP_LOWER[k]! + 1;
+      [crossed[u], crossed[l]] = [crossed[l]!, crossed[u]!];
+    }
+    expect(mouthOpenness(crossed)).toBeLessThan(0);
+    expect(mouthOpenness(crossed)).toBeCloseTo(-mouthOpenness(open), 6);
+    // Upside down (a rotated face) the sign still follows the face, not the image.
+    const turned = moveFace(open, new Float32Array(open.length), { angle: Math.PI * 0.9 });
+    expect(mouthOpenness(turned)).toBeCloseTo(mouthOpenness(open), 3);
+  });
+});
 
 describe('fillMouthInterior', () => {
   const reference = syntheticFace();

@@ -11,6 +11,7 @@ import {
   type TransferInfo,
 } from '../../../daemon/generators/meshwarp/transfer.js';
 import { LANDMARK_COUNT } from '../../../daemon/generators/meshwarp/tracking/types.js';
+import { INNER_LIP_LOWER, INNER_LIP_UPPER } from '../../../daemon/generators/meshwarp/topology.js';
 
 /** A synthetic 3D "face": points in an ellipsoid around (cx, cy), deterministic. */
 function syntheticFace(cx = 256, cy = 256, size = 100): Float32Array {
@@ -236,6 +237,33 @@ describe('relative motion transfer', () => {
     const relativeOnce = new MotionTransfer(anchor, { silhouetteDepthKnee: Infinity });
     relativeOnce.transfer(turned, out);
     expect(relativeEuler(anchor, out).yaw).toBeCloseTo(0, 2);
+  });
+
+  it('lips never cross: a driver closing a mouth that was open in its neutral frame gives closed lips, not a lower lip above the upper', () => {
+    const lipsOf = (face: Float32Array): Float32Array => {
+      const out = Float32Array.from(face);
+      // Open lips in the portrait: upper inner lip 4 px above the lower.
+      for (let k = 1; k < INNER_LIP_UPPER.length - 1; k++) {
+        out[3 * INNER_LIP_UPPER[k]! + 1] = 300;
+        out[3 * INNER_LIP_LOWER[k]! + 1] = 304;
+      }
+      return out;
+    };
+    const portrait = lipsOf(reference);
+    const t = new MotionTransfer(portrait, { silhouetteDepthKnee: Infinity });
+    const out = new Float32Array(portrait.length);
+    // The driver's neutral frame has the mouth wide open (20 px); then it closes it.
+    const openDriver = Float32Array.from(anchor);
+    for (let k = 1; k < INNER_LIP_UPPER.length - 1; k++) { openDriver[3 * INNER_LIP_UPPER[k]! + 1] = 290; openDriver[3 * INNER_LIP_LOWER[k]! + 1] = 310; }
+    t.transfer(openDriver, out);
+    const closedDriver = Float32Array.from(openDriver);
+    for (let k = 1; k < INNER_LIP_UPPER.length - 1; k++) { closedDriver[3 * INNER_LIP_UPPER[k]! + 1] = 300; closedDriver[3 * INNER_LIP_LOWER[k]! + 1] = 300; }
+    t.transfer(closedDriver, out);
+    for (let k = 1; k < INNER_LIP_UPPER.length - 1; k++) {
+      const gap = out[3 * INNER_LIP_LOWER[k]! + 1]! - out[3 * INNER_LIP_UPPER[k]! + 1]!;
+      expect(gap).toBeGreaterThanOrEqual(-1e-3); // closed, never crossed
+      expect(gap).toBeLessThan(0.5);
+    }
   });
 
   it('lets the eyes blink but never opens them wider than the reference', () => {
