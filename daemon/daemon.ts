@@ -24,7 +24,7 @@ import type { DaemonSession } from './control/session.js';
 import type { RgbImage } from './frames.js';
 import { createFaceCheck } from './generators/meshwarp/face-check.js';
 import { backendChoiceProblem } from './kinds.js';
-import { WIDE_PHOTO_ASPECT, portraitSquare } from './kernels/compose.js';
+import { isWidePhoto, portraitSquare } from './kernels/compose.js';
 import { generatorEntry } from './generators/registry.js';
 import { backendOptions, type BackendOptions } from './live/backends.js';
 import { LiveLoop, type BackendChoice } from './live/live-loop.js';
@@ -115,13 +115,14 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   });
   /**
    * A wide photo is animated around its face (wherever it is) and shown in its own framing:
-   * the square is found once, here, before the portrait goes on air.
+   * its square is set here, from the face check's box, before the portrait goes on air.
    */
-  const withFaceSquare = async (image: RgbImage, label: string): Promise<RgbImage> => {
-    if (image.width < image.height * WIDE_PHOTO_ASPECT) return image;
-    image.square = portraitSquare(image.width, image.height, await faces.require(image, label));
+  const placeFaceSquare = (image: RgbImage, face: [number, number, number, number]): RgbImage => {
+    if (isWidePhoto(image.width, image.height)) image.square = portraitSquare(image.width, image.height, face);
     return image;
   };
+  const withFaceSquare = async (image: RgbImage, label: string): Promise<RgbImage> =>
+    isWidePhoto(image.width, image.height) ? placeFaceSquare(image, await faces.require(image, label)) : image;
   const backends: BackendOptions = await backendOptions(config.generator.packDir);
   const rebuilt = await gallery.recoverIndex();
   if (rebuilt) log.warn({ code: 'CONFIG_INVALID' }, rebuilt);
@@ -227,8 +228,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     for (const reference of order) {
       try {
         const image = await gallery.loadImage(reference.id);
-        const face = await faces.require(image, `Reference "${reference.name}"`);
-        if (image.width >= image.height * WIDE_PHOTO_ASPECT) image.square = portraitSquare(image.width, image.height, face);
+        placeFaceSquare(image, await faces.require(image, `Reference "${reference.name}"`));
         if (reference.id !== gallery.activeId) gallery.setActive(reference.id);
         return image;
       } catch (error) {

@@ -37,6 +37,11 @@ export function placeBox(width: number, height: number, placement: Placement): B
 /** A photo at least this much wider than tall is shown in its own framing (see framedBox). */
 export const WIDE_PHOTO_ASPECT = 1.25;
 
+/** Whether a photo is wide enough to be animated around its face and shown in its own framing. */
+export function isWidePhoto(width: number, height: number): boolean {
+  return width >= height * WIDE_PHOTO_ASPECT;
+}
+
 /**
  * Where the animated centre square of a photoW x photoH photo lands when the whole photo is
  * scaled to cover the width x height picture: the animation goes back where it came from (a
@@ -81,7 +86,7 @@ export class PictureComposer {
   readonly implementation: KernelImplementation;
   private readonly addon: Addon | null;
 
-  constructor(readonly width: number, readonly height: number, private placement: Placement, private readonly featherPx = Math.round(width / 32), prefer?: KernelImplementation) {
+  constructor(readonly width: number, readonly height: number, placement: Placement, private readonly featherPx = Math.round(width / 32), prefer?: KernelImplementation) {
     const { addon } = prefer === 'typescript' ? { addon: null } : loadAddon();
     this.addon = addon?.composePicture ? addon : null;
     this.implementation = this.addon ? 'native' : 'typescript';
@@ -101,7 +106,6 @@ export class PictureComposer {
   }
 
   setPlacement(placement: Placement): void {
-    this.placement = placement;
     this.setBox(placeBox(this.width, this.height, placement));
   }
 

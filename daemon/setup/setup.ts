@@ -15,7 +15,7 @@ import { loadConfigForStart, loadOrCreateToken, validateConfig, type ConfigPaths
 import { GPU_INSTALL_COMMAND } from '../ort/onnx-runtime.js';
 import { getIniValue, setIniValue } from './ini.js';
 import { foldersMissingFor, loadJournal, recordAction, recordCreated, saveJournal, undoJournal, writeJournaled, type Journal, type KeyChange } from './journal.js';
-import { DEFAULT_OBS_WEBSOCKET_PORT, docksFile, findObsInstalls, readWebsocketSettings, runningObs, websocketSettingsFile, type ObsInstall, type WebsocketSettings } from './obs-install.js';
+import { docksFile, findObsInstalls, readWebsocketSettings, runningObs, websocketSettingsFile, type ObsInstall, type WebsocketSettings } from './obs-install.js';
 import { MODPROBE_FILE, MODULE_OPTIONS, MODULES_LOAD_FILE, gpuFacts, obsVirtualCameraRegistered, proveProviders, virtualCameraCommands, virtualCameraFacts } from './system-checks.js';
 
 export interface SetupOptions {

@@ -8,7 +8,7 @@
 import type { DaemonConfig } from '../config/config.js';
 import { asPersonaLiveError, type PersonaLiveError } from '../errors.js';
 import type { Frame, RgbImage } from '../frames.js';
-import { PictureComposer, WIDE_PHOTO_ASPECT, framedBox, type Box, type Placement } from '../kernels/compose.js';
+import { PictureComposer, framedBox, isWidePhoto, type Box, type Placement } from '../kernels/compose.js';
 import { pictureSize } from '../kinds.js';
 import { backgroundPicture } from '../media/image.js';
 import type { Sink } from './types.js';
@@ -31,7 +31,7 @@ export function cameraPictureSettings(config: DaemonConfig): unknown {
 export function cameraPictureFor(config: DaemonConfig): CameraPicture {
   const camera = config.output.virtualCamera;
   const { width, height } = pictureSize(camera.size);
-  const wide = (reference: RgbImage | null): boolean => reference !== null && reference.width >= reference.height * WIDE_PHOTO_ASPECT;
+  const wide = (reference: RgbImage | null): boolean => reference !== null && isWidePhoto(reference.width, reference.height);
   return {
     placement: { scale: camera.scale, x: camera.x, y: camera.y },
     // A wide photo is animated in its own framing (the animation pasted back where it came from);
@@ -43,8 +43,8 @@ export function cameraPictureFor(config: DaemonConfig): CameraPicture {
 }
 
 export class CameraPictureStage {
-  private composer: PictureComposer;
-  private composed: Uint8Array;
+  private composer!: PictureComposer;
+  private composed!: Uint8Array;
   private settings: CameraPicture;
   private reference: RgbImage | null = null;
   /** Which background request is the newest (an older one finishing late is dropped). */
@@ -52,16 +52,21 @@ export class CameraPictureStage {
   private backgroundReady: Promise<void> = Promise.resolve();
   /** The frame last composed (by its buffer, index and time), so the next reader of the same tick reuses it. */
   private last: { data: Uint8Array; index: number; captureUs: number } | null = null;
-  private out: Frame;
+  private out!: Frame;
   /** 'photo': a wide portrait in its own framing; 'placed': the animation at the configured placement. */
   framing: 'photo' | 'placed' = 'placed';
 
   constructor(width: number, height: number, picture: CameraPicture, private readonly onError: (error: PersonaLiveError) => void = () => undefined) {
     this.settings = picture;
-    this.composer = new PictureComposer(width, height, picture.placement);
+    this.allocate(width, height);
+    this.refresh();
+  }
+
+  /** A composer and a picture buffer of this size (the frame handed out reads that buffer). */
+  private allocate(width: number, height: number): void {
+    this.composer = new PictureComposer(width, height, this.settings.placement);
     this.composed = new Uint8Array(width * height * 3);
     this.out = { data: this.composed, width, height, index: 0, captureUs: 0, warmup: false };
-    this.refresh();
   }
 
   get width(): number {
@@ -85,11 +90,8 @@ export class CameraPictureStage {
   /** A new picture size (the camera's): a fresh composer; the background is made again. */
   resize(width: number, height: number): void {
     if (width === this.width && height === this.height) return;
-    this.composer = new PictureComposer(width, height, this.settings.placement);
-    this.composed = new Uint8Array(width * height * 3);
-    this.out = { data: this.composed, width, height, index: 0, captureUs: 0, warmup: false };
-    this.last = null;
-    this.refresh();
+    this.allocate(width, height);
+    this.refresh(); // forgets the last composed frame too
   }
 
   /** New placement or background: the next frame shows it. */
