@@ -5,7 +5,7 @@
  * the model pack, and the daemon (running, its port, the rings and who writes them). The
  * panel shows the same rows (control method doctor.run).
  */
-import { execFileSync } from 'node:child_process';
+import { outputOf } from './commands.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPack } from '../../models/pack.js';
@@ -32,11 +32,7 @@ export interface DoctorOptions {
 const check = (area: string, name: string, status: DoctorCheck['status'], found: string, fix: string | null = null): DoctorCheck => ({ area, name, status, found, fix });
 
 function firstLine(binary: string, args: string[]): string | null {
-  try {
-    return execFileSync(binary, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).split('\n')[0]!.trim();
-  } catch {
-    return null;
-  }
+  return outputOf(binary, args)?.split('\n')[0]!.trim() ?? null;
 }
 
 function ffmpegChecks(env: NodeJS.ProcessEnv): DoctorCheck[] {

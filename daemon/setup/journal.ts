@@ -5,7 +5,7 @@
  * else rewrote it since (OBS saves its ini files on exit), only the keys setup set are put
  * back to their old values, and the rest of the file is kept.
  */
-import { execFileSync } from 'node:child_process';
+import { exitStatusOf } from './commands.js';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -181,7 +181,7 @@ export function recordAction(journal: Journal, action: ActionChange): void {
  * Undoes every change in `journal`, newest first (actions before files); returns what was
  * done, one line each. `run` executes an action's undo command (exit status; tests fake it).
  */
-export function undoJournal(journal: Journal, run: (command: string[]) => number = runCommand): string[] {
+export function undoJournal(journal: Journal, run: (command: string[]) => number = (command) => exitStatusOf(command[0]!, command.slice(1), 30_000)): string[] {
   const done: string[] = [];
   for (const action of [...(journal.actions ?? [])].reverse()) {
     const status = run(action.undo);
@@ -191,13 +191,4 @@ export function undoJournal(journal: Journal, run: (command: string[]) => number
   done.push(...[...journal.files].reverse().map(undoFile));
   journal.files = [];
   return done;
-}
-
-function runCommand(command: string[]): number {
-  try {
-    execFileSync(command[0]!, command.slice(1), { stdio: 'ignore', timeout: 30_000 });
-    return 0;
-  } catch (error) {
-    return typeof (error as { status?: number }).status === 'number' ? (error as { status: number }).status : 1;
-  }
 }

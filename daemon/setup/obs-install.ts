@@ -4,7 +4,7 @@
  * it has browser docks, and whether an OBS using that folder is running now (it rewrites its
  * settings when it exits, so a setup must not edit them under it). Linux layout.
  */
-import { execFileSync } from 'node:child_process';
+import { outputOf } from './commands.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { getIniValue } from './ini.js';
@@ -38,14 +38,6 @@ export function parseObsVersion(text: string): ObsVersion | null {
   return { major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3] ?? 0), text: match[0] };
 }
 
-function run(binary: string, args: string[], env: NodeJS.ProcessEnv): string | null {
-  try {
-    return execFileSync(binary, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
-  } catch {
-    return null;
-  }
-}
-
 export function userConfigHome(env: NodeJS.ProcessEnv): string {
   return env.XDG_CONFIG_HOME || join(env.HOME ?? '', '.config');
 }
@@ -56,12 +48,12 @@ export function userConfigHome(env: NodeJS.ProcessEnv): string {
  */
 export function findObsInstalls(env: NodeJS.ProcessEnv = process.env, configDir?: string): ObsInstall[] {
   const found: ObsInstall[] = [];
-  const native = run('obs', ['--version'], env);
+  const native = outputOf('obs', ['--version'], env);
   if (native !== null) {
     const dir = configDir ?? join(userConfigHome(env), 'obs-studio');
     found.push({ kind: 'native', version: parseObsVersion(native), configDir: dir, pluginDir: join(dir, 'plugins', 'personalive'), browserDocks: SYSTEM_PLUGIN_DIRS.some((d) => existsSync(join(d, 'obs-browser.so'))) });
   }
-  const flatpak = run('flatpak', ['info', FLATPAK_ID], env);
+  const flatpak = outputOf('flatpak', ['info', FLATPAK_ID], env);
   if (flatpak !== null) {
     const dir = join(env.HOME ?? '', '.var/app', FLATPAK_ID, 'config/obs-studio');
     const version = /Version:\s*(\S+)/.exec(flatpak)?.[1] ?? '';

@@ -4,6 +4,7 @@
  * ('/' normally, a temporary folder in tests) so the answers can be tested for real.
  */
 import { execFileSync } from 'node:child_process';
+import { exitStatusOf } from './commands.js';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -138,14 +139,7 @@ export const OBS_VIRTUAL_CAMERA_CLSID = '{A3FCE0F5-3493-419F-958A-ABA1250EC20B}'
  * Windows: whether the OBS Virtual Camera is registered (the 64-bit view OBS itself checks),
  * asked with `reg query`; `run` returns the exit status (tests put a fake in its place).
  */
-export function obsVirtualCameraRegistered(run: (command: string, args: string[]) => number = (command, args) => {
-  try {
-    execFileSync(command, args, { stdio: 'ignore', timeout: 10_000 });
-    return 0;
-  } catch (error) {
-    return typeof (error as { status?: number }).status === 'number' ? (error as { status: number }).status : 1;
-  }
-}): boolean {
+export function obsVirtualCameraRegistered(run: (command: string, args: string[]) => number = exitStatusOf): boolean {
   return run('reg', ['query', `HKCR\\CLSID\\${OBS_VIRTUAL_CAMERA_CLSID}`, '/reg:64']) === 0;
 }
 

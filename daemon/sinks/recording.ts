@@ -13,6 +13,7 @@ import { asPersonaLiveError, type PersonaLiveError } from '../errors.js';
 import type { Frame } from '../frames.js';
 import { resizeRgbNearest } from '../kernels/imageops.js';
 import { keepPartialRecording, openMp4Writer, parseRecordingTemp, type Mp4Writer } from '../media/encode.js';
+import { processIsAlive } from '../transport/ring.js';
 import type { Sink } from './types.js';
 
 /** How far the file may fall behind the clock (a stalled encoder) before frames are given up (and counted). */
@@ -156,11 +157,7 @@ export async function recoverRecordings(folders: readonly string[], env: NodeJS.
  * every 0.5 s). The time matters too: after a reboot the pid may belong to anyone, this daemon included.
  */
 function writerAlive(pid: number, file: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false; // EPERM: runs, another user's
-  }
+  if (!processIsAlive(pid)) return false;
   try {
     return Date.now() - statSync(file).mtimeMs < 10_000;
   } catch {

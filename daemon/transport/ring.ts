@@ -53,7 +53,7 @@ export interface RingWriterOptions {
 }
 
 /** Whether process `pid` exists (EPERM: it does, owned by someone else). */
-function processIsAlive(pid: number): boolean {
+export function processIsAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
