@@ -141,6 +141,10 @@ export interface ExpressionControls {
 }
 export const HEAD_POSE_MODES = Object.freeze(['relative', 'absolute'] as const);
 export const DEFAULT_EXPRESSION_CONTROLS: Readonly<ExpressionControls> = Object.freeze({ mouth: 1, eyes: 1, brows: 1, head: 1, headPose: 'relative' });
+/** Each control's check (the configuration and expression.set both use them). */
+export const EXPRESSION_CHECKS: { readonly [F in keyof ExpressionControls]: Check } = Object.freeze({
+  mouth: isNumber(0, 2), eyes: isNumber(0, 2), brows: isNumber(0, 2), head: isNumber(0, 2), headPose: oneOf(HEAD_POSE_MODES),
+});
 
 /** What the OBS source and recordings show: the square animation, or the camera's 16:9 picture. */
 export const OUTPUT_PICTURES = Object.freeze(['square', 'camera'] as const);

@@ -9,8 +9,8 @@ import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PersonaLiveError } from '../errors.js';
-import { CONFIGURED_SINK_KINDS, CONFIGURED_SINKS, DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, OUTPUT_PICTURES, DEFAULT_EXPRESSION_CONTROLS, HEAD_POSE_MODES, type ExpressionControls, type ConfiguredSinkKind, type DecoderKind, type DeviceKind, type DrivingKind, type GeneratorKind, type OutputPicture, type SinkSettings } from '../kinds.js';
-import { isBool, isInt, isNumber, isShmName, isString, oneOf, type Check } from '../util/checks.js';
+import { CONFIGURED_SINK_KINDS, CONFIGURED_SINKS, DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, OUTPUT_PICTURES, DEFAULT_EXPRESSION_CONTROLS, EXPRESSION_CHECKS, type ExpressionControls, type ConfiguredSinkKind, type DecoderKind, type DeviceKind, type DrivingKind, type GeneratorKind, type OutputPicture, type SinkSettings } from '../kinds.js';
+import { isBool, isInt, isShmName, isString, oneOf, type Check } from '../util/checks.js';
 import { freePath, writeFileAtomic } from '../util/files.js';
 
 export interface DaemonConfig {
@@ -116,7 +116,7 @@ const SCHEMA: Schema = {
     device: oneOf(DEVICE_KINDS),
     decoder: oneOf(DECODER_KINDS),
     failoverAfterMs: isInt(200, 600_000),
-    expression: { mouth: isNumber(0, 2), eyes: isNumber(0, 2), brows: isNumber(0, 2), head: isNumber(0, 2), headPose: oneOf(HEAD_POSE_MODES) },
+    expression: { ...EXPRESSION_CHECKS },
   },
   driving: { kind: oneOf(DRIVING_KINDS), ring: isShmName, webcam: isString(), file: isString(), image: isString(), fps: isInt(1, 120) },
   output: {

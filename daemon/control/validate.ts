@@ -4,9 +4,9 @@
  * be silently ignored).
  */
 import { PersonaLiveError } from '../errors.js';
-import { DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, GENERATOR_KINDS, OUTPUT_PICTURES, PANEL_TOGGLED_SINK_KINDS, PICTURE_BACKGROUNDS, HEAD_POSE_MODES, VIRTUAL_CAMERA_SIZES } from '../kinds.js';
+import { CONFIGURED_SINKS, DECODER_KINDS, DEVICE_KINDS, DRIVING_KINDS, EXPRESSION_CHECKS, GENERATOR_KINDS, OUTPUT_PICTURES, PANEL_TOGGLED_SINK_KINDS } from '../kinds.js';
 import { METHODS, type Method, type RequestMap } from '../protocol.js';
-import { isBool, isHexColour, isInt, isNonEmptyString, isNumber, isShmName, oneOf, type Check } from '../util/checks.js';
+import { isBool, isInt, isNonEmptyString, isShmName, oneOf, type Check } from '../util/checks.js';
 
 const referenceId: Check = (v) => (typeof v === 'string' && /^[0-9a-f]{16}$/.test(v) ? null : 'a reference id (16 hex digits)');
 const idList: Check = (v) => (Array.isArray(v) && v.length <= 1000 && v.every((x) => referenceId(x) === null) ? null : 'an array of reference ids');
@@ -31,8 +31,9 @@ const SPECS: Record<Method, ParamSpec> = {
   'obs.listSources': { required: {}, optional: {} },
   'obs.addOutputSource': { required: {}, optional: { sceneName: isNonEmptyString(256) } },
   'obs.addDrivingFilter': { required: { sourceName: isNonEmptyString(256) }, optional: {} },
-  'camera.set': { required: {}, optional: { size: oneOf(VIRTUAL_CAMERA_SIZES), background: oneOf(PICTURE_BACKGROUNDS), colour: isHexColour, scale: isNumber(0.2, 1), x: isNumber(0, 1), y: isNumber(0, 1) } },
-  'expression.set': { required: {}, optional: { mouth: isNumber(0, 2), eyes: isNumber(0, 2), brows: isNumber(0, 2), head: isNumber(0, 2), headPose: oneOf(HEAD_POSE_MODES) } },
+  // The configuration's own checks (kinds.ts); the background image's path stays out of clients' reach.
+  'camera.set': { required: {}, optional: (({ size, background, colour, scale, x, y }) => ({ size, background, colour, scale, x, y }))(CONFIGURED_SINKS.virtualCamera.checks) },
+  'expression.set': { required: {}, optional: { ...EXPRESSION_CHECKS } },
   'expression.calibrate': { required: {}, optional: {} },
   'doctor.run': { required: {}, optional: {} },
 };
