@@ -38,8 +38,6 @@ export interface MeshwarpOptions {
   trackers?: number;
   /** The tracker's runtime (default 'onnx'; see TrackerEngine). */
   trackerEngine?: TrackerEngine;
-  /** The user's expression controls at start (default: all 1, relative head pose). */
-  controls?: ExpressionControls;
 }
 
 export const MESHWARP_DEFAULT_SIZE = 512;
@@ -102,7 +100,8 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
   }
 
   const stages: Record<string, StageTiming> = {};
-  let controls: ExpressionControls = { ...(options.controls ?? DEFAULT_EXPRESSION_CONTROLS) };
+  /** The user's expression controls (setExpressionControls); sent with every new animator. */
+  let controls: ExpressionControls = { ...DEFAULT_EXPRESSION_CONTROLS };
   const counts = { framesIn: 0, framesOut: 0, withoutFace: 0, severalFaces: 0 };
   let warp = 'unknown';
   let fused = false;
