@@ -62,10 +62,12 @@ describe.skipIf(demo.skip || ffmpeg.skip || script.skip)('daily use: recordings 
 
   it('on a terminal: a readable banner with the panel URL, readable log lines (not JSON), and Ctrl+C stops cleanly', async () => {
     // `script` gives the daemon a real pseudo-terminal; a Ctrl+C typed into it reaches the daemon as SIGINT.
+    // `exec`: script runs the command through $SHELL, and a dash left waiting would die of the
+    // same SIGINT (exit 130) whatever the daemon does; with exec the daemon is script's own child.
     const home = join(work, 'tty-home');
     const command = [process.execPath, join(REPO, 'bin/personalive.js'), 'daemon', '--no-obs', '--port', '0', '--no-ring', '--config-dir', join(home, 'config'), '--data-dir', join(home, 'data'),
       '--reference', join(demo.dir, 'reference.png'), '--driving-file', join(demo.dir, 'driving.mp4')].map((a) => `'${a}'`).join(' ');
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qfec', `exec ${command}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SHELL: '/bin/sh' } });
     let out = '';
     child.stdout.on('data', (chunk) => { out += String(chunk); });
     const exited = once(child, 'exit') as Promise<[number | null]>;
