@@ -6,18 +6,34 @@
  *      size and rotation, vs. the reference's, over the whole video (mean error and drift
  *      between the first and last tenth, in reference pixels);
  *  (c) jitter: a still driving frame repeated; RMS motion of the output's landmarks (px);
- *      also with camera-like sensor noise added to each repeat (noisyStillJitterRmsPx).
- * For each preset portrait in ../shared/data/presets. EVAL_FRAMES=N limits the frames.
- * Last line: one JSON object with the figures.
+ *      also with camera-like sensor noise added to each repeat (noisyStillJitterRmsPx);
+ *  (d) expression follow (expression-follow.ts signals: mouth opening, mouth width, jaw drop,
+ *      eye opening, brow raise): correlation, gain (least-squares slope of the output's change
+ *      on the driver's) and mean absolute error, both for what the generator intended (its own
+ *      landmarks) and for what the tracker reads back from the rendered frames, so a loss can
+ *      be put in the transfer or in the rendering; the share of clearly-open driver frames
+ *      rendered closed; the lip seam when the driver's mouth is closed (thickness against the
+ *      portrait's own seam, colour);
+ *  (e) contact sheets (PNG, driver | output pairs) of the widest-open driver mouths, the
+ *      closed eyes and the worst closed mouths, in out/meshwarp-eval/ (EVAL_SHEETS=0: none).
+ * The driver's changes are measured from its own neutral: for the mouth opening its most
+ * closed state (5th percentile), for the other signals their median (what the face shows most).
+ * The output's are measured from the portrait. Driving landmarks come from the tracker in
+ * video mode (as the generator gets them); the measures use a second tracker in image mode.
+ * For each portrait: ../shared/data/reference.png and the presets. EVAL_FRAMES=N limits the
+ * frames. Last line: one JSON object with the figures.
  */
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createHumanTracker, type HumanTracker } from '../daemon/generators/meshwarp/tracking/human-tracker.js';
-import { createMeshwarpGenerator } from '../daemon/generators/meshwarp/index.js';
+import { MeshwarpAnimator } from '../daemon/generators/meshwarp/animator.js';
+import { expressionSignals, gain, lipSeam, type ExpressionSignals } from '../daemon/generators/meshwarp/expression-follow.js';
+import { definedOnly } from '../daemon/util/objects.js';
+import { LANDMARK_SMOOTHING } from '../daemon/generators/meshwarp/tracking/one-euro.js';
 import { decodeVideoFrames } from '../daemon/media/decode.js';
-import { fitSquare, loadImageRgb } from '../daemon/media/image.js';
-import type { Frame, RgbImage } from '../daemon/frames.js';
+import { fitSquare, loadImageRgb, writePng } from '../daemon/media/image.js';
+import type { RgbImage } from '../daemon/frames.js';
 import { bestRotation, createFaceFrame, normalizeFace, RIGID_INDICES } from '../daemon/generators/meshwarp/transfer.js';
 import { pearson, relativeAngles } from '../daemon/generators/meshwarp/pose-follow.js';
 import { LANDMARK_COUNT } from '../daemon/generators/meshwarp/tracking/types.js';
@@ -27,11 +43,20 @@ const MAX_FRAMES = process.env.EVAL_FRAMES ? Number(process.env.EVAL_FRAMES) : u
 const DEPTH_SCALE = process.env.EVAL_DEPTH_SCALE ? Number(process.env.EVAL_DEPTH_SCALE) : undefined;
 const VERTICAL_DEPTH_SCALE = process.env.EVAL_VERTICAL_DEPTH_SCALE ? Number(process.env.EVAL_VERTICAL_DEPTH_SCALE) : undefined;
 const PRESETS = process.env.EVAL_PRESETS?.split(',');
-const TRACKERS = process.env.EVAL_TRACKERS ? Number(process.env.EVAL_TRACKERS) : undefined;
 /** EVAL_SMOOTHING=minCutoff,beta,dCutoff overrides the One-Euro parameters. */
 const SMOOTHING = process.env.EVAL_SMOOTHING ? (([minCutoff, beta, dCutoff]) => ({ minCutoff, beta, dCutoff }))(process.env.EVAL_SMOOTHING.split(',').map(Number)) : undefined;
 const JITTER_FRAMES = 100;
 const SIZE = 512;
+const SHEETS = process.env.EVAL_SHEETS !== '0';
+const SHEET_DIR = join(import.meta.dirname, '..', 'out', 'meshwarp-eval');
+/** Driver mouth opening above its closed neutral (eye-corner units) that counts as clearly open / closed. */
+const CLEARLY_OPEN = 0.12;
+const CLOSED = 0.03;
+/** An output mouth no more open than the portrait's own plus this reads as closed. */
+const RENDERED_CLOSED = 0.04;
+/** A lip seam thicker than this multiple of the portrait's own is a painted band. */
+const BAND_LIMIT = 1.5;
+const TILES = 8;
 
 /** RMS distance (reference pixels) of the rigid points after removing position, size and rotation. */
 function identityError(reference: Float32Array, output: Float32Array): number {
@@ -74,19 +99,17 @@ function withSensorNoise(data: Uint8Array, sigma: number, seed: number): Uint8Ar
 }
 
 /** RMS motion (px) of the output's landmarks while one driving frame is repeated (after the smoother settles). */
-async function stillJitter(generator: Awaited<ReturnType<typeof createMeshwarpGenerator>>, frame: RgbImage, firstIndex: number, noise: number): Promise<number> {
-  await generator.reset();
+async function stillJitter(animator: MeshwarpAnimator, video: HumanTracker, measure: HumanTracker, frame: RgbImage, firstIndex: number, noise: number): Promise<number> {
+  animator.reset();
+  await video.resetStream();
   const still: Float32Array[] = [];
-  const consume = async (frames: Frame[]): Promise<void> => {
-    for (const out of frames) {
-      const face = (await evalTracker.track(out)).face;
-      if (face) still.push(Float32Array.from(face.landmarks));
-    }
-  };
+  const out = new Uint8Array(SIZE * SIZE * 3);
   for (let i = 0; i < JITTER_FRAMES; i++) {
-    await consume(await generator.push({ ...frame, data: withSensorNoise(frame.data, noise, i + 1), index: i, captureUs: (firstIndex + i) * 40_000, warmup: false }));
+    const driving = (await video.track({ ...frame, data: withSensorNoise(frame.data, noise, i + 1) })).face?.landmarks ?? null;
+    animator.render(driving, (firstIndex + i) * 40, out);
+    const face = (await measure.track({ data: out, width: SIZE, height: SIZE })).face;
+    if (face) still.push(Float32Array.from(face.landmarks));
   }
-  await consume(await generator.flush());
   const settled = still.slice(10); // after the smoother's warm-up
   let ss = 0;
   let n = 0;
@@ -101,64 +124,194 @@ async function stillJitter(generator: Awaited<ReturnType<typeof createMeshwarpGe
   return Math.sqrt(ss / Math.max(1, n));
 }
 
-let evalTracker: HumanTracker;
+/** The signals that the summary reports: the two eyes and the two brows as one. */
+const REPORTED = ['mouthOpen', 'mouthWidth', 'jaw', 'eyes', 'brows'] as const;
+type Reported = (typeof REPORTED)[number];
+
+function reported(s: ExpressionSignals): Record<Reported, number> {
+  return { mouthOpen: s.mouthOpen, mouthWidth: s.mouthWidth, jaw: s.jaw, eyes: (s.eyeRight + s.eyeLeft) / 2, brows: (s.browRight + s.browLeft) / 2 };
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))))] ?? 0;
+}
+
+interface Follow {
+  correlation: number;
+  gain: number;
+  mae: number;
+}
+
+function follow(driver: number[], output: number[]): Follow {
+  const mae = driver.reduce((s, v, i) => s + Math.abs(v - output[i]), 0) / Math.max(1, driver.length);
+  return { correlation: round(pearson(driver, output)), gain: round(gain(driver, output)), mae: round(mae, 4) };
+}
+
+// Contact sheets: fixed-size crops around the mouth or the eyes, driver | output, 4 pairs a row.
+const CROPS = { mouth: { w: 176, h: 144, centre: [13, 14] }, eyes: { w: 288, h: 112, centre: [33, 263] } } as const;
+type CropKind = keyof typeof CROPS;
+
+function crop(image: RgbImage, landmarks: Float32Array | null, kind: CropKind): Uint8Array {
+  const { w, h, centre } = CROPS[kind];
+  const out = new Uint8Array(w * h * 3);
+  const cx = landmarks ? (landmarks[3 * centre[0]] + landmarks[3 * centre[1]]) / 2 : image.width / 2;
+  const cy = landmarks ? (landmarks[3 * centre[0] + 1] + landmarks[3 * centre[1] + 1]) / 2 : image.height / 2;
+  const x0 = Math.round(cx - w / 2), y0 = Math.round(cy - h / 2);
+  for (let y = 0; y < h; y++) {
+    const sy = Math.min(image.height - 1, Math.max(0, y0 + y));
+    for (let x = 0; x < w; x++) {
+      const sx = Math.min(image.width - 1, Math.max(0, x0 + x));
+      out.set(image.data.subarray(3 * (sy * image.width + sx), 3 * (sy * image.width + sx) + 3), 3 * (y * w + x));
+    }
+  }
+  return out;
+}
+
+interface Tile {
+  index: number;
+  driver: Uint8Array;
+  output: Uint8Array;
+}
+
+async function writeSheet(tiles: Tile[], kind: CropKind, path: string): Promise<void> {
+  if (tiles.length === 0) return;
+  const { w, h } = CROPS[kind];
+  const gap = 6;
+  const perRow = 4;
+  const rows = Math.ceil(tiles.length / perRow);
+  const width = perRow * (2 * w + 3 * gap);
+  const height = rows * (h + gap) + gap;
+  const data = new Uint8Array(width * height * 3).fill(40);
+  tiles.forEach((tile, k) => {
+    const ox = (k % perRow) * (2 * w + 3 * gap) + gap;
+    const oy = Math.floor(k / perRow) * (h + gap) + gap;
+    for (const [pixels, dx] of [[tile.driver, 0], [tile.output, w + gap]] as const) {
+      for (let y = 0; y < h; y++) data.set(pixels.subarray(3 * y * w, 3 * (y + 1) * w), 3 * ((oy + y) * width + ox + dx));
+    }
+  });
+  await writePng({ data, width, height }, path);
+}
+
+/** Up to `count` frame indices with the largest score, at least `spacing` frames apart. */
+function spacedTop(scores: (number | null)[], count: number, spacing: number): number[] {
+  const order = scores.map((s, i) => [s, i] as const).filter((e): e is readonly [number, number] => e[0] !== null).sort((a, b) => b[0] - a[0]);
+  const chosen: number[] = [];
+  for (const [, i] of order) {
+    if (chosen.length >= count) break;
+    if (chosen.every((c) => Math.abs(c - i) >= spacing)) chosen.push(i);
+  }
+  return chosen.sort((a, b) => a - b);
+}
 
 async function main(): Promise<void> {
   const t0 = performance.now();
   const tracker = await createHumanTracker({ mode: 'image' });
-  evalTracker = tracker;
+  const videoTracker = await createHumanTracker({ mode: 'video' });
   const driving: RgbImage[] = [];
   for await (const f of decodeVideoFrames(join(DATA, 'driving.mp4'), { width: SIZE, height: SIZE, maxFrames: MAX_FRAMES })) {
     driving.push({ data: f.data, width: SIZE, height: SIZE });
   }
   process.stderr.write(`tracking ${driving.length} driving frames...\n`);
   const driverLandmarks = await trackAll(tracker, driving);
+  // What the generator gets: the tracker in video mode, as the live path runs it.
+  const drivingInput = await trackAll(videoTracker, driving);
   const first = driverLandmarks.find((l) => l !== null)!;
   const driverAngles = driverLandmarks.map((l) => (l ? relativeAngles(first, l) : null));
+  const driverSignals = driverLandmarks.map((l) => (l ? reported(expressionSignals(l)) : null));
+  const tracked = driverSignals.filter((s): s is Record<Reported, number> => s !== null);
+  // The driver's neutral: its most closed mouth, and what its face shows most for the rest.
+  const driverNeutral = Object.fromEntries(REPORTED.map((k) => [k, percentile(tracked.map((s) => s[k]), k === 'mouthOpen' ? 0.05 : 0.5)])) as Record<Reported, number>;
+  const driverChange = driverSignals.map((s) => (s ? (Object.fromEntries(REPORTED.map((k) => [k, s[k] - driverNeutral[k]])) as Record<Reported, number>) : null));
+  const clearlyOpen = driverChange.map((c) => c !== null && c.mouthOpen > CLEARLY_OPEN);
+  const mouthClosed = driverChange.map((c) => c !== null && c.mouthOpen < CLOSED);
+  const sheetFrames = {
+    mouthOpen: new Set(spacedTop(driverChange.map((c) => c?.mouthOpen ?? null), TILES, 12)),
+    eyesClosed: new Set(spacedTop(driverChange.map((c) => (c ? -c.eyes : null)), TILES, 12)),
+  };
+  if (SHEETS) await mkdir(SHEET_DIR, { recursive: true });
 
-  const presets = (await readdir(join(DATA, 'presets'))).filter((f) => /\.(jpe?g|png|webp)$/i.test(f) && (!PRESETS || PRESETS.includes(f))).sort();
+  const portraits = [{ name: 'reference.png', path: join(DATA, 'reference.png') }];
+  for (const f of (await readdir(join(DATA, 'presets'))).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort()) portraits.push({ name: f, path: join(DATA, 'presets', f) });
   const results: Record<string, unknown>[] = [];
-  for (const preset of presets) {
-    process.stderr.write(`preset ${preset}...\n`);
-    const reference = await fitSquare(await loadImageRgb(join(DATA, 'presets', preset)), SIZE);
+  for (const portrait of portraits.filter((p) => !PRESETS || PRESETS.includes(p.name))) {
+    const preset = portrait.name;
+    process.stderr.write(`portrait ${preset}...\n`);
+    const reference = await fitSquare(await loadImageRgb(portrait.path), SIZE);
     const refFace = (await tracker.track(reference)).face;
     if (!refFace) {
-      results.push({ preset, error: 'no face found in the preset' });
+      results.push({ preset, error: 'no face found in the portrait' });
       continue;
     }
-    const generator = await createMeshwarpGenerator({ size: SIZE, depthScale: DEPTH_SCALE, verticalDepthScale: VERTICAL_DEPTH_SCALE, trackers: TRACKERS, smoothing: SMOOTHING });
-    await generator.fuseReference(reference);
+    const refSignals = reported(expressionSignals(refFace.landmarks));
+    const refSeam = lipSeam(reference, refFace.landmarks);
+    const animator = new MeshwarpAnimator(reference, refFace.landmarks, definedOnly({ depthScale: DEPTH_SCALE, verticalDepthScale: VERTICAL_DEPTH_SCALE }), SMOOTHING ?? LANDMARK_SMOOTHING);
     const axes: { drv: number[]; out: number[] }[] = [0, 1, 2].map(() => ({ drv: [], out: [] }));
+    const signals = Object.fromEntries(REPORTED.map((k) => [k, { drv: [] as number[], intended: [] as number[], rendered: [] as number[] }])) as Record<Reported, { drv: number[]; intended: number[]; rendered: number[] }>;
     const identity: number[] = [];
     let lostOutput = 0;
-    const consume = async (frames: Frame[]): Promise<void> => {
-      for (const frame of frames) {
-        const face = (await tracker.track(frame)).face;
-        const drv = driverAngles[frame.index];
-        if (!face) {
-          lostOutput++;
-          continue;
-        }
-        identity.push(identityError(refFace.landmarks, face.landmarks));
-        if (!drv) continue;
-        const out = relativeAngles(refFace.landmarks, face.landmarks);
-        for (let k = 0; k < 3; k++) {
-          axes[k].drv.push(drv[k]);
-          axes[k].out.push(out[k]);
+    let drivingWithoutFace = 0;
+    let openFrames = 0;
+    let openRenderedClosed = 0;
+    const seamRatios: number[] = [];
+    const seamColour = [0, 0, 0];
+    const sheets: Record<'mouthOpen' | 'eyesClosed' | 'mouthClosed', Tile[]> = { mouthOpen: [], eyesClosed: [], mouthClosed: [] };
+    const worstClosed: { ratio: number; tile: Tile }[] = [];
+    let renderMs = 0;
+    const frame = new Uint8Array(SIZE * SIZE * 3);
+    for (let i = 0; i < driving.length; i++) {
+      if (!drivingInput[i]) drivingWithoutFace++;
+      const r0 = performance.now();
+      animator.render(drivingInput[i], i * 40, frame);
+      renderMs += performance.now() - r0;
+      const output: RgbImage = { data: frame, width: SIZE, height: SIZE };
+      const intended = reported(expressionSignals(animator.shownLandmarks));
+      const face = (await tracker.track(output)).face;
+      const drv = driverAngles[i];
+      const change = driverChange[i];
+      if (!face) {
+        lostOutput++;
+        continue;
+      }
+      identity.push(identityError(refFace.landmarks, face.landmarks));
+      if (!drv || !change) continue;
+      const out = relativeAngles(refFace.landmarks, face.landmarks);
+      for (let k = 0; k < 3; k++) {
+        axes[k].drv.push(drv[k]);
+        axes[k].out.push(out[k]);
+      }
+      const rendered = reported(expressionSignals(face.landmarks));
+      for (const k of REPORTED) {
+        signals[k].drv.push(change[k]);
+        signals[k].intended.push(intended[k] - refSignals[k]);
+        signals[k].rendered.push(rendered[k] - refSignals[k]);
+      }
+      if (clearlyOpen[i]) {
+        openFrames++;
+        if (rendered.mouthOpen < Math.max(0, refSignals.mouthOpen) + RENDERED_CLOSED) openRenderedClosed++;
+      }
+      const tileOf = (kind: CropKind): Tile => ({ index: i, driver: crop(driving[i], driverLandmarks[i], kind), output: crop(output, face.landmarks, kind) });
+      if (mouthClosed[i]) {
+        const seam = lipSeam(output, face.landmarks);
+        const ratio = seam.thicknessPx / Math.max(0.5, refSeam.thicknessPx);
+        seamRatios.push(ratio);
+        for (let c = 0; c < 3; c++) seamColour[c] += seam.colour[c];
+        if (SHEETS && (worstClosed.length < TILES || ratio > worstClosed.at(-1)!.ratio)) {
+          worstClosed.push({ ratio, tile: tileOf('mouth') });
+          worstClosed.sort((a, b) => b.ratio - a.ratio);
+          worstClosed.length = Math.min(worstClosed.length, TILES);
         }
       }
-    };
-    for (let i = 0; i < driving.length; i++) {
-      await consume(await generator.push({ ...driving[i], index: i, captureUs: i * 40_000, warmup: false }));
+      if (SHEETS && sheetFrames.mouthOpen.has(i)) sheets.mouthOpen.push(tileOf('mouth'));
+      if (SHEETS && sheetFrames.eyesClosed.has(i)) sheets.eyesClosed.push(tileOf('eyes'));
     }
-    await consume(await generator.flush());
-    const stats = await generator.stats();
+    sheets.mouthClosed = worstClosed.map((w) => w.tile).sort((a, b) => a.index - b.index);
 
     // Jitter: the first driving frame, repeated: exactly (the issue's measure), then with
     // camera-like sensor noise (a fresh Gaussian, sigma SENSOR_NOISE levels, per frame).
-    const jitterRmsPx = await stillJitter(generator, driving[0], driving.length, 0);
-    const noisyJitterRmsPx = await stillJitter(generator, driving[0], driving.length, SENSOR_NOISE);
-    await generator.close();
+    const jitterRmsPx = await stillJitter(animator, videoTracker, tracker, driving[0], driving.length, 0);
+    const noisyJitterRmsPx = await stillJitter(animator, videoTracker, tracker, driving[0], driving.length, SENSOR_NOISE);
+    await videoTracker.resetStream();
 
     const names = ['pitch', 'yaw', 'roll'] as const;
     const pose = Object.fromEntries(
@@ -168,6 +321,16 @@ async function main(): Promise<void> {
         return [name, { mae: round(mae), correlation: round(pearson(drv, out)), driverRange: round(Math.max(...drv) - Math.min(...drv), 1) }];
       }),
     );
+    const expression = Object.fromEntries(REPORTED.map((k) => [k, { rendered: follow(signals[k].drv, signals[k].rendered), intended: follow(signals[k].drv, signals[k].intended), driverRange: round(percentile(signals[k].drv, 0.98) - percentile(signals[k].drv, 0.02), 3) }]));
+    const sheetPaths: string[] = [];
+    if (SHEETS) {
+      const stem = preset.replace(/\.[^.]+$/, '');
+      for (const [name, tiles] of Object.entries(sheets)) {
+        const path = join(SHEET_DIR, `${stem}-${name}.png`);
+        await writeSheet(tiles, name === 'eyesClosed' ? 'eyes' : 'mouth', path);
+        sheetPaths.push(path);
+      }
+    }
     const tenth = Math.max(1, Math.floor(identity.length / 10));
     const mean = (v: number[]): number => v.reduce((s, x) => s + x, 0) / Math.max(1, v.length);
     results.push({
@@ -175,34 +338,60 @@ async function main(): Promise<void> {
       frames: driving.length,
       outputFramesTracked: identity.length,
       outputFramesWithoutFace: lostOutput,
-      drivingFramesWithoutFace: stats.framesWithoutFace,
+      drivingFramesWithoutFace: drivingWithoutFace,
       pose,
       meanPoseErrorDeg: round((pose.pitch.mae + pose.yaw.mae + pose.roll.mae) / 3),
       identityErrorPx: round(mean(identity)),
       identityDriftPx: round(mean(identity.slice(-tenth)) - mean(identity.slice(0, tenth))),
       jitterRmsPx: round(jitterRmsPx),
       noisyStillJitterRmsPx: round(noisyJitterRmsPx),
-      renderMsMean: round(stats.stages.render.totalMs / stats.stages.render.count, 2),
-      trackMsMean: round(stats.stages.track.totalMs / stats.stages.track.count, 2),
+      expression,
+      clearlyOpenFrames: openFrames,
+      clearlyOpenRenderedClosed: round(openRenderedClosed / Math.max(1, openFrames)),
+      closedMouth: {
+        frames: seamRatios.length,
+        portraitSeamPx: round(refSeam.thicknessPx, 2),
+        portraitSeamColour: refSeam.colour,
+        medianSeamRatio: round(percentile(seamRatios, 0.5)),
+        p95SeamRatio: round(percentile(seamRatios, 0.95)),
+        bandFrames: round(seamRatios.filter((r) => r > BAND_LIMIT).length / Math.max(1, seamRatios.length)),
+        seamColour: seamColour.map((c) => Math.round(c / Math.max(1, seamRatios.length))),
+      },
+      renderMsMean: round(renderMs / driving.length, 2),
+      sheets: sheetPaths,
     });
     console.log(JSON.stringify(results.at(-1)));
   }
   await tracker.close();
-  type Scored = { pose: Record<string, { correlation: number }>; meanPoseErrorDeg: number; jitterRmsPx: number; noisyStillJitterRmsPx: number; identityDriftPx: number };
+  await videoTracker.close();
+  type Scored = { pose: Record<string, { correlation: number }>; meanPoseErrorDeg: number; jitterRmsPx: number; noisyStillJitterRmsPx: number; identityDriftPx: number; expression: Record<Reported, { rendered: Follow }>; clearlyOpenRenderedClosed: number; closedMouth: { bandFrames: number; p95SeamRatio: number } };
   const ok = results.filter((r) => 'pose' in r) as unknown as Scored[];
+  const worst = (pick: (r: Scored) => number, lowest: boolean): number => round(lowest ? Math.min(...ok.map(pick)) : Math.max(...ok.map(pick)));
   const summary = {
     eval: 'meshwarp',
     frames: driving.length,
     presets: results.length,
     minPoseCorrelation: round(Math.min(...ok.flatMap((r) => Object.values(r.pose).map((a) => a.correlation)))),
-    maxMeanPoseErrorDeg: round(Math.max(...ok.map((r) => r.meanPoseErrorDeg))),
-    maxJitterRmsPx: round(Math.max(...ok.map((r) => r.jitterRmsPx))),
-    maxNoisyStillJitterRmsPx: round(Math.max(...ok.map((r) => r.noisyStillJitterRmsPx))),
-    maxAbsIdentityDriftPx: round(Math.max(...ok.map((r) => Math.abs(r.identityDriftPx)))),
-    goals: { poseCorrelation: 0.9, meanPoseErrorDeg: 3, jitterRmsPx: 0.5 },
+    maxMeanPoseErrorDeg: worst((r) => r.meanPoseErrorDeg, false),
+    maxJitterRmsPx: worst((r) => r.jitterRmsPx, false),
+    maxNoisyStillJitterRmsPx: worst((r) => r.noisyStillJitterRmsPx, false),
+    maxAbsIdentityDriftPx: worst((r) => Math.abs(r.identityDriftPx), false),
+    expression: Object.fromEntries(REPORTED.map((k) => [k, {
+      minCorrelation: worst((r) => r.expression[k].rendered.correlation, true),
+      gainRange: [worst((r) => r.expression[k].rendered.gain, true), worst((r) => r.expression[k].rendered.gain, false)],
+    }])),
+    maxClearlyOpenRenderedClosed: worst((r) => r.clearlyOpenRenderedClosed, false),
+    maxClosedMouthBandFrames: worst((r) => r.closedMouth.bandFrames, false),
+    goals: {
+      poseCorrelation: 0.9, meanPoseErrorDeg: 3, jitterRmsPx: 0.5,
+      mouthOpen: { correlation: 0.9, gain: [0.8, 1.2], clearlyOpenRenderedClosed: 0.1 },
+      eyes: { correlation: 0.9, gain: 0.8 }, brows: { correlation: 0.85, gain: 0.7 }, mouthWidth: { gain: [0.8, 1.2] },
+      closedMouthBand: `seam no thicker than ${BAND_LIMIT}x the portrait's own`,
+    },
     wallSeconds: round((performance.now() - t0) / 1000, 1),
     results,
   };
+  if (SHEETS) await writeFile(join(SHEET_DIR, 'summary.json'), JSON.stringify(summary, null, 2));
   console.log(JSON.stringify(summary));
 }
 

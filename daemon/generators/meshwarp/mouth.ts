@@ -49,7 +49,7 @@ const UPPER_EDGES = INNER_LIP_UPPER.length - 1; // edges 0..9 are the upper lip,
  * upper) read as less than closed, never as open: an unsigned distance painted crossed lips
  * as an open mouth (a dark band between closed lips).
  */
-function contourOpenness(lm: Float32Array, upper: Uint16Array, lower: Uint16Array, stride: number): number {
+function contourOpenness(lm: Float32Array | Float64Array, upper: Uint16Array, lower: Uint16Array, stride: number): number {
   const a = upper[0], b = upper[upper.length - 1];
   const dx = lm[stride * b] - lm[stride * a];
   const dy = lm[stride * b + 1] - lm[stride * a + 1];
@@ -78,7 +78,7 @@ function contourOpenness(lm: Float32Array, upper: Uint16Array, lower: Uint16Arra
  * eye's corner-to-corner width (about 0.25-0.35 for an open eye, near 0 closed).
  * `which`: the person's right eye (33..133, on the image's left in an unmirrored photo) or left.
  */
-export function eyeOpenness(landmarks: Float32Array, which: EyeSide, stride = 3): number {
+export function eyeOpenness(landmarks: Float32Array | Float64Array, which: EyeSide, stride = 3): number {
   const eye = EYES[which];
   return contourOpenness(landmarks, eye.upper, eye.lower, stride);
 }
@@ -105,7 +105,7 @@ export function limitEyeOpening(landmarks: Float32Array, which: EyeSide, maxOpen
 }
 
 /** Normalised mouth opening: mean inner-lip gap over the 9 pairs / corner-to-corner width. */
-export function mouthOpenness(landmarks: Float32Array, stride = 3): number {
+export function mouthOpenness(landmarks: Float32Array | Float64Array, stride = 3): number {
   return contourOpenness(landmarks, LIP_UPPER, LIP_LOWER, stride);
 }
 

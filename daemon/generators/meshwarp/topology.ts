@@ -53,6 +53,21 @@ export const RIGHT_EYE_LOWER: readonly number[] = [33, 7, 163, 144, 145, 153, 15
 /** The person's left eye: lids from corner 263 (outer) to 362 (inner). */
 export const LEFT_EYE_UPPER: readonly number[] = [263, 466, 388, 387, 386, 385, 384, 398, 362];
 export const LEFT_EYE_LOWER: readonly number[] = [263, 249, 390, 373, 374, 380, 381, 382, 362];
+/** Upper and lower eyelid points of each eye (MediaPipe indices), paired: upper[k] faces lower[k]. */
+export const EYELIDS = {
+  right: { upper: [246, 161, 160, 159, 158, 157, 173], lower: [7, 163, 144, 145, 153, 154, 155] },
+  left: { upper: [466, 388, 387, 386, 385, 384, 398], lower: [249, 390, 373, 374, 380, 381, 382] },
+} as const;
+
+/** Lips and the lower jaw (the chin follows the mouth's opening): MediaPipe indices. */
+export const MOUTH_INDICES: readonly number[] = [
+  0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191,
+  267, 269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415,
+  152, 148, 176, 149, 150, 136, 172, 377, 400, 378, 379, 365, 397, 18, 200, 199, 175,
+];
+/** Both brows. */
+export const BROW_INDICES: readonly number[] = [70, 63, 105, 66, 107, 55, 65, 52, 53, 46, 300, 293, 334, 296, 336, 285, 295, 282, 283, 276];
+
 /** Iris centres: 468 in the right eye (33..133), 473 in the left eye (263..362). */
 export const RIGHT_IRIS_CENTER = 468;
 export const LEFT_IRIS_CENTER = 473;

@@ -9,7 +9,9 @@
  */
 import { PersonaLiveError } from '../../errors.js';
 import { LANDMARK_COUNT } from './tracking/types.js';
-import { INNER_LIP_LOWER, INNER_LIP_UPPER } from './topology.js';
+import { BROW_INDICES, EYELIDS, INNER_LIP_LOWER, INNER_LIP_UPPER, MOUTH_INDICES } from './topology.js';
+import { NeutralFace } from './neutral.js';
+import { eyeOpenness } from './mouth.js';
 import { DEFAULT_EXPRESSION_CONTROLS, type ExpressionControls } from '../../kinds.js';
 
 /**
@@ -23,20 +25,10 @@ export const RIGID_INDICES: readonly number[] = [
   168, 6, 197, 195, 5, 4, 1, 33, 133, 362, 263, 116, 345, 123, 352, 151, 9,
 ];
 
-/** Upper and lower eyelid points of each eye (MediaPipe indices), paired: upper[k] faces lower[k]. */
-export const EYELIDS = {
-  right: { upper: [246, 161, 160, 159, 158, 157, 173], lower: [7, 163, 144, 145, 153, 154, 155] },
-  left: { upper: [466, 388, 387, 386, 385, 384, 398], lower: [249, 390, 373, 374, 380, 381, 382] },
-} as const;
-
-/** Lips and the lower jaw (the chin follows the mouth's opening): MediaPipe indices. */
-export const MOUTH_INDICES: readonly number[] = [
-  0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191,
-  267, 269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415,
-  152, 148, 176, 149, 150, 136, 172, 377, 400, 378, 379, 365, 397, 18, 200, 199, 175,
-];
-/** Both brows. */
-export const BROW_INDICES: readonly number[] = [70, 63, 105, 66, 107, 55, 65, 52, 53, 46, 300, 293, 334, 296, 336, 285, 295, 282, 283, 276];
+/** A driver's eye read this much as open as at rest (or less) is shut (see eyeClosure). */
+export const EYE_SHUT_RATIO = 0.25;
+/** How much wider than the portrait's own an eye may open (its lid texture stretches that far). */
+export const EYE_WIDEN_LIMIT = 1.1;
 
 /** See TransferOptions.silhouetteDepthKnee / silhouetteDepthRange. */
 export const DEFAULT_SILHOUETTE_DEPTH_KNEE = 0.3;
@@ -44,28 +36,6 @@ export const DEFAULT_SILHOUETTE_DEPTH_RANGE = 0.3;
 
 /** A 3x3 rotation, row-major. */
 export type Mat3 = Float64Array;
-
-/** Mean distance between the paired upper and lower lid points of one eye (normalised face units). */
-export function eyeOpening(face: Float64Array, eye: { upper: readonly number[]; lower: readonly number[] }): number {
-  let sum = 0;
-  const n = Math.min(eye.upper.length, eye.lower.length);
-  for (let k = 0; k < n; k++) {
-    const u = 3 * eye.upper[k];
-    const l = 3 * eye.lower[k];
-    sum += Math.hypot(face[u] - face[l], face[u + 1] - face[l + 1], face[u + 2] - face[l + 2]);
-  }
-  return sum / n;
-}
-
-/**
- * Eyelid motion is scaled by the eyes' size ratio (reference opening / driver's first-frame
- * opening): the same squint moves a narrower eye's lids less, instead of shutting it. Limited
- * to [0.3, 1.5] so a driver who starts with closed eyes cannot blow the gain up.
- */
-export function eyelidGain(anchorOpening: number, referenceOpening: number): number {
-  if (!(anchorOpening > 0) || !(referenceOpening > 0)) return 1;
-  return Math.min(1.5, Math.max(0.3, referenceOpening / anchorOpening));
-}
 
 export interface FaceFrame {
   /** Centre of the rigid points, pixels. */
@@ -223,11 +193,6 @@ export interface TransferOptions {
   /** Follow the driver's distance to the camera (face size ratio); default true. */
   followScale?: boolean;
   /**
-   * Never open an eye wider than in the reference (the reference has no pixels above its
-   * eyelids: opening further would tear the lid texture). Blinks still follow. Default true.
-   */
-  clampEyes?: boolean;
-  /**
    * Scales the reference's depth (z) before the head rotation is applied; default 1 (true
    * 3D). Below 1 flattens the parallax of a turn: silhouette points, which have the largest
    * z, then move less relative to the cheeks and the 2D mesh folds less.
@@ -281,9 +246,10 @@ export class MotionTransfer {
   private readonly align = new Float64Array(9);
   private readonly relative = new Float64Array(9);
   private hasAnchor = false;
+  private nextAnchorExplicit = false;
+  private readonly unrotated = new Float64Array(3 * LANDMARK_COUNT);
+  private readonly neutral = new NeutralFace();
   private readonly options: Required<TransferOptions>;
-  /** Per-landmark expression gain: 1, except eyelids (see eyelidGain). */
-  private readonly expressionGain = new Float64Array(LANDMARK_COUNT).fill(1);
   /** Per-landmark multiplier from the user's controls (mouth, eyes, brows). */
   private readonly controlGain = new Float64Array(LANDMARK_COUNT).fill(1);
   private controls: ExpressionControls = { ...DEFAULT_EXPRESSION_CONTROLS };
@@ -296,7 +262,6 @@ export class MotionTransfer {
       translationScale: 1,
       expressionScale: 1,
       followScale: true,
-      clampEyes: true,
       depthScale: 1,
       verticalDepthScale: options.depthScale ?? 1,
       controls: DEFAULT_EXPRESSION_CONTROLS,
@@ -322,27 +287,34 @@ export class MotionTransfer {
     return this.hasAnchor;
   }
 
-  /** Sets the driver's neutral/first frame that all motion is measured against. */
-  setAnchor(driving: Float32Array): void {
+  /**
+   * Sets the driver's frame that head motion is measured against, and that the neutral face
+   * starts from (see NeutralFace). `explicit`: the user said this is their neutral face.
+   */
+  setAnchor(driving: Float32Array, explicit = false): void {
     normalizeFace(driving, this.anchor, this.anchorFrame);
     bestRotation(this.anchor, this.reference, this.align);
-    for (const eye of [EYELIDS.right, EYELIDS.left]) {
-      const gain = eyelidGain(eyeOpening(this.anchor, eye), eyeOpening(this.reference, eye));
-      for (const i of [...eye.upper, ...eye.lower]) this.expressionGain[i] = gain;
-    }
+    this.neutral.reset(this.anchor, explicit);
     this.hasAnchor = true;
   }
 
-  resetAnchor(): void {
+  /** The next frame becomes the anchor; `explicit`: a calibration ("this is my neutral face"). */
+  resetAnchor(explicit = false): void {
     this.hasAnchor = false;
+    this.nextAnchorExplicit = explicit;
+  }
+
+  /** The driver's neutral landmarks now (normalised, in the anchor's orientation), for tests. */
+  get neutralLandmarks(): Float64Array {
+    return this.neutral.landmarks;
   }
 
   /**
    * Animated reference landmarks for one driving frame (the first call anchors).
    * `out` gets LANDMARK_COUNT x 3 floats in the reference image's pixels.
    */
-  transfer(driving: Float32Array, out: Float32Array, info?: TransferInfo): TransferInfo | undefined {
-    if (!this.hasAnchor) this.setAnchor(driving);
+  transfer(driving: Float32Array, out: Float32Array, info?: TransferInfo, timestampMs?: number): TransferInfo | undefined {
+    if (!this.hasAnchor) this.setAnchor(driving, this.nextAnchorExplicit);
     const o = this.options;
     const P0 = this.anchor;
     const Pt = this.current;
@@ -361,15 +333,25 @@ export class MotionTransfer {
     const tz = (this.currentFrame.centroid[2] - this.anchorFrame.centroid[2]) * k;
     const e = o.expressionScale;
 
+    // The current frame in the anchor's orientation (un-rotated); the neutral learns from it.
+    const U = this.unrotated;
     for (let i = 0; i < LANDMARK_COUNT; i++) {
       const j = 3 * i;
-      // Expression in the anchor's orientation: un-rotate the current frame, subtract the anchor.
       const px = Pt[j], py = Pt[j + 1], pz = Pt[j + 2];
-      const ux = Rrel[0] * px + Rrel[3] * py + Rrel[6] * pz - P0[j];
-      const uy = Rrel[1] * px + Rrel[4] * py + Rrel[7] * pz - P0[j + 1];
-      const uz = Rrel[2] * px + Rrel[5] * py + Rrel[8] * pz - P0[j + 2];
+      U[j] = Rrel[0] * px + Rrel[3] * py + Rrel[6] * pz;
+      U[j + 1] = Rrel[1] * px + Rrel[4] * py + Rrel[7] * pz;
+      U[j + 2] = Rrel[2] * px + Rrel[5] * py + Rrel[8] * pz;
+    }
+    this.neutral.update(U, timestampMs);
+    const N = this.neutral.landmarks;
+    for (let i = 0; i < LANDMARK_COUNT; i++) {
+      const j = 3 * i;
+      // Expression: the un-rotated frame minus the neutral face.
+      const ux = U[j] - N[j];
+      const uy = U[j + 1] - N[j + 1];
+      const uz = U[j + 2] - N[j + 2];
       // Re-expressed in the reference's orientation and added to its landmarks.
-      const g = e * this.expressionGain[i] * this.controlGain[i];
+      const g = e * this.controlGain[i];
       const qx = Pr[j] + g * (A[0] * ux + A[1] * uy + A[2] * uz);
       const qy = Pr[j + 1] + g * (A[3] * ux + A[4] * uy + A[5] * uz);
       const qz = Pr[j + 2] + g * (A[6] * ux + A[7] * uy + A[8] * uz);
@@ -377,7 +359,7 @@ export class MotionTransfer {
       this.scratch[j + 1] = qy;
       this.scratch[j + 2] = qz;
     }
-    if (o.clampEyes) this.clampEyelids();
+    this.placeUpperLids();
     this.uncrossLips();
     const S = this.scratch;
     const depth = o.depthScale;
@@ -444,27 +426,40 @@ export class MotionTransfer {
   }
 
   /**
-   * Eyelids may close (blink) but not open beyond the reference: the reference has no
-   * pixels above its eyelids. In the reference's own (normalised, upright) frame, each pair
-   * of facing lid points may not be further apart than in the reference; a pair that is is
-   * brought back to the reference's distance about its own midpoint. The eye as a whole may
-   * still move: clamping each lid to its reference height instead shut an eye that moved up
-   * (a raised cheek, a nod) because only its upper lid was stopped.
+   * Eyelids: each eye's opening is the portrait's own times a closure factor from the driver's
+   * eye, measured against its neutral (eyeClosure), applied to the upper lid, which is placed
+   * at the lower lid plus the portrait's lid-to-lid offsets times that factor (in the
+   * portrait's upright frame). So a blink shuts the eye fully whatever the two eyes' sizes,
+   * the lid keeps the portrait's shape instead of crumpling, and the eye never opens far past
+   * the portrait's (it has no pixels above its lids). The lower lid follows its deltas.
    */
-  private clampEyelids(): void {
+  private placeUpperLids(): void {
     const S = this.scratch;
     const Pr = this.reference;
-    for (const eye of [EYELIDS.right, EYELIDS.left]) {
+    for (const side of ['right', 'left'] as const) {
+      // A neutral eye read as shut (or crossed) says nothing about this one: the portrait's opening.
+      const neutral = eyeOpenness(this.neutral.landmarks, side);
+      const ratio = neutral > 1e-3 ? eyeOpenness(this.unrotated, side) / neutral : 1;
+      const closure = 1 + this.controls.eyes * (eyeClosure(ratio) - 1);
+      const c = Math.min(EYE_WIDEN_LIMIT, Math.max(0, closure));
+      const eye = EYELIDS[side];
       for (let k = 0; k < eye.upper.length; k++) {
-        const u = 3 * eye.upper[k] + 1;
-        const l = 3 * eye.lower[k] + 1;
-        const limit = Pr[l] - Pr[u];
-        if (S[l] - S[u] > limit) {
-          const mid = (S[u] + S[l]) / 2;
-          S[u] = mid - limit / 2;
-          S[l] = mid + limit / 2;
-        }
+        const u = 3 * eye.upper[k];
+        const l = 3 * eye.lower[k];
+        for (let d = 0; d < 3; d++) S[u + d] = S[l + d] + c * (Pr[u + d] - Pr[l + d]);
       }
     }
   }
+}
+
+/**
+ * The driver's eye opening relative to its neutral (1 = as open as at rest) -> how open the
+ * portrait's eye is shown (1 = its own opening, 0 = shut). The tracker reads a shut eye as a
+ * quarter or so of an open one (demo video: blinks bottom out at 0.07-0.4 of the median), so
+ * that is shut; wider than at rest widens a little, up to EYE_WIDEN_LIMIT.
+ */
+export function eyeClosure(ratio: number): number {
+  if (Number.isNaN(ratio)) return 1;
+  if (ratio >= 1) return Math.min(EYE_WIDEN_LIMIT, 1 + (ratio - 1));
+  return Math.max(0, (ratio - EYE_SHUT_RATIO) / (1 - EYE_SHUT_RATIO));
 }

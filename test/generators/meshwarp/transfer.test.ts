@@ -2,14 +2,16 @@ import { describe, expect, it } from 'vitest';
 import {
   bestRotation,
   createFaceFrame,
-  EYELIDS,
   eulerDegrees,
-  eyelidGain,
+  eyeClosure,
+  EYE_SHUT_RATIO,
+  EYE_WIDEN_LIMIT,
   MotionTransfer,
   normalizeFace,
   rotationFromEuler,
   type TransferInfo,
 } from '../../../daemon/generators/meshwarp/transfer.js';
+import { EYELIDS } from '../../../daemon/generators/meshwarp/topology.js';
 import { LANDMARK_COUNT } from '../../../daemon/generators/meshwarp/tracking/types.js';
 import { INNER_LIP_LOWER, INNER_LIP_UPPER } from '../../../daemon/generators/meshwarp/topology.js';
 
@@ -266,62 +268,53 @@ describe('relative motion transfer', () => {
     }
   });
 
-  it('lets the eyes blink but never opens them wider than the reference', () => {
-    const t = new MotionTransfer(reference);
-    const out = new Float32Array(reference.length);
-    t.transfer(anchor, out);
-    const wide = Float32Array.from(anchor);
-    for (const i of EYELIDS.right.upper) wide[3 * i + 1] -= 6;
-    for (const i of EYELIDS.right.lower) wide[3 * i + 1] += 6;
-    t.transfer(wide, out);
-    for (const i of [...EYELIDS.right.upper, ...EYELIDS.right.lower]) expect(out[3 * i + 1]).toBeCloseTo(reference[3 * i + 1], 2);
-    const blink = Float32Array.from(anchor);
-    for (const i of EYELIDS.right.upper) blink[3 * i + 1] += 6;
-    t.transfer(blink, out);
-    for (const i of EYELIDS.right.upper) expect(out[3 * i + 1]).toBeGreaterThan(reference[3 * i + 1] + 2);
-    // An eye that moves up as a whole (a raised cheek) keeps its opening: the clamp limits
-    // how far the lids are apart, not where they are.
-    const raised = Float32Array.from(anchor);
-    for (const i of [...EYELIDS.right.upper, ...EYELIDS.right.lower]) raised[3 * i + 1] -= 5;
-    t.transfer(raised, out);
-    for (let k = 0; k < EYELIDS.right.upper.length; k++) {
-      const [u, l] = [EYELIDS.right.upper[k], EYELIDS.right.lower[k]];
-      expect(out[3 * l + 1] - out[3 * u + 1]).toBeCloseTo(reference[3 * l + 1] - reference[3 * u + 1], 2);
-      expect(out[3 * u + 1]).toBeLessThan(reference[3 * u + 1] - 2);
-    }
-    const free = new MotionTransfer(reference, { clampEyes: false });
-    free.transfer(anchor, out);
-    free.transfer(wide, out);
-    expect(out[3 * EYELIDS.right.upper[3] + 1]).toBeLessThan(reference[3 * EYELIDS.right.upper[3] + 1] - 2);
-  });
+  /** A face whose right eye is open `opening` px (lids paired point by point, corners 32 px apart), `up` px higher. */
+  const withEye = (face: Float32Array, opening: number, up = 0): Float32Array => {
+    const out = Float32Array.from(face);
+    out.set([226, 240 - up, 0], 3 * 33);
+    out.set([258, 240 - up, 0], 3 * 133);
+    out.set([256, 350, 0], 3 * 152); // the chin: which way is down
+    EYELIDS.right.upper.forEach((u, k) => {
+      const l = EYELIDS.right.lower[k];
+      out.set([230 + 4 * k, 240 - up - opening / 2, 0], 3 * u);
+      out.set([230 + 4 * k, 240 - up + opening / 2, 0], 3 * l);
+    });
+    return out;
+  };
+  const rightEyeOpening = (face: Float32Array): number => face[3 * EYELIDS.right.lower[3] + 1] - face[3 * EYELIDS.right.upper[3] + 1];
 
-  it('scales eyelid motion by the eyes\' size ratio, so a squint narrows a smaller eye without shutting it', () => {
-    // A face whose right eye is open 4 px (lids paired point by point), and a driver whose eye is open 12 px.
-    const withEye = (face: Float32Array, opening: number): Float32Array => {
-      const out = Float32Array.from(face);
-      EYELIDS.right.upper.forEach((u, k) => {
-        const l = EYELIDS.right.lower[k];
-        out.set([230 + 4 * k, 240 - opening / 2, 0], 3 * u);
-        out.set([230 + 4 * k, 240 + opening / 2, 0], 3 * l);
-      });
-      return out;
-    };
+  it('a full blink shuts the portrait\'s eye whatever the two eyes\' sizes; a squint narrows it in proportion; it opens at most 10 % past its own', () => {
+    // The portrait's eye is open 4 px, the driver's 12 px: relative to its own opening, not in pixels.
     const narrow = withEye(reference, 4);
-    const bigEyed = withEye(reference, 12);
-    expect(eyelidGain(12, 4)).toBeCloseTo(1 / 3, 9);
-    expect(eyelidGain(12, 1)).toBe(0.3);
-    expect(eyelidGain(1, 12)).toBe(1.5);
-    expect(eyelidGain(0, 4)).toBe(1);
     const t = new MotionTransfer(narrow);
     const out = new Float32Array(narrow.length);
-    t.transfer(bigEyed, out);
-    const squint = Float32Array.from(bigEyed);
-    for (const i of EYELIDS.right.upper) squint[3 * i + 1] += 3; // the driver's lid comes down 3 of 12 px
-    t.transfer(squint, out);
-    const mid = 3;
-    const opening = out[3 * EYELIDS.right.lower[mid] + 1] - out[3 * EYELIDS.right.upper[mid] + 1];
-    // A quarter of the driver's opening closed: a quarter of the reference's (4 -> 3 px), not 4 -> 1.
-    expect(opening).toBeCloseTo(3, 1);
+    t.resetAnchor(true); // a calibrated neutral: the eyelids' neutral stays put
+    t.transfer(withEye(reference, 12), out);
+    expect(rightEyeOpening(out)).toBeCloseTo(4, 3);
+    // The tracker reads a shut eye as about a quarter open (2 of 12 px): shut, not a squint.
+    t.transfer(withEye(reference, 2), out);
+    expect(Math.abs(rightEyeOpening(out))).toBeLessThan(0.01);
+    // A quarter closed (9 of 12): (0.75 - 0.25) / 0.75 of the portrait's opening.
+    t.transfer(withEye(reference, 9), out);
+    expect(rightEyeOpening(out)).toBeCloseTo(4 * (2 / 3), 2);
+    // Wide open (18 of 12): 10 % past the portrait's at most (it has no pixels above its lids).
+    t.transfer(withEye(reference, 18), out);
+    expect(rightEyeOpening(out)).toBeCloseTo(4.4, 2);
+    // An eye that moves up as a whole (a raised cheek) keeps its opening and moves.
+    t.transfer(withEye(reference, 12, 5), out);
+    expect(rightEyeOpening(out)).toBeCloseTo(4, 1);
+    expect(out[3 * EYELIDS.right.upper[3] + 1]).toBeLessThan(narrow[3 * EYELIDS.right.upper[3] + 1] - 2);
+  });
+
+  it('eyeClosure: the driver\'s opening relative to its neutral -> the portrait\'s', () => {
+    expect(eyeClosure(1)).toBe(1);
+    expect(eyeClosure(EYE_SHUT_RATIO)).toBe(0);
+    expect(eyeClosure(0.1)).toBe(0);
+    expect(eyeClosure(-0.2)).toBe(0); // crossed lids read by the tracker
+    expect(eyeClosure((1 + EYE_SHUT_RATIO) / 2)).toBeCloseTo(0.5, 9);
+    expect(eyeClosure(1.05)).toBeCloseTo(1.05, 9);
+    expect(eyeClosure(3)).toBe(EYE_WIDEN_LIMIT);
+    expect(eyeClosure(Number.NaN)).toBe(1);
   });
 
   it('re-anchors after resetAnchor', () => {
