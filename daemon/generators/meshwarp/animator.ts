@@ -7,10 +7,10 @@
  */
 import { PersonaLiveError } from '../../errors.js';
 import type { RgbImage } from '../../frames.js';
-import { EXPRESSION_SMOOTHING, LandmarkSmoother, LANDMARK_SMOOTHING, type OneEuroParams } from './tracking/one-euro.js';
+import { LandmarkSmoother, LANDMARK_SMOOTHING, type OneEuroParams } from './tracking/one-euro.js';
 import { LANDMARK_COUNT } from './tracking/types.js';
 import { fillMouthInterior, type MouthFillStats } from './mouth.js';
-import { buildWarpTopology, EYELIDS, MOUTH_INDICES, placeDepths, placeVertices, type WarpTopology } from './topology.js';
+import { buildWarpTopology, placeDepths, placeVertices, type WarpTopology } from './topology.js';
 import { MotionTransfer, type TransferInfo, type TransferOptions } from './transfer.js';
 import type { ExpressionControls } from '../../kinds.js';
 import { createMeshWarper, type MeshWarper } from './warp.js';
@@ -34,9 +34,6 @@ export const DEFAULT_DEPTH_SCALE = 1;
  * less than the driver (pitch mean error 3.8-5.1 deg on 300 frames, eval:meshwarp).
  */
 export const DEFAULT_VERTICAL_DEPTH_SCALE = 1;
-
-/** Eyelids, lips and jaw: smoothed for speed (EXPRESSION_SMOOTHING), the rest for stillness. */
-const EXPRESSION_POINTS: readonly number[] = [...EYELIDS.right.upper, ...EYELIDS.right.lower, ...EYELIDS.left.upper, ...EYELIDS.left.lower, ...MOUTH_INDICES];
 
 /** How long a lost face takes to ease back to neutral, and a found one to ease in. */
 export const EASE_TO_NEUTRAL_MS = 500;
@@ -81,7 +78,7 @@ export class MeshwarpAnimator {
    * @param referenceLandmarks its tracked face (LANDMARK_COUNT x 3, pixels).
    */
   constructor(reference: RgbImage, referenceLandmarks: Float32Array, transferOptions: TransferOptions = {}, smoothing: OneEuroParams = LANDMARK_SMOOTHING) {
-    this.smoother = new LandmarkSmoother(smoothing, LANDMARK_COUNT, { indices: EXPRESSION_POINTS, params: EXPRESSION_SMOOTHING });
+    this.smoother = new LandmarkSmoother(smoothing);
     if (referenceLandmarks.length !== LANDMARK_COUNT * 3) {
       throw new PersonaLiveError('INTERNAL', `reference landmarks: expected ${LANDMARK_COUNT * 3} values, got ${referenceLandmarks.length}`);
     }

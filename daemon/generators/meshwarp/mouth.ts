@@ -129,6 +129,23 @@ const THROAT = [30, 10, 12];
 const TONGUE = [138, 62, 66];
 const TEETH = [222, 214, 200];
 
+/** How much a seam between two teeth darkens them. */
+const TOOTH_SEAM_DARKNESS = 0.4;
+
+/**
+ * 1 on a seam between two teeth, falling to 0 within 0.8 px of it. x: -1 at one mouth corner,
+ * 0 between the central incisors, 1 at the other. Seams sit where q = 4|x| + 2x^2 is a whole
+ * number, so the teeth narrow towards the corners (central incisors about 11 % of the mouth's
+ * width, then 10, 9, 7 ...).
+ */
+function toothSeam(x: number, mouthWidth: number): number {
+  const a = Math.abs(x);
+  const q = 4 * a + 2 * a * a;
+  const slope = 4 + 4 * a; // dq/d|x|
+  const pixels = (Math.abs(q - Math.round(q)) / slope) * (mouthWidth / 2);
+  return 1 - smoothstep(0, 0.8, pixels);
+}
+
 function smoothstep(e0: number, e1: number, x: number): number {
   const t = x <= e0 ? 0 : x >= e1 ? 1 : (x - e0) / (e1 - e0);
   return t * t * (3 - 2 * t);
@@ -334,6 +351,7 @@ function paintMouth(
   const teethVisible = smoothstep(options.teeth[0], options.teeth[1], open);
   const teethHeight = Math.min(0.3 * open * mouthWidth, 0.1 * mouthWidth);
   const tongueVisible = smoothstep(0.04, 0.14, open);
+  const lowerTeethVisible = smoothstep(options.teeth[1], options.teeth[1] + 0.15, open);
   const tableScale = TABLE / mouthWidth;
   let painted = 0;
   for (let py = y0; py <= y1; py++) {
@@ -384,15 +402,29 @@ function paintMouth(
       g += (TONGUE[1] - g) * tongue;
       b += (TONGUE[2] - b) * tongue;
       if (teethVisible > 0) {
-        // The band follows the upper lip, thins towards the corners and under a narrow gap.
+        // Upper teeth: a band that follows the upper lip, thins towards the corners and under a
+        // narrow gap, with the seams between teeth (narrower teeth towards the corners).
+        const gapShade = 1 - TOOTH_SEAM_DARKNESS * toothSeam(2 * t - 1, mouthWidth);
         const teethBand = Math.min(teethHeight, 0.4 * (dUp + dLo));
         const cover = Math.min(1, teethBand - dUp + 0.5);
         if (cover > 0) {
           const teeth = cover * teethVisible * (1 - smoothstep(0.5, 0.95, tc));
-          const shade = (0.9 - 0.25 * tc) * (0.75 + 0.25 * Math.min(1, dUp / 1.5)); // the lip's shadow on top
+          const shade = (0.9 - 0.25 * tc) * (0.75 + 0.25 * Math.min(1, dUp / 1.5)) * gapShade; // the lip's shadow on top
           r += (TEETH[0] * shade - r) * teeth;
           g += (TEETH[1] * shade - g) * teeth;
           b += (TEETH[2] * shade - b) * teeth;
+        }
+        // Lower teeth, once the jaw is well down: lower, darker (in the upper lip's shadow), middle only.
+        if (lowerTeethVisible > 0) {
+          const lowerBand = Math.min(0.5 * teethHeight, 0.25 * (dUp + dLo));
+          const lowerCover = Math.min(1, lowerBand - dLo + 0.5);
+          if (lowerCover > 0) {
+            const teeth = lowerCover * lowerTeethVisible * (1 - smoothstep(0.3, 0.7, tc));
+            const shade = 0.62 * gapShade;
+            r += (TEETH[0] * shade - r) * teeth;
+            g += (TEETH[1] * shade - g) * teeth;
+            b += (TEETH[2] * shade - b) * teeth;
+          }
         }
       }
       const o = (py * width + px) * 3;

@@ -10,9 +10,11 @@
  *   lips, chin and jaw skin move together, else the skin between a closed-neutral lip and an
  *   open-neutral chin stretches into a smear), and only its vertical and depth part: the
  *   mouth's width stays the anchor's, so a closed smile does not become the resting width.
+ *   Until the driver has closed its mouth, a first frame with it open is taken with the lips
+ *   closed (closeLips): lips at rest touch.
  * - eyelids: their typical open state, a slow average over the frames that are not blinks
  *   (no more than 25 % more closed than the neutral) while the neutral is more than a few per
- *   cent off; faster while it is clearly more closed than the eyes are (a first frame mid-blink). After an explicit calibration the
+ *   cent off; fast while it is more closed than the eyes are (a first frame mid-blink). After an explicit calibration the
  *   eyelids keep the calibrated frame: the user said that is their neutral.
  * - head pose and everything else: the anchor frame (see MotionTransfer).
  * Pure maths on normalised landmarks (LANDMARK_COUNT x 3) in the anchor's orientation; no
@@ -20,18 +22,16 @@
  */
 import { LANDMARK_COUNT } from './tracking/types.js';
 import { eyeOpenness, mouthOpenness, type EyeSide } from './mouth.js';
-import { EYELIDS } from './topology.js';
+import { EYELIDS, INNER_LIP_LOWER, INNER_LIP_UPPER } from './topology.js';
 
 /** How fast the neutral mouth moves to a more closed one it has seen (ms, exponential). */
 export const NEUTRAL_MOUTH_EASE_MS = 120;
 /** How slowly the neutral eyelids follow the eyes' typical open state (ms, exponential). */
 export const NEUTRAL_EYES_SETTLE_MS = 2000;
-/** ... and how fast while the neutral is clearly more closed than the eyes (a first frame mid-blink). */
+/** ... and how fast while the neutral is more closed than the eyes (a first frame mid-blink). */
 export const NEUTRAL_EYES_CATCH_UP_MS = 300;
 /** A frame this much more closed than the neutral eyes is a blink (or a squint) and leaves them alone. */
 const BLINK_RATIO = 0.75;
-/** The neutral is clearly too closed when the eyes are this much more open. */
-const TOO_CLOSED_RATIO = 1.3;
 /** Relative difference between the eyes and their neutral below which it stays, and above which it moves at full rate. */
 const EYES_DEADBAND = [0.05, 0.2] as const;
 /** Openings below this (crossed lips, normalised by mouth width) are tracking errors, not a mouth. */
@@ -45,6 +45,9 @@ const EYE_RIGHT_OUTER = 33;
 const EYE_LEFT_OUTER = 263;
 const NOSE_BASE = 2;
 const MOUTH_CORNERS = [61, 291] as const;
+
+/** The inner lips' points (closeLips keeps the upper ones and closes each lower one by its own gap). */
+const INNER_LIPS: ReadonlySet<number> = new Set([...INNER_LIP_UPPER, ...INNER_LIP_LOWER]);
 
 const EYE_POINTS: Record<EyeSide, readonly number[]> = {
   right: [...EYELIDS.right.upper, ...EYELIDS.right.lower],
@@ -67,6 +70,9 @@ export class NeutralFace {
   private readonly jawWeight = new Float64Array(LANDMARK_COUNT);
   /** The face's left-right axis in the anchor (unit): the part of a jaw change that is dropped. */
   private readonly lateral = new Float64Array(3);
+  /** The face's down axis in the anchor (unit, without a lateral part). */
+  private readonly down = new Float64Array(3);
+  private readonly innerGaps = new Float64Array(INNER_LIP_UPPER.length);
   private autoEyes = true;
   private lastMs: number | null = null;
 
@@ -77,9 +83,10 @@ export class NeutralFace {
   reset(anchor: Float64Array, explicit: boolean): void {
     this.landmarks.set(anchor);
     this.anchor.set(anchor);
-    this.closedMouth.set(anchor);
-    this.closedMouthOpenness = mouthOpenness(anchor);
     this.measureJaw(anchor);
+    this.closedMouth.set(anchor);
+    if (!explicit) this.closeLips(this.closedMouth);
+    this.closedMouthOpenness = mouthOpenness(this.closedMouth);
     this.autoEyes = !explicit;
     this.lastMs = null;
   }
@@ -110,13 +117,45 @@ export class NeutralFace {
       const now = eyeOpenness(current, side);
       const neutral = eyeOpenness(N, side);
       if (now < BLINK_RATIO * neutral || !(neutral > 0)) continue;
-      const settle = now > TOO_CLOSED_RATIO * neutral ? NEUTRAL_EYES_CATCH_UP_MS : NEUTRAL_EYES_SETTLE_MS;
+      // Eyes at rest are open: a neutral more closed than the eyes is a start-up accident (a
+      // first frame mid-blink) and catches up fast; one more open than they are may be a
+      // long squint, and follows slowly.
+      const settle = now > neutral ? NEUTRAL_EYES_CATCH_UP_MS : NEUTRAL_EYES_SETTLE_MS;
       // Only a neutral that is clearly off moves: a few per cent (the tracker's first frame
       // reads the eyes a little differently from the frames after it) is left alone, so a
       // still driver's output does not creep for seconds after the start.
       const off = Math.abs(now - neutral) / neutral;
       const rate = smoothstep(EYES_DEADBAND[0], EYES_DEADBAND[1], off) * (1 - Math.exp(-step / settle));
       for (const i of EYE_POINTS[side]) for (let c = 0; c < 3; c++) N[3 * i + c] += (current[3 * i + c] - N[3 * i + c]) * rate;
+    }
+  }
+
+  /**
+   * Lips at rest touch: a first frame with the mouth open starts from the same face with the
+   * lips closed (the lower lip and everything below it raised by the inner-lip gap, along the
+   * face's down axis), so the portrait's mouth opens with the driver's from the first frame on,
+   * not only once the driver has closed its mouth once. A calibrated frame is taken as it is.
+   */
+  private closeLips(face: Float64Array): void {
+    // In the picture's plane: what mouthOpenness measures, and the way lips close on screen.
+    const norm = Math.hypot(this.down[0], this.down[1]) || 1;
+    const down = [this.down[0] / norm, this.down[1] / norm, 0];
+    const level = (i: number): number => face[3 * i] * down[0] + face[3 * i + 1] * down[1];
+    const upper = level(13), lower = level(14);
+    const gap = lower - upper;
+    if (!(gap > 0)) return;
+    // Each inner-lip pair closes by its own gap; the lower lip's outside, the chin and the jaw
+    // come up by the middle's, fading out between the middle's upper and lower inner lip.
+    const innerGaps = this.innerGaps;
+    for (let k = 1; k < INNER_LIP_UPPER.length - 1; k++) innerGaps[k] = Math.max(0, level(INNER_LIP_LOWER[k]!) - level(INNER_LIP_UPPER[k]!));
+    for (let i = 0; i < LANDMARK_COUNT; i++) {
+      if (this.jawWeight[i] === 0 || INNER_LIPS.has(i)) continue;
+      const w = smoothstep(upper, lower, level(i));
+      for (let c = 0; c < 3; c++) face[3 * i + c] -= w * gap * down[c];
+    }
+    for (let k = 1; k < INNER_LIP_UPPER.length - 1; k++) {
+      const l = 3 * INNER_LIP_LOWER[k]!;
+      for (let c = 0; c < 3; c++) face[l + c] -= innerGaps[k]! * down[c];
     }
   }
 
@@ -132,6 +171,8 @@ export class NeutralFace {
     const along = down[0] * e[0] + down[1] * e[1] + down[2] * e[2];
     for (let c = 0; c < 3; c++) down[c] -= along * e[c];
     const span = down[0] ** 2 + down[1] ** 2 + down[2] ** 2;
+    const norm = Math.sqrt(span) || 1;
+    for (let c = 0; c < 3; c++) this.down[c] = down[c] / norm;
     for (let i = 0; i < LANDMARK_COUNT; i++) {
       let t = 0;
       for (let c = 0; c < 3; c++) t += (anchor[3 * i + c] - anchor[3 * NOSE_BASE + c]) * down[c];
@@ -140,9 +181,14 @@ export class NeutralFace {
   }
 
   private step(timestampMs: number | undefined): number {
-    if (timestampMs === undefined) return DEFAULT_STEP_MS;
+    if (timestampMs === undefined) {
+      const first = this.lastMs === null;
+      this.lastMs = 0;
+      return first ? 0 : DEFAULT_STEP_MS;
+    }
     const previous = this.lastMs;
     this.lastMs = timestampMs;
-    return previous === null ? DEFAULT_STEP_MS : Math.min(MAX_STEP_MS, Math.max(0, timestampMs - previous));
+    // The first frame after a reset is the anchor itself: it shows the portrait as it is.
+    return previous === null ? 0 : Math.min(MAX_STEP_MS, Math.max(0, timestampMs - previous));
   }
 }
