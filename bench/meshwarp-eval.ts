@@ -23,7 +23,7 @@
  * For each portrait: ../shared/data/reference.png and the presets. EVAL_FRAMES=N limits the
  * frames. Last line: one JSON object with the figures.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createHumanTracker, type HumanTracker } from '../daemon/generators/meshwarp/tracking/human-tracker.js';
@@ -110,7 +110,7 @@ async function stillJitter(animator: MeshwarpAnimator, video: HumanTracker, meas
     const face = (await measure.track({ data: out, width: SIZE, height: SIZE })).face;
     if (face) still.push(Float32Array.from(face.landmarks));
   }
-  const settled = still.slice(10); // after the smoother's warm-up
+  const settled = still.slice(25); // after a second: the smoother's warm-up and the neutral's settling (the first frame's open mouth closing)
   let ss = 0;
   let n = 0;
   for (let p = 0; p < LANDMARK_COUNT; p++) {
@@ -391,7 +391,12 @@ async function main(): Promise<void> {
     wallSeconds: round((performance.now() - t0) / 1000, 1),
     results,
   };
-  if (SHEETS) await writeFile(join(SHEET_DIR, 'summary.json'), JSON.stringify(summary, null, 2));
+  if (SHEETS) {
+    // Complete or not at all: a temp name, then the rename.
+    const path = join(SHEET_DIR, 'summary.json');
+    await writeFile(`${path}.${process.pid}.tmp`, JSON.stringify(summary, null, 2));
+    await rename(`${path}.${process.pid}.tmp`, path);
+  }
   console.log(JSON.stringify(summary));
 }
 

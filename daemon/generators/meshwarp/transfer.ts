@@ -25,6 +25,15 @@ export const RIGID_INDICES: readonly number[] = [
   168, 6, 197, 195, 5, 4, 1, 33, 133, 362, 263, 116, 345, 123, 352, 151, 9,
 ];
 
+/** Inner-lip opening (normalised face units, about 2 px on a 512-px portrait) taken out near closed (see uncrossLips). */
+export const LIP_DEADBAND = 0.03;
+
+/** x minus a dead band d, smoothly: 0 at 0, x^2 / 4d up to 2d, then x - d (continuous, with its slope). */
+export function softDeadband(x: number, d: number): number {
+  if (x <= 0) return 0;
+  return x < 2 * d ? (x * x) / (4 * d) : x - d;
+}
+
 /** A driver's eye read this much as open as at rest (or less) is shut (see eyeClosure). */
 export const EYE_SHUT_RATIO = 0.25;
 /** How much wider than the portrait's own an eye may open (its lid texture stretches that far). */
@@ -407,6 +416,13 @@ export class MotionTransfer {
         S[u] = mid - floor / 2;
         S[l] = mid + floor / 2;
       }
+      // Nearly closed is closed: the neutral is the driver's most closed mouth, so its ordinary
+      // closed frames sit a little above it, and that sliver, opened in the portrait and painted,
+      // read as a dark band between closed lips (2x the portrait's seam on smiling portraits).
+      // The first LIP_DEADBAND of opening past the portrait's own gap is taken out smoothly.
+      const rest = Math.max(0, Pr[l]! - Pr[u]!);
+      const excess = S[l]! - S[u]! - rest;
+      if (excess > 0) S[l] = S[u]! + rest + softDeadband(excess, LIP_DEADBAND);
     }
   }
 

@@ -4,6 +4,8 @@ import {
   createFaceFrame,
   eulerDegrees,
   eyeClosure,
+  LIP_DEADBAND,
+  softDeadband,
   EYE_SHUT_RATIO,
   EYE_WIDEN_LIMIT,
   MotionTransfer,
@@ -304,6 +306,16 @@ describe('relative motion transfer', () => {
     t.transfer(withEye(reference, 12, 5), out);
     expect(rightEyeOpening(out)).toBeCloseTo(4, 1);
     expect(out[3 * EYELIDS.right.upper[3] + 1]).toBeLessThan(narrow[3 * EYELIDS.right.upper[3] + 1] - 2);
+  });
+
+  it('softDeadband: nearly closed lips close (no sliver to paint as a dark band), wider openings keep their motion one for one', () => {
+    const d = LIP_DEADBAND;
+    expect(softDeadband(-1, d)).toBe(0);
+    expect(softDeadband(0, d)).toBe(0);
+    expect(softDeadband(0.5 * d, d)).toBeCloseTo(d / 16, 12); // a sliver: a sixteenth of the dead band
+    expect(softDeadband(2 * d, d)).toBeCloseTo(d, 12); // continuous where the two parts meet
+    expect(softDeadband(2 * d + 1e-9, d) - softDeadband(2 * d, d)).toBeCloseTo(1e-9, 15); // and with the same slope
+    expect(softDeadband(10 * d, d)).toBeCloseTo(9 * d, 12);
   });
 
   it('eyeClosure: the driver\'s opening relative to its neutral -> the portrait\'s', () => {
