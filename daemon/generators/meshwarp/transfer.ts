@@ -313,11 +313,6 @@ export class MotionTransfer {
     this.nextAnchorExplicit = explicit;
   }
 
-  /** The driver's neutral landmarks now (normalised, in the anchor's orientation), for tests. */
-  get neutralLandmarks(): Float64Array {
-    return this.neutral.landmarks;
-  }
-
   /**
    * Animated reference landmarks for one driving frame (the first call anchors).
    * `out` gets LANDMARK_COUNT x 3 floats in the reference image's pixels.

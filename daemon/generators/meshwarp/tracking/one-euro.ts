@@ -140,39 +140,13 @@ export class OneEuroFilter {
  */
 export const LANDMARK_SMOOTHING: Readonly<OneEuroParams> = Object.freeze({ minCutoff: 1, beta: 0.3, dCutoff: 0.5 });
 
-/**
- * Smoothing for the points that move fast in expressions (eyelids, lips, jaw): a blink shuts
- * and opens an eye in 100-250 ms and speech moves the lips at 3-6 syllables a second, far
- * above LANDMARK_SMOOTHING's 1 Hz cutoff, which let blinks through at about half their depth
- * and speech at a fraction of its opening (eval:meshwarp). 4 Hz with a livelier derivative
- * keeps them; the still-driver jitter of those few points stays far below 0.5 px.
- */
-export const EXPRESSION_SMOOTHING: Readonly<OneEuroParams> = Object.freeze({ minCutoff: 4, beta: 0.5, dCutoff: 1 });
-
-/** Points smoothed with their own parameters (LandmarkSmoother). */
-export interface FastPoints {
-  indices: readonly number[];
-  params: OneEuroParams;
-}
-
 /** Smooths the tracker's landmark arrays (LANDMARK_COUNT x 3 floats) over time. */
 export class LandmarkSmoother {
   private readonly filterImpl: OneEuroFilter;
-  private readonly fastFilter: OneEuroFilter | null;
-  private readonly fastIndices: Uint16Array;
-  private readonly fastValues: Float32Array;
-  private readonly fastOut: Float32Array;
 
-  /**
-   * @param fast points (landmark indices) smoothed with their own parameters instead.
-   * @throws PersonaLiveError USAGE for bad params or count.
-   */
-  constructor(params: OneEuroParams = LANDMARK_SMOOTHING, count: number = LANDMARK_COUNT, fast?: FastPoints) {
+  /** @throws PersonaLiveError USAGE for bad params or count. */
+  constructor(params: OneEuroParams = LANDMARK_SMOOTHING, count: number = LANDMARK_COUNT) {
     this.filterImpl = new OneEuroFilter(count * 3, params);
-    this.fastIndices = Uint16Array.from(fast?.indices ?? []);
-    this.fastFilter = fast && fast.indices.length > 0 ? new OneEuroFilter(this.fastIndices.length * 3, fast.params) : null;
-    this.fastValues = new Float32Array(this.fastIndices.length * 3);
-    this.fastOut = new Float32Array(this.fastIndices.length * 3);
   }
 
   get parameters(): Readonly<OneEuroParams> {
@@ -185,18 +159,11 @@ export class LandmarkSmoother {
    * @throws PersonaLiveError USAGE when landmarks hold fewer than count x 3 numbers.
    */
   smooth(landmarks: Float32Array, timestampMs: number, out?: Float32Array): Float32Array {
-    const result = this.filterImpl.filter(landmarks, timestampMs, out);
-    if (!this.fastFilter) return result;
-    const idx = this.fastIndices;
-    for (let k = 0; k < idx.length; k++) for (let c = 0; c < 3; c++) this.fastValues[3 * k + c] = landmarks[3 * idx[k] + c];
-    this.fastFilter.filter(this.fastValues, timestampMs, this.fastOut);
-    for (let k = 0; k < idx.length; k++) for (let c = 0; c < 3; c++) result[3 * idx[k] + c] = this.fastOut[3 * k + c];
-    return result;
+    return this.filterImpl.filter(landmarks, timestampMs, out);
   }
 
   /** Call when the face was lost or the scene cut, so the next face is not blended with the last. */
   reset(): void {
     this.filterImpl.reset();
-    this.fastFilter?.reset();
   }
 }
