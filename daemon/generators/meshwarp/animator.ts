@@ -9,7 +9,7 @@ import { PersonaLiveError } from '../../errors.js';
 import type { RgbImage } from '../../frames.js';
 import { LandmarkSmoother, LANDMARK_SMOOTHING, type OneEuroParams } from './tracking/one-euro.js';
 import { LANDMARK_COUNT } from './tracking/types.js';
-import { fillMouthInterior, type MouthFillStats } from './mouth.js';
+import { fillMouthInterior, smoothstep, type MouthFillStats } from './mouth.js';
 import { buildWarpTopology, placeDepths, placeVertices, type WarpTopology } from './topology.js';
 import { MotionTransfer, type TransferInfo, type TransferOptions } from './transfer.js';
 import type { ExpressionControls } from '../../kinds.js';
@@ -44,11 +44,6 @@ export interface AnimatorFrameInfo {
   state: 'tracked' | 'holding';
   transfer: TransferInfo;
   mouthOpened: boolean;
-}
-
-function smoothstep(x: number): number {
-  const t = x <= 0 ? 0 : x >= 1 ? 1 : x;
-  return t * t * (3 - 2 * t);
 }
 
 export class MeshwarpAnimator {
@@ -132,7 +127,7 @@ export class MeshwarpAnimator {
         this.foundAt = timestampMs;
         this.easeFrom.set(this.shown);
       }
-      const k = this.foundAt === null ? 1 : smoothstep((timestampMs - this.foundAt) / EASE_IN_MS);
+      const k = this.foundAt === null ? 1 : smoothstep(0, 1, (timestampMs - this.foundAt) / EASE_IN_MS);
       if (k >= 1) this.foundAt = null;
       blend(this.easeFrom, this.animated, k, this.shown);
       this.everTracked = true;
@@ -144,7 +139,7 @@ export class MeshwarpAnimator {
         // The smoother must not pull the returning face from a stale position.
         this.smoother.reset();
       }
-      const k = this.everTracked ? smoothstep((timestampMs - this.lostAt) / EASE_TO_NEUTRAL_MS) : 1;
+      const k = this.everTracked ? smoothstep(0, 1, (timestampMs - this.lostAt) / EASE_TO_NEUTRAL_MS) : 1;
       blend(this.easeFrom, this.referenceLandmarks, k, this.shown);
       state = 'holding';
     }

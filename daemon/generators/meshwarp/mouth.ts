@@ -146,7 +146,8 @@ function toothSeam(x: number, mouthWidth: number): number {
   return 1 - smoothstep(0, 0.8, pixels);
 }
 
-function smoothstep(e0: number, e1: number, x: number): number {
+/** 0 below e0, 1 above e1, the smooth Hermite ramp between (shared by the meshwarp modules). */
+export function smoothstep(e0: number, e1: number, x: number): number {
   const t = x <= e0 ? 0 : x >= e1 ? 1 : (x - e0) / (e1 - e0);
   return t * t * (3 - 2 * t);
 }

@@ -21,7 +21,7 @@
  * allocation per frame.
  */
 import { LANDMARK_COUNT } from './tracking/types.js';
-import { eyeOpenness, mouthOpenness, type EyeSide } from './mouth.js';
+import { eyeOpenness, mouthOpenness, smoothstep, type EyeSide } from './mouth.js';
 import { EYELIDS, INNER_LIP_LOWER, INNER_LIP_UPPER } from './topology.js';
 
 /** How fast the neutral mouth moves to a more closed one it has seen (ms, exponential). */
@@ -54,11 +54,6 @@ const EYE_POINTS: Record<EyeSide, readonly number[]> = {
   left: [...EYELIDS.left.upper, ...EYELIDS.left.lower],
 };
 
-function smoothstep(e0: number, e1: number, x: number): number {
-  const t = x <= e0 ? 0 : x >= e1 ? 1 : (x - e0) / (e1 - e0);
-  return t * t * (3 - 2 * t);
-}
-
 export class NeutralFace {
   /** The neutral landmarks (normalised, in the anchor's orientation). */
   readonly landmarks = new Float64Array(3 * LANDMARK_COUNT);
@@ -72,7 +67,6 @@ export class NeutralFace {
   private readonly lateral = new Float64Array(3);
   /** The face's down axis in the anchor (unit, without a lateral part). */
   private readonly down = new Float64Array(3);
-  private readonly innerGaps = new Float64Array(INNER_LIP_UPPER.length);
   private autoEyes = true;
   private lastMs: number | null = null;
 
@@ -146,7 +140,7 @@ export class NeutralFace {
     if (!(gap > 0)) return;
     // Each inner-lip pair closes by its own gap; the lower lip's outside, the chin and the jaw
     // come up by the middle's, fading out between the middle's upper and lower inner lip.
-    const innerGaps = this.innerGaps;
+    const innerGaps = new Float64Array(INNER_LIP_UPPER.length);
     for (let k = 1; k < INNER_LIP_UPPER.length - 1; k++) innerGaps[k] = Math.max(0, level(INNER_LIP_LOWER[k]!) - level(INNER_LIP_UPPER[k]!));
     for (let i = 0; i < LANDMARK_COUNT; i++) {
       if (this.jawWeight[i] === 0 || INNER_LIPS.has(i)) continue;
@@ -166,13 +160,13 @@ export class NeutralFace {
     const len = Math.hypot(e[0], e[1], e[2]) || 1;
     for (let c = 0; c < 3; c++) e[c] /= len;
     // Down the face: nose base to the mouth corners' midpoint, without its lateral part.
-    const down = [0, 0, 0];
+    const down = this.down;
     for (let c = 0; c < 3; c++) down[c] = (anchor[3 * MOUTH_CORNERS[0] + c] + anchor[3 * MOUTH_CORNERS[1] + c]) / 2 - anchor[3 * NOSE_BASE + c];
     const along = down[0] * e[0] + down[1] * e[1] + down[2] * e[2];
     for (let c = 0; c < 3; c++) down[c] -= along * e[c];
-    const span = down[0] ** 2 + down[1] ** 2 + down[2] ** 2;
-    const norm = Math.sqrt(span) || 1;
-    for (let c = 0; c < 3; c++) this.down[c] = down[c] / norm;
+    // The nose base to the mouth corners, in units of that distance: 0 to 1.
+    const span = Math.hypot(down[0], down[1], down[2]);
+    for (let c = 0; c < 3; c++) down[c] = span > 0 ? down[c] / span : 0;
     for (let i = 0; i < LANDMARK_COUNT; i++) {
       let t = 0;
       for (let c = 0; c < 3; c++) t += (anchor[3 * i + c] - anchor[3 * NOSE_BASE + c]) * down[c];

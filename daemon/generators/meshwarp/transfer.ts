@@ -471,6 +471,6 @@ export class MotionTransfer {
  */
 export function eyeClosure(ratio: number): number {
   if (Number.isNaN(ratio)) return 1;
-  if (ratio >= 1) return Math.min(EYE_WIDEN_LIMIT, 1 + (ratio - 1));
+  if (ratio >= 1) return Math.min(EYE_WIDEN_LIMIT, ratio);
   return Math.max(0, (ratio - EYE_SHUT_RATIO) / (1 - EYE_SHUT_RATIO));
 }
