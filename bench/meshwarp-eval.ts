@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createHumanTracker, type HumanTracker } from '../daemon/generators/meshwarp/tracking/human-tracker.js';
 import { MeshwarpAnimator } from '../daemon/generators/meshwarp/animator.js';
-import { expressionSignals, gain, lipSeam, type ExpressionSignals } from '../daemon/generators/meshwarp/expression-follow.js';
+import { BAND_LIMIT, CLEARLY_OPEN, CLOSED, expressionSignals, gain, lipSeam, percentile, RENDERED_CLOSED, type ExpressionSignals } from '../daemon/generators/meshwarp/expression-follow.js';
 import { definedOnly } from '../daemon/util/objects.js';
 import { LANDMARK_SMOOTHING } from '../daemon/generators/meshwarp/tracking/one-euro.js';
 import { decodeVideoFrames } from '../daemon/media/decode.js';
@@ -49,13 +49,6 @@ const JITTER_FRAMES = 100;
 const SIZE = 512;
 const SHEETS = process.env.EVAL_SHEETS !== '0';
 const SHEET_DIR = join(import.meta.dirname, '..', 'out', 'meshwarp-eval');
-/** Driver mouth opening above its closed neutral (eye-corner units) that counts as clearly open / closed. */
-const CLEARLY_OPEN = 0.12;
-const CLOSED = 0.03;
-/** An output mouth no more open than the portrait's own plus this reads as closed. */
-const RENDERED_CLOSED = 0.04;
-/** A lip seam thicker than this multiple of the portrait's own is a painted band. */
-const BAND_LIMIT = 1.5;
 const TILES = 8;
 
 /** RMS distance (reference pixels) of the rigid points after removing position, size and rotation. */
@@ -130,11 +123,6 @@ type Reported = (typeof REPORTED)[number];
 
 function reported(s: ExpressionSignals): Record<Reported, number> {
   return { mouthOpen: s.mouthOpen, mouthWidth: s.mouthWidth, jaw: s.jaw, eyes: (s.eyeRight + s.eyeLeft) / 2, brows: (s.browRight + s.browLeft) / 2 };
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))))] ?? 0;
 }
 
 interface Follow {

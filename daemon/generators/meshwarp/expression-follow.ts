@@ -71,6 +71,20 @@ export function expressionSignals(lm: Float32Array): ExpressionSignals {
   };
 }
 
+/** Driver mouth opening above its closed level (eye-corner units) that counts as clearly open / closed. */
+export const CLEARLY_OPEN = 0.12;
+export const CLOSED = 0.03;
+/** An output mouth no more open than the portrait's own plus this reads as closed. */
+export const RENDERED_CLOSED = 0.04;
+/** A lip seam thicker than this multiple of the portrait's own is a painted band. */
+export const BAND_LIMIT = 1.5;
+
+/** The value at fraction p (0-1) of the sorted values, nearest rank; 0 for none. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))))] ?? 0;
+}
+
 /** Least-squares slope of `y` on `x` (how much y changes per unit change of x); 0 when x is constant. */
 export function gain(x: readonly number[], y: readonly number[]): number {
   const n = Math.min(x.length, y.length);
