@@ -24,21 +24,20 @@ function fakeLoop(): { loop: LiveLoop; sinks: Map<string, Sink> } {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The sink registry with the virtual camera's create() replaced (no device needed). */
+function withCamera(create: () => Promise<Sink>): typeof SINK_REGISTRY {
+  return { ...SINK_REGISTRY, virtualCamera: { ...SINK_REGISTRY.virtualCamera, create } } as typeof SINK_REGISTRY;
+}
+
 describe('Outputs', () => {
   it('says a missing virtual camera once, across rate and size changes, and opens it when the device appears', async () => {
     let deviceThere = false;
     let opened = 0;
-    const registry = {
-      ...SINK_REGISTRY,
-      virtualCamera: {
-        ...SINK_REGISTRY.virtualCamera,
-        async create(): Promise<Sink> {
-          if (!deviceThere) throw new PersonaLiveError('VCAM_UNAVAILABLE', 'no virtual camera device: v4l2loopback is not loaded. Run: sudo modprobe v4l2loopback');
-          opened++;
-          return { kind: 'virtualCamera', write() {}, status: () => ({ written: 0 }), async close() {} };
-        },
-      },
-    } as typeof SINK_REGISTRY;
+    const registry = withCamera(async () => {
+      if (!deviceThere) throw new PersonaLiveError('VCAM_UNAVAILABLE', 'no virtual camera device: v4l2loopback is not loaded. Run: sudo modprobe v4l2loopback');
+      opened++;
+      return { kind: 'virtualCamera', write() {}, status: () => ({ written: 0 }), async close() {} };
+    });
     const notices: string[] = [];
     const { loop, sinks } = fakeLoop();
     const outputs = new Outputs(loop, { dataDir: '/nonexistent', notice: (_level, _code, message) => notices.push(message), retryMs: 40, registry });
@@ -61,10 +60,10 @@ describe('Outputs', () => {
 
   it('stops retrying when the virtual camera is switched off or the outputs close', async () => {
     let attempts = 0;
-    const registry = {
-      ...SINK_REGISTRY,
-      virtualCamera: { ...SINK_REGISTRY.virtualCamera, async create(): Promise<Sink> { attempts++; throw new PersonaLiveError('VCAM_UNAVAILABLE', 'not loaded'); } },
-    } as typeof SINK_REGISTRY;
+    const registry = withCamera(async () => {
+      attempts++;
+      throw new PersonaLiveError('VCAM_UNAVAILABLE', 'not loaded');
+    });
     const outputs = new Outputs(fakeLoop().loop, { dataDir: '/nonexistent', notice() {}, retryMs: 20, registry });
     await outputs.apply(validateConfig({ output: { ring: { enabled: false }, virtualCamera: { enabled: true } } }, 'test'));
     await sleep(70);
@@ -78,16 +77,10 @@ describe('Outputs', () => {
 
   it('the camera picture (placement, background) changes on the running camera; its size reopens it; the output size touches neither', async () => {
     let opened = 0;
-    const registry = {
-      ...SINK_REGISTRY,
-      virtualCamera: {
-        ...SINK_REGISTRY.virtualCamera,
-        async create(): Promise<Sink> {
-          opened++;
-          return { kind: 'virtualCamera', write() {}, status: () => ({}), async close() {} };
-        },
-      },
-    } as typeof SINK_REGISTRY;
+    const registry = withCamera(async () => {
+      opened++;
+      return { kind: 'virtualCamera', write() {}, status: () => ({}), async close() {} };
+    });
     const outputs = new Outputs(fakeLoop().loop, { dataDir: '/nonexistent', notice() {}, registry });
     const config = (camera: object, output: object = {}) => validateConfig({ output: { ring: { enabled: false }, virtualCamera: { enabled: true, ...camera }, ...output } }, 'test');
     await outputs.apply(config({}));
