@@ -1,19 +1,11 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, defaultPaths, loadConfig, loadConfigForStart, loadOrCreateToken, saveConfig, validateConfig } from '../../daemon/config/config.js';
 import { PersonaLiveError } from '../../daemon/errors.js';
+import { useTempDirs } from '../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
-const temp = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'pl-config-'));
-  dirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
-});
+const temp = useTempDirs('pl-config-');
 
 function failure(run: () => unknown): PersonaLiveError {
   try {

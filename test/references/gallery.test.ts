@@ -1,15 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ReferenceGallery } from '../../daemon/references/gallery.js';
 import { rejection } from '../helpers/errors.js';
+import { useTempDirs } from '../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
-});
+const temp = useTempDirs('pl-gallery-');
 
 async function png(colour: [number, number, number], size = 64): Promise<Uint8Array> {
   return new Uint8Array(await sharp({ create: { width: size, height: size, channels: 3, background: { r: colour[0], g: colour[1], b: colour[2] } } }).png().toBuffer());
@@ -17,8 +14,7 @@ async function png(colour: [number, number, number], size = 64): Promise<Uint8Ar
 
 describe('reference gallery', () => {
   it('stores uploads under generated names with thumbnails, numbers hotkey slots, and survives a restart', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pl-gallery-'));
-    dirs.push(dir);
+    const dir = temp();
     const gallery = new ReferenceGallery(dir);
     const a = await gallery.add(await png([200, 0, 0]), '/home/user/Pictures/../me.png');
     const b = await gallery.add(await png([0, 200, 0]), 'C:\\Users\\me\\second.png');
@@ -40,8 +36,7 @@ describe('reference gallery', () => {
   });
 
   it('refuses non-images, unknown ids and bad orders with specific errors, and loses nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pl-gallery-'));
-    dirs.push(dir);
+    const dir = temp();
     const gallery = new ReferenceGallery(dir);
     const a = await gallery.add(await png([1, 2, 3]), 'a.png');
     const text = await rejection(gallery.add(new TextEncoder().encode('not an image at all'), 'notes.txt'));
@@ -55,8 +50,7 @@ describe('reference gallery', () => {
   });
 
   it('a corrupt index never stops a start: the gallery is rebuilt from the pictures on disk and the broken file is kept', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pl-gallery-'));
-    dirs.push(dir);
+    const dir = temp();
     const gallery = new ReferenceGallery(dir);
     const a = await gallery.add(await png([200, 0, 0]), 'me.png');
     const b = await gallery.add(await png([0, 200, 0]), 'second.png');

@@ -1,20 +1,12 @@
 /** setup's journal: undone byte for byte when untouched, key by key when OBS rewrote the file since. */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setIniValue } from '../../daemon/setup/ini.js';
 import { loadJournal, recordAction, saveJournal, undoJournal, writeJournaled, type Journal } from '../../daemon/setup/journal.js';
+import { useTempDirs } from '../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
-});
-function temp(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pl-journal-'));
-  dirs.push(dir);
-  return dir;
-}
+const temp = useTempDirs('pl-journal-');
 const fresh = (): Journal => ({ version: 1, files: [] });
 
 describe('setup journal', () => {

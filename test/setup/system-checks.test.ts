@@ -3,23 +3,16 @@
  * roots (a kernel module file, v4l2loopback's sysfs entries, an NVIDIA driver file), and the
  * virtual-camera step of setup writing its persistent files under such a root.
  */
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defaultPaths } from '../../daemon/config/config.js';
 import { runSetup, runUninstall } from '../../daemon/setup/setup.js';
 import { MODPROBE_FILE, MODULES_LOAD_FILE, gpuFacts, obsVirtualCameraRegistered, processesUsing, proveProviders, virtualCameraCommands, virtualCameraFacts } from '../../daemon/setup/system-checks.js';
+import { useTempDirs } from '../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
-});
-function temp(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pl-system-'));
-  dirs.push(dir);
-  return dir;
-}
+const temp = useTempDirs('pl-system-');
 function put(root: string, path: string, text = ''): void {
   mkdirSync(join(root, path, '..'), { recursive: true });
   writeFileSync(join(root, path), text);

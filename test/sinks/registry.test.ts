@@ -1,19 +1,15 @@
 /** The sink registry's recording path rule: an existing recording is never overwritten. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePath } from '../../daemon/util/files.js';
+import { useTempDirs } from '../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
-});
+const temp = useTempDirs('pl-rec-');
 
 describe('freePath', () => {
   it('never overwrites an existing recording: the next free number is chosen', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pl-rec-'));
-    dirs.push(dir);
+    const dir = temp();
     const base = join(dir, 'show.mp4');
     expect(freePath(base)).toBe(base);
     writeFileSync(base, 'first');
