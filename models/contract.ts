@@ -5,7 +5,10 @@
  */
 
 export const PACK_FORMAT = 'personalive-pack';
-export const MANIFEST_SCHEMA_VERSION = 1;
+/** Written by this version. Schema 2 added `data` (external tensor files), `precision` and `source`. */
+export const MANIFEST_SCHEMA_VERSION = 2;
+/** Schemas this version reads: a schema-1 pack has no external data and still loads. */
+export const READABLE_SCHEMA_VERSIONS: readonly number[] = [1, 2];
 export const MANIFEST_FILE = 'manifest.json';
 
 export type TensorDType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8';
@@ -18,6 +21,14 @@ export interface TensorSpec {
   shape: Dim[];
 }
 
+/** A file of external tensor data that a graph refers to (ONNX keeps weights over 2 GB outside the graph). */
+export interface DataFileSpec {
+  /** Path relative to the pack folder. */
+  file: string;
+  sha256: string;
+  bytes: number;
+}
+
 export interface ComponentSpec {
   /** Path relative to the pack folder. */
   file: string;
@@ -25,6 +36,8 @@ export interface ComponentSpec {
   sha256: string;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
+  /** Every external data file of the graph (schema 2); verify hashes each one. */
+  data?: DataFileSpec[];
 }
 
 /**
@@ -80,11 +93,25 @@ export interface ReferenceStateSpec {
   channels: number;
 }
 
+/** Where an exported pack came from (schema 2, informational: shown by verify, never trusted for checks). */
+export interface PackSource {
+  exporter: string;
+  upstreamCommit?: string;
+  torch?: string;
+  onnxOpset?: number;
+  /** True when the weights were random (a proof of the export path, not an animation model). */
+  randomWeights?: boolean;
+  exportedAt?: string;
+}
+
 export interface PackManifest {
   format: typeof PACK_FORMAT;
-  schemaVersion: typeof MANIFEST_SCHEMA_VERSION;
+  schemaVersion: 1 | 2;
   name: string;
   description?: string;
+  /** The graphs' floating-point type (schema 2; schema-1 packs are float32). */
+  precision?: 'float32' | 'float16';
+  source?: PackSource;
   /** Frames are resolution x resolution RGB. */
   resolution: number;
   latentSize: number;
@@ -128,12 +155,16 @@ export const REFERENCE_STATE_NAMES = [
   'd00', 'd01', 'd10', 'd11', 'd20', 'd21', 'm', 'u10', 'u11', 'u12', 'u20', 'u21', 'u22', 'u30', 'u31', 'u32',
 ] as const;
 
-/** Input and output names each component must have (the engine feeds them by name). */
-export const COMPONENT_IO: Record<ComponentName | 'step:unet_work' | 'step:denoiser', { inputs: string[]; outputs: string[] }> = {
+/**
+ * Input and output names each component must have (the engine feeds them by name), and
+ * outputs it may have: upstream's motion extractor does not compute `exp` (its head is
+ * commented out there) and the engine never uses it.
+ */
+export const COMPONENT_IO: Record<ComponentName | 'step:unet_work' | 'step:denoiser', { inputs: string[]; outputs: string[]; optionalOutputs?: string[] }> = {
   image_encoder: { inputs: ['pixel_values'], outputs: ['image_embeds'] },
   vae_encoder: { inputs: ['image'], outputs: ['latent_mean'] },
   reference_unet: { inputs: ['sample', 'timestep', 'encoder_hidden_states'], outputs: [...REFERENCE_STATE_NAMES] },
-  motion_extractor: { inputs: ['image'], outputs: ['kp', 'pitch', 'yaw', 'roll', 't', 'exp', 'scale'] },
+  motion_extractor: { inputs: ['image'], outputs: ['kp', 'pitch', 'yaw', 'roll', 't', 'scale'], optionalOutputs: ['exp'] },
   motion_encoder: { inputs: ['motion'], outputs: ['motion_hidden_states'] },
   pose_guider: { inputs: ['pose'], outputs: ['pose_cond_fea'] },
   step: { inputs: [], outputs: [] }, // per kind, below

@@ -1,14 +1,16 @@
 /**
- * Model packs on disk: load the manifest, check files and checksums, and compare each
- * graph's real inputs/outputs (from an opened ONNX Runtime session) with the manifest.
+ * Model packs on disk: load the manifest, check files and checksums (graphs and their
+ * external data), and compare each graph's real inputs/outputs (from an opened ONNX Runtime
+ * session) with the manifest. verify finds every problem before it reports.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { PersonaLiveError } from '../daemon/errors.js';
+import { dirname, join, resolve } from 'node:path';
+import { asPersonaLiveError, PersonaLiveError } from '../daemon/errors.js';
 import { openGraph, type Device, type GraphSession, type TensorInfo } from '../daemon/ort/onnx-runtime.js';
-import { MANIFEST_FILE, type ComponentName, type ComponentSpec, type PackManifest, type TensorSpec } from './contract.js';
+import { MANIFEST_FILE, type ComponentName, type ComponentSpec, type PackManifest, type PackSource, type TensorSpec } from './contract.js';
+import { readOnnxDeclaration, type DeclaredTensor, type OnnxDeclaration } from './onnx/declaration.js';
 import { validateManifest } from './manifest.js';
 
 export interface LoadedPack {
@@ -26,8 +28,20 @@ export function presentComponents(manifest: PackManifest): [ComponentName, Compo
 }
 
 /**
- * Reads and validates manifest.json and checks every named file exists.
- * @throws PersonaLiveError PACK_MANIFEST_MISSING, PACK_MANIFEST_INVALID, PACK_FILE_MISSING.
+ * One error for what was found: the problem itself when there is one, else PACK_INVALID
+ * listing every problem (details.problems has each one's code, message and details).
+ */
+export function packError(dir: string, problems: readonly PersonaLiveError[]): PersonaLiveError {
+  if (problems.length === 1) return problems[0];
+  return new PersonaLiveError('PACK_INVALID', `${dir}: ${problems.length} problems in the model pack:\n${problems.map((p, i) => `  ${i + 1}. ${p.code}: ${p.message}`).join('\n')}`, {
+    dir,
+    problems: problems.map((p) => ({ code: p.code, message: p.message, details: p.details })),
+  });
+}
+
+/**
+ * Reads and validates manifest.json and checks every named file (graphs and data files) exists.
+ * @throws PersonaLiveError PACK_MANIFEST_MISSING, PACK_MANIFEST_INVALID, PACK_FILE_MISSING (or PACK_INVALID for several).
  */
 export async function loadPack(dir: string): Promise<LoadedPack> {
   const root = resolve(dir);
@@ -46,14 +60,17 @@ export async function loadPack(dir: string): Promise<LoadedPack> {
   }
   const manifest = validateManifest(json, manifestPath);
   const files: Partial<Record<ComponentName, string>> = {};
+  const missing: PersonaLiveError[] = [];
   for (const [name, spec] of presentComponents(manifest)) {
-    const path = join(root, spec.file);
-    const info = await stat(path).catch(() => null);
-    if (!info?.isFile()) {
-      throw new PersonaLiveError('PACK_FILE_MISSING', `${path}: file missing (components.${name}.file in ${manifestPath})`, { file: path, field: `components.${name}.file` });
+    const named: [string, string][] = [[spec.file, `components.${name}.file`], ...(spec.data ?? []).map((d, i): [string, string] => [d.file, `components.${name}.data[${i}].file`])];
+    for (const [file, field] of named) {
+      const path = join(root, file);
+      const info = await stat(path).catch(() => null);
+      if (!info?.isFile()) missing.push(new PersonaLiveError('PACK_FILE_MISSING', `${path}: file missing (${field} in ${manifestPath})`, { file: path, field }));
     }
-    files[name] = path;
+    files[name] = join(root, spec.file);
   }
+  if (missing.length > 0) throw packError(root, missing);
   return { dir: root, manifest, files };
 }
 
@@ -63,20 +80,34 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** @throws PersonaLiveError PACK_CHECKSUM_MISMATCH naming the file and both digests. */
-export async function checkChecksums(pack: LoadedPack): Promise<void> {
-  for (const [name, spec] of presentComponents(pack.manifest)) {
-    const path = pack.files[name]!;
+/** Every file the manifest lists with its hash: each graph and each of its data files. */
+function hashedFiles(pack: LoadedPack): { path: string; field: string; sha256: string }[] {
+  return presentComponents(pack.manifest).flatMap(([name, spec]) => [
+    { path: pack.files[name]!, field: `components.${name}.sha256`, sha256: spec.sha256 },
+    ...(spec.data ?? []).map((d, i) => ({ path: join(pack.dir, d.file), field: `components.${name}.data[${i}].sha256`, sha256: d.sha256 })),
+  ]);
+}
+
+async function checksumProblems(pack: LoadedPack): Promise<PersonaLiveError[]> {
+  const problems: PersonaLiveError[] = [];
+  for (const { path, field, sha256 } of hashedFiles(pack)) {
     const actual = await sha256File(path);
-    if (actual !== spec.sha256) {
-      throw new PersonaLiveError('PACK_CHECKSUM_MISMATCH', `${path}: sha256 is ${actual}, expected ${spec.sha256} (components.${name}.sha256)`, {
+    if (actual !== sha256) {
+      problems.push(new PersonaLiveError('PACK_CHECKSUM_MISMATCH', `${path}: sha256 is ${actual}, expected ${sha256} (${field}): the file changed after the pack was made; export or copy it again`, {
         file: path,
-        field: `components.${name}.sha256`,
-        expected: spec.sha256,
+        field,
+        expected: sha256,
         actual,
-      });
+      }));
     }
   }
+  return problems;
+}
+
+/** @throws PersonaLiveError PACK_CHECKSUM_MISMATCH naming the file and both digests (PACK_INVALID for several). */
+export async function checkChecksums(pack: LoadedPack): Promise<void> {
+  const problems = await checksumProblems(pack);
+  if (problems.length > 0) throw packError(pack.dir, problems);
 }
 
 function formatShape(shape: readonly (number | string)[]): string {
@@ -84,38 +115,92 @@ function formatShape(shape: readonly (number | string)[]): string {
 }
 
 /**
- * Compares a graph's real tensors with the manifest's declaration: same names, dtypes and
- * fixed dims; a dynamic axis in the manifest must be dynamic in the graph.
- * @throws PersonaLiveError PACK_GRAPH_MISMATCH naming the file, the field and the expectation.
+ * Compares a graph's real tensors (as ONNX Runtime reports them) with the manifest's
+ * declaration: same names, dtypes and fixed dims; a dynamic axis in the manifest must be
+ * dynamic in the graph. `fileDeclares` (what the .onnx file itself writes, when read) is
+ * quoted beside ONNX Runtime's view where the two differ, since ONNX Runtime infers some
+ * dims at load.
+ * @returns one PACK_GRAPH_MISMATCH per problem, naming the file, the field and the expectation.
  */
-export function compareGraphTensors(file: string, field: string, declared: readonly TensorSpec[], actual: readonly TensorInfo[]): void {
-  const fail = (message: string, extra: Record<string, unknown>): never => {
-    throw new PersonaLiveError('PACK_GRAPH_MISMATCH', `${file}: ${message}`, { file, field, ...extra });
-  };
+export function graphTensorProblems(
+  file: string,
+  field: string,
+  declared: readonly TensorSpec[],
+  actual: readonly TensorInfo[],
+  fileDeclares?: readonly DeclaredTensor[],
+): PersonaLiveError[] {
+  const problems: PersonaLiveError[] = [];
   const actualNames = actual.map((a) => a.name);
+  const inFile = (name: string): string => {
+    const written = fileDeclares?.find((t) => t.name === name);
+    const real = actual.find((a) => a.name === name);
+    if (!written || !real || formatShape(written.shape) === formatShape(real.shape)) return '';
+    return ` (the file declares ${formatShape(written.shape)}, ONNX Runtime reports ${formatShape(real.shape)})`;
+  };
+  const fail = (message: string, extra: Record<string, unknown>): void => {
+    problems.push(new PersonaLiveError('PACK_GRAPH_MISMATCH', `${file}: ${message}`, { file, field, ...extra }));
+  };
   declared.forEach((spec, i) => {
     const real = actual.find((a) => a.name === spec.name);
-    if (!real) fail(`${field}[${i}]: the graph has no tensor named "${spec.name}" (it has ${actualNames.join(', ')})`, { expected: spec.name, actual: actualNames });
-    if (real!.dtype !== spec.dtype) fail(`${field}[${i}] "${spec.name}": dtype is ${real!.dtype}, expected ${spec.dtype}`, { expected: spec.dtype, actual: real!.dtype });
-    if (real!.shape.length !== spec.shape.length) {
-      fail(`${field}[${i}] "${spec.name}": shape is ${formatShape(real!.shape)}, expected ${formatShape(spec.shape)}`, { expected: spec.shape, actual: real!.shape });
-    }
-    spec.shape.forEach((dim, d) => {
-      const realDim = real!.shape[d];
-      const ok = typeof dim === 'number' ? realDim === dim : typeof realDim === 'string';
-      if (!ok) {
-        fail(`${field}[${i}] "${spec.name}": shape is ${formatShape(real!.shape)}, expected ${formatShape(spec.shape)} (dim ${d})`, { expected: spec.shape, actual: real!.shape });
-      }
+    if (!real) return fail(`${field}[${i}]: the graph has no tensor named "${spec.name}" (it has ${actualNames.join(', ')})`, { expected: spec.name, actual: actualNames });
+    if (real.dtype !== spec.dtype) return fail(`${field}[${i}] "${spec.name}": dtype is ${real.dtype}, expected ${spec.dtype}`, { expected: spec.dtype, actual: real.dtype });
+    const badDim = real.shape.length !== spec.shape.length ? -1 : spec.shape.findIndex((dim, d) => (typeof dim === 'number' ? real.shape[d] !== dim : typeof real.shape[d] !== 'string'));
+    if (real.shape.length === spec.shape.length && badDim < 0) return;
+    const which = badDim >= 0 ? ` (dim ${badDim}${typeof spec.shape[badDim] === 'string' ? ': the manifest says dynamic, the graph has a fixed size' : ''})` : '';
+    fail(`${field}[${i}] "${spec.name}": shape is ${formatShape(real.shape)}, expected ${formatShape(spec.shape)}${which}${inFile(spec.name)}`, {
+      expected: spec.shape,
+      actual: real.shape,
+      ...(fileDeclares ? { fileDeclares: fileDeclares.find((t) => t.name === spec.name)?.shape } : {}),
     });
   });
   const extra = actualNames.filter((n) => !declared.some((s) => s.name === n));
   if (extra.length > 0) fail(`${field}: the graph has tensors the manifest does not declare: ${extra.join(', ')}`, { actual: actualNames });
+  return problems;
+}
+
+/** The .onnx file's own declaration, or null when it is too big to read quickly or unreadable. */
+async function readDeclaration(path: string): Promise<OnnxDeclaration | null> {
+  const info = await stat(path).catch(() => null);
+  if (!info || info.size > DECLARATION_READ_LIMIT) return null;
+  try {
+    return readOnnxDeclaration(await readFile(path));
+  } catch {
+    return null; // ONNX Runtime's own load error says more
+  }
+}
+
+/** A graph file with inline weights can be up to 2 GB; reading the declaration of one that big costs more than it tells. */
+const DECLARATION_READ_LIMIT = 256 * 1024 * 1024;
+
+/** Everything wrong with one opened component: tensors against the manifest, external data the manifest does not list. */
+async function componentProblems(pack: LoadedPack, name: ComponentName, session: GraphSession): Promise<PersonaLiveError[]> {
+  const spec = pack.manifest.components[name]!;
+  const file = pack.files[name]!;
+  const compare = (declaration?: OnnxDeclaration): PersonaLiveError[] => [
+    ...graphTensorProblems(session.file, `components.${name}.inputs`, spec.inputs, session.inputs, declaration?.inputs),
+    ...graphTensorProblems(session.file, `components.${name}.outputs`, spec.outputs, session.outputs, declaration?.outputs),
+  ];
+  const declaration = await readDeclaration(file);
+  const problems = compare(declaration ?? undefined);
+  const listed = new Set((spec.data ?? []).map((d) => resolve(pack.dir, d.file)));
+  for (const location of declaration?.externalDataFiles ?? []) {
+    const path = resolve(dirname(file), location);
+    if (listed.has(path)) continue;
+    problems.push(new PersonaLiveError('PACK_GRAPH_MISMATCH', `${file}: the graph reads its weights from ${path}, which components.${name}.data does not list (so its sha256 is never checked): export the pack again`, {
+      file,
+      field: `components.${name}.data`,
+      actual: location,
+    }));
+  }
+  return problems;
 }
 
 export interface ComponentReport {
   component: ComponentName;
   file: string;
+  /** The graph file and its data files together. */
   bytes: number;
+  dataFiles: number;
   sha256: string;
   inputs: number;
   outputs: number;
@@ -127,6 +212,8 @@ export interface PackReport {
   name: string;
   stepKind: string;
   resolution: number;
+  precision: 'float32' | 'float16';
+  source?: PackSource;
   decoders: string[];
   device: Device;
   components: ComponentReport[];
@@ -135,16 +222,17 @@ export interface PackReport {
 /**
  * Opens every graph of a loaded pack on a device and checks it against the manifest.
  * Returns the open sessions; the caller releases them.
+ * @throws PersonaLiveError the first component's problems (PACK_GRAPH_INVALID, PACK_GRAPH_MISMATCH, PACK_INVALID).
  */
 export async function openPackGraphs(pack: LoadedPack, device: Device, only?: readonly ComponentName[]): Promise<Partial<Record<ComponentName, GraphSession>>> {
   const sessions: Partial<Record<ComponentName, GraphSession>> = {};
   try {
-    for (const [name, spec] of presentComponents(pack.manifest)) {
+    for (const [name] of presentComponents(pack.manifest)) {
       if (only && !only.includes(name)) continue;
       const session = await openGraph(name, pack.files[name]!, device);
       sessions[name] = session;
-      compareGraphTensors(session.file, `components.${name}.inputs`, spec.inputs, session.inputs);
-      compareGraphTensors(session.file, `components.${name}.outputs`, spec.outputs, session.outputs);
+      const problems = await componentProblems(pack, name, session);
+      if (problems.length > 0) throw packError(pack.dir, problems);
     }
   } catch (error) {
     await Promise.all(Object.values(sessions).map((s) => s!.release()));
@@ -153,41 +241,58 @@ export async function openPackGraphs(pack: LoadedPack, device: Device, only?: re
   return sessions;
 }
 
+async function fileBytes(path: string): Promise<number> {
+  return (await stat(path)).size;
+}
+
 /**
- * Full verification: manifest, files, checksums, every graph opened and compared.
- * @throws PersonaLiveError with the first problem (exit code 2 for pack problems).
+ * Full verification: manifest, files, checksums of every graph and data file, every graph
+ * opened and compared. Finds every problem before it reports.
+ * @throws PersonaLiveError the problem, or PACK_INVALID listing all of them (exit code 2).
  */
 export async function verifyPack(dir: string, device: Device = 'cpu'): Promise<PackReport> {
   const pack = await loadPack(dir);
-  await checkChecksums(pack);
-  const sessions = await openPackGraphs(pack, device);
-  try {
-    const components: ComponentReport[] = [];
-    for (const [name, spec] of presentComponents(pack.manifest)) {
-      const session = sessions[name]!;
+  const problems = await checksumProblems(pack);
+  const components: ComponentReport[] = [];
+  for (const [name, spec] of presentComponents(pack.manifest)) {
+    let session: GraphSession;
+    try {
+      session = await openGraph(name, pack.files[name]!, device);
+    } catch (error) {
+      if (error instanceof PersonaLiveError && error.code === 'DEVICE_UNAVAILABLE') throw error; // nothing else can be checked on that device
+      problems.push(asPersonaLiveError(error));
+      continue;
+    }
+    try {
+      problems.push(...(await componentProblems(pack, name, session)));
+      const dataBytes = await Promise.all((spec.data ?? []).map((d) => fileBytes(join(pack.dir, d.file))));
       components.push({
         component: name,
         file: spec.file,
-        bytes: (await stat(pack.files[name]!)).size,
+        bytes: (await fileBytes(pack.files[name]!)) + dataBytes.reduce((sum, b) => sum + b, 0),
+        dataFiles: spec.data?.length ?? 0,
         sha256: spec.sha256,
         inputs: session.inputs.length,
         outputs: session.outputs.length,
         providers: session.providers,
       });
+    } finally {
+      await session.release();
     }
-    const { manifest } = pack;
-    return {
-      dir: pack.dir,
-      name: manifest.name,
-      stepKind: manifest.components.step.kind,
-      resolution: manifest.resolution,
-      decoders: [manifest.components.vae_decoder ? 'vae' : null, manifest.components.tiny_decoder ? 'tiny' : null, manifest.components.step.kind === 'unet_work' ? 'fused' : null].filter(
-        (d): d is string => d !== null,
-      ),
-      device,
-      components,
-    };
-  } finally {
-    await Promise.all(Object.values(sessions).map((s) => s!.release()));
   }
+  if (problems.length > 0) throw packError(pack.dir, problems);
+  const { manifest } = pack;
+  return {
+    dir: pack.dir,
+    name: manifest.name,
+    stepKind: manifest.components.step.kind,
+    resolution: manifest.resolution,
+    precision: manifest.precision ?? 'float32',
+    source: manifest.source,
+    decoders: [manifest.components.vae_decoder ? 'vae' : null, manifest.components.tiny_decoder ? 'tiny' : null, manifest.components.step.kind === 'unet_work' ? 'fused' : null].filter(
+      (d): d is string => d !== null,
+    ),
+    device,
+    components,
+  };
 }

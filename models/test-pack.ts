@@ -457,7 +457,8 @@ function buildMotionExtractor(d: TestPackDims, w: TestPackWeights): BuiltGraph {
     exp: [g.op('Expand', [g.initializer(new Float32Array(keypointValues), [1, keypointValues]), batchByOne], {}, { outputs: ['exp'] }), ['batch', keypointValues]],
     scale: [g.op('Expand', [g.floats([1], [1, 1]), batchByOne], {}, { outputs: ['scale'] }), ['batch', 1]],
   };
-  for (const name of COMPONENT_IO.motion_extractor.outputs) s.out(produced[name][0], name, produced[name][1]);
+  const { outputs, optionalOutputs = [] } = COMPONENT_IO.motion_extractor; // the test pack has exp too
+  for (const name of [...outputs, ...optionalOutputs]) s.out(produced[name][0], name, produced[name][1]);
   return s.done();
 }
 
@@ -636,6 +637,7 @@ export function buildTestPackInMemory(options: TestPackOptions = {}): InMemoryTe
     description: `Generated test pack (profile ${d.profile}, ${d.resolution}x${d.resolution}, step ${d.stepKind}): `
       + 'small closed-form graphs with the contract\'s names and shapes, for tests and benchmarks. '
       + 'It is NOT a real animation model and produces no meaningful video.',
+    precision: 'float32',
     resolution: d.resolution,
     latentSize: d.latentSize,
     latentChannels: d.latentChannels,

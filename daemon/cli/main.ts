@@ -162,9 +162,14 @@ async function runPack(args: string[], io: Io): Promise<void> {
       return;
     }
     io.stdout(`pack ${report.name} (${report.dir}): OK`);
-    io.stdout(`  resolution ${report.resolution}, step graph ${report.stepKind}, decoders ${report.decoders.join(', ')}, device ${report.device}`);
+    io.stdout(`  resolution ${report.resolution}, ${report.precision}, step graph ${report.stepKind}, decoders ${report.decoders.join(', ')}, device ${report.device}`);
+    if (report.source) {
+      const s = report.source;
+      io.stdout(`  exported by ${s.exporter}${s.upstreamCommit ? ` from upstream ${s.upstreamCommit}` : ''}${s.torch ? `, torch ${s.torch}` : ''}${s.randomWeights ? ' (RANDOM weights: a proof of the export path, not an animation model)' : ''}`);
+    }
     for (const c of report.components) {
-      io.stdout(`  ${c.component.padEnd(16)} ${c.file.padEnd(24)} ${String(c.bytes).padStart(12)} B  sha256 ok  ${c.inputs} in / ${c.outputs} out  providers ${c.providers.join(',')}`);
+      const data = c.dataFiles > 0 ? ` (+${c.dataFiles} data file${c.dataFiles > 1 ? 's' : ''})` : '';
+      io.stdout(`  ${c.component.padEnd(16)} ${c.file.padEnd(24)} ${String(c.bytes).padStart(12)} B${data}  sha256 ok  ${c.inputs} in / ${c.outputs} out  providers ${c.providers.join(',')}`);
     }
     return;
   }
@@ -227,6 +232,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
   } catch (error) {
     const e = asPersonaLiveError(error);
+    // A script that asked for JSON gets its answer on stdout on failure too.
+    if (rest.includes('--json')) io.stdout(JSON.stringify({ ok: false, error: { code: e.code, exitCode: e.exitCode, message: e.message, details: e.details } }));
     io.stderr(`personalive: error ${e.code}: ${e.message}`);
     if (e.code === 'INTERNAL' && error instanceof Error && error.stack) io.stderr(error.stack);
     return e.exitCode;

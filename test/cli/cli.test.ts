@@ -105,6 +105,15 @@ describe.skipIf(skip)('personalive CLI', () => {
     expect(text.stdout).toMatch(/step\s+unet_work\.onnx.*sha256 ok.*providers cpu/);
   });
 
+  it('--json on failure: a JSON error object on stdout (code, exit code, message, details), the line on stderr', async () => {
+    const failed = await cli(['pack', 'verify', join(root, 'no-such-pack'), '--json']);
+    expect(failed.code).toBe(2);
+    const answer = JSON.parse(failed.stdout);
+    expect(answer).toMatchObject({ ok: false, error: { code: 'PACK_MANIFEST_MISSING', exitCode: 2 } });
+    expect(answer.error.message).toContain('no-such-pack');
+    expect(failed.stderr).toContain('PACK_MANIFEST_MISSING');
+  });
+
   describe('failures, named for the failure', () => {
     const animateArgs = (overrides: Record<string, string>): string[] => {
       const args: Record<string, string> = { reference: portrait, driving: clipSilent, pack, out: join(root, 'never.mp4'), ...overrides };

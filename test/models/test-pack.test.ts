@@ -221,7 +221,7 @@ describe('test pack manifest and files', () => {
       const onDisk = JSON.parse(await readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as PackManifest;
       expect(onDisk).toEqual(manifest);
       expect(manifest).toMatchObject({
-        format: PACK_FORMAT, schemaVersion: 1, name: `test-pack-tiny-64-${stepKind}`,
+        format: PACK_FORMAT, schemaVersion: 2, precision: 'float32', name: `test-pack-tiny-64-${stepKind}`,
         resolution: 64, latentSize: 8, latentChannels: 4, latentScale: 0.18215, embeddingDim: 16, poseChannels: 8,
         clipSize: 32, extractorSize: 32, motionCropSize: 32, motionEmbedding: [32, 16],
         clipMean: CLIP_MEAN, clipStd: CLIP_STD, scheduler: PERSONALIVE_SCHEDULER, streaming: PERSONALIVE_STREAMING,
@@ -237,7 +237,7 @@ describe('test pack manifest and files', () => {
       for (const [name, spec] of Object.entries(manifest.components) as [string, ComponentSpec][]) {
         const io = COMPONENT_IO[name === 'step' ? (`step:${stepKind}` as const) : (name as keyof typeof COMPONENT_IO)];
         expect(spec.inputs.map((t) => t.name), name).toEqual(io.inputs);
-        expect(spec.outputs.map((t) => t.name), name).toEqual(io.outputs);
+        expect(spec.outputs.map((t) => t.name), name).toEqual([...io.outputs, ...(io.optionalOutputs ?? [])]);
         const bytes = await readFile(path.join(dir, spec.file));
         expect(spec.sha256, spec.file).toBe(createHash('sha256').update(bytes).digest('hex'));
         expect(spec.sha256).toMatch(/^[0-9a-f]{64}$/);

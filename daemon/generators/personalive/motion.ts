@@ -120,8 +120,8 @@ export interface ExtractorOutputs {
   roll: Float32Array;
   /** [N, 3] */
   t: Float32Array;
-  /** [N, 63] */
-  exp: Float32Array;
+  /** [N, 63]; optional: upstream's extractor does not compute it, and the transfer never adds it. */
+  exp?: Float32Array;
   /** [N, 1] */
   scale: Float32Array;
 }
@@ -133,14 +133,14 @@ export interface ExtractorOutputs {
  */
 export function readExtractorOutputs(outputs: ExtractorOutputs, index: number, out: KeypointInfo = createKeypointInfo()): KeypointInfo {
   const kpAt = rowStart(outputs, 'kp', KEYPOINT_FLOATS, index);
-  const expAt = rowStart(outputs, 'exp', KEYPOINT_FLOATS, index);
+  const exp = outputs.exp;
+  const expAt = exp ? rowStart(outputs, 'exp', KEYPOINT_FLOATS, index) : 0;
   const tAt = rowStart(outputs, 't', 3, index);
   const sAt = rowStart(outputs, 'scale', 1, index);
   const kp = outputs.kp;
-  const exp = outputs.exp;
   for (let i = 0; i < KEYPOINT_FLOATS; i++) {
     out.kp[i] = kp[kpAt + i];
-    out.exp[i] = exp[expAt + i];
+    out.exp[i] = exp ? exp[expAt + i] : 0;
   }
   for (let i = 0; i < 3; i++) out.t[i] = outputs.t[tAt + i];
   out.scale = outputs.scale[sAt];
@@ -151,7 +151,7 @@ export function readExtractorOutputs(outputs: ExtractorOutputs, index: number, o
 }
 
 function rowStart(outputs: ExtractorOutputs, name: keyof ExtractorOutputs, stride: number, index: number): number {
-  const arr = outputs[name];
+  const arr = outputs[name]!;
   if (!Number.isInteger(index) || index < 0 || (index + 1) * stride > arr.length) {
     throw new PersonaLiveError('INTERNAL', `extractor output '${name}' (length ${arr.length}) has no row ${index} of ${stride}`);
   }
