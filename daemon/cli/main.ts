@@ -10,6 +10,8 @@ import { DECODER_KINDS, DEFAULT_EXPRESSION_CONTROLS, DEVICE_KINDS, GENERATOR_KIN
 import { oneOf } from '../util/checks.js';
 import { verifyPack } from '../../models/pack.js';
 import { buildTestPack } from '../../models/test-pack.js';
+import { exportPack, type ExportEvent } from '../../models/exporter.js';
+import { COMPONENT_NAMES, type ComponentName } from '../../models/contract.js';
 import { animate } from './animate.js';
 import { DAEMON_USAGE, runDaemon } from './daemon-command.js';
 import { DOCTOR_USAGE, SETUP_USAGE, runDoctorCommand, runSetupCommand } from './setup-command.js';
@@ -28,6 +30,12 @@ Usage:
 ${DAEMON_USAGE}
 ${SETUP_USAGE}
 ${DOCTOR_USAGE}
+  personalive pack export --upstream DIR --weights DIR --out PACK [--resolution 512] [--dtype fp16|fp32]
+                          [--step unet_work|denoiser] [--components a,b,...] [--taesd DIR]
+                          [--python PATH] [--torch-device cpu|cuda] [--json]
+      (upstream: a clone of GVCLab/PersonaLive; weights: its pretrained_weights folder; runs in a
+       Python with torch >= 1.13 and onnx, upstream's own environment for the real weights;
+       an interrupted or failed export resumes where it stopped when run again)
   personalive pack verify DIR [--device ${DEVICE_KINDS.join('|')}] [--json]
   personalive pack make-test DIR [--resolution N] [--profile tiny|contract] [--step denoiser|unet_work]
                              [--decoder-output float|bytes]
@@ -173,6 +181,10 @@ async function runPack(args: string[], io: Io): Promise<void> {
     }
     return;
   }
+  if (sub === 'export') {
+    await runPackExport(rest, io);
+    return;
+  }
   if (sub === 'make-test') {
     const { values, positionals } = parse(rest, {
       resolution: { type: 'string', default: '64' },
@@ -191,7 +203,92 @@ async function runPack(args: string[], io: Io): Promise<void> {
     io.stdout(`wrote test pack ${manifest.name} to ${positionals[0]} (a generated test pack for tests and plumbing checks: it is NOT a real animation model)`);
     return;
   }
-  throw new PersonaLiveError('USAGE', `unknown pack command "${sub ?? ''}": expected verify or make-test\n\n${USAGE}`);
+  throw new PersonaLiveError('USAGE', `unknown pack command "${sub ?? ''}": expected export, verify or make-test\n\n${USAGE}`);
+}
+
+async function runPackExport(args: string[], io: Io): Promise<void> {
+  const { values } = parse(args, {
+    upstream: { type: 'string' },
+    weights: { type: 'string' },
+    out: { type: 'string' },
+    resolution: { type: 'string', default: '512' },
+    dtype: { type: 'string', default: 'fp16' },
+    step: { type: 'string', default: 'unet_work' },
+    components: { type: 'string' },
+    taesd: { type: 'string' },
+    python: { type: 'string' },
+    'torch-device': { type: 'string', default: 'cpu' },
+    json: { type: 'boolean', default: false },
+  });
+  const resolution = positiveInt(values.resolution, 'resolution')!;
+  if (resolution % 64 !== 0) throw new PersonaLiveError('USAGE', `--resolution must be a positive multiple of 64, got ${resolution}`, { option: 'resolution' });
+  const dtype = values.dtype as string;
+  if (dtype !== 'fp16' && dtype !== 'fp32') throw new PersonaLiveError('USAGE', `--dtype must be fp16 or fp32, got "${dtype}"`, { option: 'dtype' });
+  const step = values.step as string;
+  if (step !== 'unet_work' && step !== 'denoiser') throw new PersonaLiveError('USAGE', `--step must be unet_work or denoiser, got "${step}"`, { option: 'step' });
+  let components: ComponentName[] | undefined;
+  if (values.components !== undefined) {
+    components = String(values.components).split(',').map((c) => c.trim()).filter(Boolean) as ComponentName[];
+    const unknown = components.filter((c) => !COMPONENT_NAMES.includes(c));
+    if (unknown.length > 0) throw new PersonaLiveError('USAGE', `--components: unknown ${unknown.join(', ')}; expected some of ${COMPONENT_NAMES.join(', ')}`, { option: 'components' });
+  }
+  const interrupt = new AbortController();
+  const onSignal = (): void => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const started = Date.now();
+  const result = await exportPack(
+    {
+      upstream: requireString(values, 'upstream'),
+      weights: requireString(values, 'weights'),
+      out: requireString(values, 'out'),
+      resolution,
+      dtype,
+      step,
+      components,
+      taesd: values.taesd as string | undefined,
+      python: values.python as string | undefined,
+      torchDevice: values['torch-device'] as string,
+      signal: interrupt.signal,
+    },
+    (event) => io.stderr(describeExportEvent(event)),
+  ).finally(() => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  });
+  if (values.json) {
+    io.stdout(JSON.stringify({ ok: true, out: result.out, seconds: (Date.now() - started) / 1000, components: result.components, report: result.report }));
+    return;
+  }
+  io.stdout(`wrote pack ${result.manifest.name} to ${result.out} (${result.manifest.precision}, ${result.manifest.resolution}x${result.manifest.resolution}, step ${result.manifest.components.step.kind}); pack verify: OK`);
+  if (result.manifest.source?.randomWeights) io.stdout('  made from RANDOM weights: it proves the export path and animates noise, it is NOT an animation model');
+}
+
+/** One progress line per exporter event, for the terminal. */
+export function describeExportEvent(event: ExportEvent): string {
+  const mb = (n: unknown): string => (typeof n === 'number' ? `${(n / 1024).toFixed(1)} GB` : '?');
+  switch (event.event) {
+    case 'environment':
+      return `export: torch ${String(event.torch)}, ${String(event.precision)}, ${String(event.resolution)}x${String(event.resolution)}, step ${String(event.step)}, on ${String(event.device)}${event.upstreamCommit ? `, upstream ${String(event.upstreamCommit).slice(0, 7)}` : ''}`;
+    case 'start':
+      return `export: ${String(event.component)} ...`;
+    case 'done':
+      return `export: ${String(event.component)} done in ${String(event.seconds)} s (${String(event.file)}${event.data ? ` + ${String(event.data)}` : ''}, peak memory so far ${mb(event.peakRssMb)})`;
+    case 'skipped':
+      return `export: ${String(event.component)} already exported, kept (resumed)`;
+    case 'warning':
+      return `export: warning: ${String(event.message)}`;
+    case 'finished':
+      return `export: all components exported (peak memory ${mb(event.peakRssMb)}); writing the manifest from ONNX Runtime's view`;
+    case 'manifest':
+      return 'export: manifest written; verifying the pack';
+    case 'verified':
+      return `export: pack verified, moved into place: ${String(event.dir)}`;
+    case 'error':
+      return `export: ${String(event.component ?? '')} failed: ${String(event.message)}`;
+    default:
+      return `export: ${JSON.stringify(event)}`;
+  }
 }
 
 function runDevices(args: string[], io: Io): void {
