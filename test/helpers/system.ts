@@ -35,3 +35,20 @@ export function demoDataDir(): { dir: string; skip: boolean } {
   if (!present && process.env.CI === 'true') throw new Error(`demo data not found at ${dir} (CI=true requires ../shared/data beside the repository)`);
   return { dir, skip: !present };
 }
+
+/**
+ * A Python with torch and onnx for the pack exporter's tests (Debian's python3-torch and
+ * python3-onnx in CI). Under CI=true its absence is a failure, never a skip.
+ */
+export function requirePythonWithTorch(): { python: string | null; skip: boolean } {
+  for (const python of [process.env.PERSONALIVE_PYTHON, 'python3', 'python', '/usr/bin/python3'].filter((p): p is string => Boolean(p))) {
+    try {
+      execFileSync(python, ['-c', 'import torch, onnx, omegaconf'], { stdio: 'ignore', timeout: 60_000 });
+      return { python, skip: false };
+    } catch {
+      // try the next one
+    }
+  }
+  if (process.env.CI === 'true') throw new Error('no Python with torch, onnx and omegaconf under CI=true (.ci/run must install python3-torch, python3-onnx, python3-omegaconf)');
+  return { python: null, skip: true };
+}

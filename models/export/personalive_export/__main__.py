@@ -29,7 +29,11 @@ def parse(argv):
         raise ExportError("EXPORT_USAGE", f"--resolution must be a positive multiple of 64, got {args.resolution}")
     from . import COMPONENTS
 
-    args.components = [c.strip() for c in args.components.split(",") if c.strip()] if args.components else list(COMPONENTS)
+    if args.components:
+        args.components = [c.strip() for c in args.components.split(",") if c.strip()]
+    else:
+        # A unet_work step decodes inside (full VAE); separate decoders only serve a denoiser step.
+        args.components = [c for c in COMPONENTS if args.step == "denoiser" or c not in ("vae_decoder", "tiny_decoder")]
     return args
 
 
