@@ -19,7 +19,7 @@ export const ERROR_CATALOGUE = {
   EXPORT_DISK_FULL: { exitCode: 1, summary: 'The disk filled up during pack export; finished components are kept for a resumed run.' },
   EXPORT_INCOMPLETE: { exitCode: 2, summary: 'The export folder lacks components a pack needs (they are named).' },
   PACK_INVALID: { exitCode: 2, summary: 'A model pack has several problems; the message and details.problems list each one.' },
-  DEVICE_UNKNOWN: { exitCode: 2, summary: 'The requested device is not one of cpu, cuda, tensorrt.' },
+  DEVICE_UNKNOWN: { exitCode: 2, summary: 'The requested device is not one of cpu, cuda, tensorrt, webgpu.' },
   DEVICE_UNAVAILABLE: { exitCode: 2, summary: 'The requested execution provider is not available in this ONNX Runtime build or on this machine.' },
   DECODER_UNAVAILABLE: { exitCode: 2, summary: 'The requested decoder (vae or tiny) is not in the pack.' },
   GENERATOR_UNKNOWN: { exitCode: 2, summary: 'The requested generator is not registered.' },

@@ -38,6 +38,7 @@ export const DEVICES = Object.freeze({
   cpu: { label: 'CPU' },
   cuda: { label: 'CUDA (NVIDIA)' },
   tensorrt: { label: 'TensorRT (NVIDIA)' },
+  webgpu: { label: 'WebGPU (AMD, Intel, Apple, NVIDIA)' },
 } as const satisfies Record<string, { label: string }>);
 export type DeviceKind = keyof typeof DEVICES;
 export const DEVICE_KINDS = Object.freeze(Object.keys(DEVICES)) as readonly DeviceKind[];
@@ -66,7 +67,7 @@ export const GENERATORS = Object.freeze({
     framesPerWake: 4,
     failoverDeadline: true,
     decoders: ['tiny', 'vae'],
-    devices: ['cpu', 'cuda', 'tensorrt'],
+    devices: ['cpu', 'cuda', 'tensorrt', 'webgpu'],
   },
 } as const satisfies Record<string, GeneratorTraits>);
 export type GeneratorKind = keyof typeof GENERATORS;

@@ -5,7 +5,7 @@ import { CONFIGURED_SINK_KINDS, DECODER_KINDS, DEVICE_KINDS, GENERATOR_KINDS, GE
 describe('kinds', () => {
   it('lists every kind once, from its table', () => {
     expect(GENERATOR_KINDS).toEqual(['meshwarp', 'personalive']);
-    expect(DEVICE_KINDS).toEqual(['cpu', 'cuda', 'tensorrt']);
+    expect(DEVICE_KINDS).toEqual(['cpu', 'cuda', 'tensorrt', 'webgpu']);
     expect(DECODER_KINDS).toEqual(['tiny', 'vae']);
     expect(CONFIGURED_SINK_KINDS).toEqual(['ring', 'virtualCamera', 'recording']);
     expect(PANEL_TOGGLED_SINK_KINDS).toEqual(['virtualCamera', 'recording']);

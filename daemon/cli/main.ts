@@ -4,7 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { asPersonaLiveError, PersonaLiveError } from '../errors.js';
-import { deviceAvailability, resolveDevice } from '../ort/onnx-runtime.js';
+import { probedDeviceAvailability, resolveDevice } from '../ort/onnx-runtime.js';
 import { generatorEntry } from '../generators/registry.js';
 import { DECODER_KINDS, DEFAULT_EXPRESSION_CONTROLS, DEVICE_KINDS, GENERATOR_KINDS, backendChoiceProblem, type ExpressionControls, type GeneratorKind } from '../kinds.js';
 import { oneOf } from '../util/checks.js';
@@ -291,9 +291,9 @@ export function describeExportEvent(event: ExportEvent): string {
   }
 }
 
-function runDevices(args: string[], io: Io): void {
+async function runDevices(args: string[], io: Io): Promise<void> {
   const { values } = parse(args, { json: { type: 'boolean', default: false } });
-  const list = deviceAvailability();
+  const list = await probedDeviceAvailability();
   if (values.json) io.stdout(JSON.stringify({ devices: list }));
   else for (const d of list) io.stdout(`${d.device.padEnd(9)} ${d.available ? 'available' : `unavailable: ${d.reason}`}`);
 }
@@ -316,7 +316,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         await runPack(rest, io);
         return 0;
       case 'devices':
-        runDevices(rest, io);
+        await runDevices(rest, io);
         return 0;
       case undefined:
       case 'help':

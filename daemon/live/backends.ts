@@ -5,7 +5,7 @@
 import { loadPack } from '../../models/pack.js';
 import { DECODER_KINDS, DECODERS, DEVICES, GENERATOR_KINDS, GENERATORS, type DecoderKind, type DeviceKind, type GeneratorKind } from '../kinds.js';
 import type { BackendOption } from '../protocol.js';
-import { deviceAvailability } from '../ort/onnx-runtime.js';
+import { probedDeviceAvailability } from '../ort/onnx-runtime.js';
 
 export interface BackendOptions {
   generators: BackendOption<GeneratorKind>[];
@@ -26,7 +26,7 @@ export async function backendOptions(packDir: string | null): Promise<BackendOpt
       packError = `model pack ${packDir}: ${(error as Error).message}`;
     }
   }
-  const devices = deviceAvailability().map((d): BackendOption<DeviceKind> => ({
+  const devices = (await probedDeviceAvailability()).map((d): BackendOption<DeviceKind> => ({
     value: d.device,
     label: DEVICES[d.device].label,
     available: d.available,

@@ -11,6 +11,7 @@ import { PersonaLiveError } from '../errors.js';
 import { float16ToFloat32, float32ToFloat16 } from '../kernels/float16.js';
 import type { Dim, TensorDType } from '../../models/contract.js';
 import { DEVICE_KINDS, type DeviceKind } from '../kinds.js';
+import { GraphBuilder } from '../../models/onnx/builder.js';
 
 /** The devices a user can ask for (kinds.ts), and the ONNX Runtime providers each one means, in priority order. */
 export const DEVICE_PROVIDERS: { readonly [K in DeviceKind]: readonly string[] } = {
@@ -19,6 +20,8 @@ export const DEVICE_PROVIDERS: { readonly [K in DeviceKind]: readonly string[] }
   // that is per-node placement, not a silent fallback of the session (which fails loudly).
   cuda: ['cuda', 'cpu'],
   tensorrt: ['tensorrt', 'cuda', 'cpu'],
+  // Dawn on Vulkan (Linux, Windows), D3D12 (Windows) or Metal (macOS): AMD, Intel and Apple GPUs.
+  webgpu: ['webgpu', 'cpu'],
 };
 
 export type Device = DeviceKind;
@@ -56,9 +59,54 @@ function nvidiaDriverPresent(): boolean {
 /** Installs onnxruntime-node's CUDA / TensorRT providers (what the installer's GPU step runs). */
 export const GPU_INSTALL_COMMAND = 'npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12';
 
+/** What the last WebGPU adapter probe found (null: not probed yet in this process). */
+let webGpuProbe: { available: boolean; reason?: string } | null = null;
+
+/** A graph small enough to open anywhere: y = x + 1 on four floats. */
+function probeGraph(): Uint8Array {
+  const g = new GraphBuilder('personalive-device-probe', { producerName: 'personalive' });
+  const y = g.op('Add', [g.input('x', 'float32', [1, 4]), g.floats([1, 1, 1, 1], [1, 4])]);
+  g.output(y, 'y', 'float32', [1, 4]);
+  return g.toBytes();
+}
+
+/**
+ * Asks ONNX Runtime's WebGPU provider for an adapter by opening a tiny session with it only
+ * (ONNX Runtime has no other way to ask); the answer is kept for the process.
+ */
+export async function probeWebGpu(): Promise<{ available: boolean; reason?: string }> {
+  if (webGpuProbe) return webGpuProbe;
+  if (!ort.listSupportedBackends().some((b) => b.name === 'webgpu')) {
+    webGpuProbe = { available: false, reason: `this onnxruntime-node build has no webgpu backend on ${process.platform}-${process.arch}` };
+    return webGpuProbe;
+  }
+  try {
+    const session = await ort.InferenceSession.create(probeGraph(), { executionProviders: ['webgpu'], logSeverityLevel: 4 });
+    await session.release();
+    webGpuProbe = { available: true };
+  } catch (error) {
+    webGpuProbe = { available: false, reason: webGpuReason(error instanceof Error ? error.message : String(error)) };
+  }
+  return webGpuProbe;
+}
+
+/** ONNX Runtime's WebGPU failure in one line: "Failed to get a WebGPU adapter: No supported adapters" rather than its source path. */
+export function webGpuReason(message: string): string {
+  const adapter = /Failed to get a WebGPU adapter:[^\n]*/.exec(message);
+  return `ONNX Runtime's WebGPU provider found no GPU: ${adapter ? adapter[0].trim() : message.split('\n')[0]}`;
+}
+
+/** deviceAvailability() with WebGPU's adapter really asked for (see probeWebGpu). */
+export async function probedDeviceAvailability(): Promise<DeviceAvailability[]> {
+  await probeWebGpu();
+  return deviceAvailability();
+}
+
 /**
  * Which devices this ONNX Runtime build can offer on this machine, with the reason for each
- * one that cannot. The final proof is opening a session (openGraph fails loudly).
+ * one that cannot. WebGPU's answer is only known after probeWebGpu() (probedDeviceAvailability);
+ * before it, WebGPU counts as available when bundled, and openGraph says what it finds.
+ * The final proof is opening a session (openGraph fails loudly).
  */
 export function deviceAvailability(): DeviceAvailability[] {
   const backends = new Set(ort.listSupportedBackends().map((b) => b.name));
@@ -66,6 +114,15 @@ export function deviceAvailability(): DeviceAvailability[] {
   const library = (name: string): string => join(folder, process.platform === 'win32' ? `onnxruntime_providers_${name}.dll` : `libonnxruntime_providers_${name}.so`);
   return DEVICES.map((device): DeviceAvailability => {
     if (device === 'cpu') return { device, available: true };
+    if (device === 'webgpu' && backends.has(device)) {
+      if (!webGpuProbe || webGpuProbe.available) return { device, available: true };
+      return {
+        device,
+        available: false,
+        reason: webGpuProbe.reason,
+        summary: 'No GPU found for WebGPU: it needs a Vulkan (Linux), D3D12 (Windows) or Metal (macOS) GPU driver.',
+      };
+    }
     if (!backends.has(device)) {
       return { device, available: false, reason: `this onnxruntime-node build has no ${device} backend on ${process.platform}-${process.arch}`, summary: `Not offered by ONNX Runtime on this system (${process.platform}).` };
     }
@@ -152,6 +209,10 @@ export async function openGraph(name: string, file: string, device: Device, opti
     session = options.bytes ? await ort.InferenceSession.create(options.bytes, sessionOptions) : await ort.InferenceSession.create(file, sessionOptions);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
+    if (device === 'webgpu' && /webgpu|adapter|dawn/i.test(message)) {
+      webGpuProbe = { available: false, reason: webGpuReason(message) };
+      throw new PersonaLiveError('DEVICE_UNAVAILABLE', `${file}: ${webGpuReason(message)}`, { device, file });
+    }
     if (device !== 'cpu' && /provider|cuda|tensorrt|library/i.test(message)) {
       throw new PersonaLiveError('DEVICE_UNAVAILABLE', `${file}: ONNX Runtime could not start the ${device} provider: ${message}`, { device, file });
     }

@@ -90,6 +90,9 @@ describe.skipIf(skip)('personalive CLI', () => {
     const devices = await run(process.execPath, [join(REPO, 'bin/personalive.js'), 'devices', '--json']);
     const list = JSON.parse(devices.stdout).devices;
     expect(list[0]).toEqual({ device: 'cpu', available: true });
+    // WebGPU is asked for an adapter, and says exactly what it found (no GPU on CI machines).
+    const webgpu = list.find((d: { device: string }) => d.device === 'webgpu');
+    if (!webgpu.available) expect(webgpu.reason).toMatch(/Failed to get a WebGPU adapter: No supported adapters|no webgpu backend/);
   });
 
   it('pack make-test then pack verify through the CLI', async () => {

@@ -162,11 +162,17 @@ describe('pack verify', () => {
   });
 
   it('unknown device: DEVICE_UNKNOWN listing the valid ones', () => {
-    expect(() => resolveDevice('gpu')).toThrowError(/unknown device "gpu": expected one of cpu, cuda, tensorrt/);
+    expect(() => resolveDevice('gpu')).toThrowError(/unknown device "gpu": expected one of cpu, cuda, tensorrt, webgpu/);
   });
 
   it('unavailable device: DEVICE_UNAVAILABLE listing the available devices (no GPU provider here)', async () => {
     await expectError(verifyPack(good, 'cuda'), 'DEVICE_UNAVAILABLE', 'device "cuda" is not available', 'Available devices: cpu');
+  });
+
+  it('webgpu without an adapter: DEVICE_UNAVAILABLE with ONNX Runtime\'s own words, not a silent CPU run', async () => {
+    const { probeWebGpu } = await import('../../daemon/ort/onnx-runtime.js');
+    if ((await probeWebGpu()).available) return; // a machine with a WebGPU adapter: nothing to refuse
+    await expectError(verifyPack(good, 'webgpu'), 'DEVICE_UNAVAILABLE', 'No supported adapters');
   });
 
   it('loadPack resolves absolute paths of every component', async () => {
