@@ -180,6 +180,16 @@ export const COMPONENT_IO: Record<ComponentName | 'step:unet_work' | 'step:denoi
   tiny_decoder: { inputs: ['latents'], outputs: ['image'] },
 };
 
+/**
+ * The fused unet_work step's outputs that are the next step's inputs (the window state), with
+ * the input each one feeds. On a device with resident outputs (webgpu) they stay there.
+ */
+export const WINDOW_STATE_OUTPUTS: Readonly<Record<string, string>> = Object.freeze({
+  latents: 'sample',
+  pose_cond_fea_out: 'pose_cond_fea',
+  motion_hidden_states_out: 'motion_hidden_states',
+});
+
 /** The scheduler and streaming constants of the published method. */
 export const PERSONALIVE_SCHEDULER: SchedulerSpec = {
   trainTimesteps: 1000,

@@ -9,7 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { asPersonaLiveError, PersonaLiveError } from '../daemon/errors.js';
 import { openGraph, type Device, type GraphSession, type TensorInfo } from '../daemon/ort/onnx-runtime.js';
-import { MANIFEST_FILE, type ComponentName, type ComponentSpec, type PackManifest, type PackSource, type TensorSpec } from './contract.js';
+import { MANIFEST_FILE, WINDOW_STATE_OUTPUTS, type ComponentName, type ComponentSpec, type PackManifest, type PackSource, type TensorSpec } from './contract.js';
 import { readOnnxDeclaration, type DeclaredTensor, type OnnxDeclaration } from './onnx/declaration.js';
 import { validateManifest } from './manifest.js';
 
@@ -229,7 +229,9 @@ export async function openPackGraphs(pack: LoadedPack, device: Device, only?: re
   try {
     for (const [name] of presentComponents(pack.manifest)) {
       if (only && !only.includes(name)) continue;
-      const session = await openGraph(name, pack.files[name]!, device);
+      // The fused step's window state can stay on the device between steps (webgpu).
+      const deviceOutputs = name === 'step' && pack.manifest.components.step.kind === 'unet_work' ? Object.keys(WINDOW_STATE_OUTPUTS) : undefined;
+      const session = await openGraph(name, pack.files[name]!, device, { deviceOutputs });
       sessions[name] = session;
       const problems = await componentProblems(pack, name, session);
       if (problems.length > 0) throw packError(pack.dir, problems);

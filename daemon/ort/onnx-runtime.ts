@@ -151,6 +151,31 @@ export interface RuntimeTensor {
   dims: readonly number[];
 }
 
+/**
+ * An output left where the session produced it (GPU memory on webgpu; ONNX Runtime's own
+ * buffer elsewhere), fed to a later run as it is: no host round trip, no float16 conversion.
+ */
+export interface DeviceTensor {
+  readonly kept: true;
+  readonly dims: readonly number[];
+  /** 'gpu-buffer' on webgpu, 'cpu' where the provider has no device-resident outputs. */
+  readonly location: string;
+  /** The ONNX Runtime tensor (opaque outside this module). */
+  readonly handle: unknown;
+}
+
+/** What a run can be fed: host data, or a tensor kept from an earlier run. */
+export type Feed = FloatTensor | DeviceTensor;
+
+function isKept(feed: Feed): feed is DeviceTensor {
+  return (feed as DeviceTensor).kept === true;
+}
+
+/** Frees a kept tensor's device memory (a no-op for host-resident ones). */
+export function disposeDeviceTensor(tensor: DeviceTensor): void {
+  if (tensor.location === 'gpu-buffer') (tensor.handle as ort.Tensor).dispose();
+}
+
 export interface TensorInfo {
   name: string;
   dtype: TensorDType | 'other';
@@ -166,7 +191,9 @@ export interface GraphSession {
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   /** Runs the graph. Synchronous on the calling thread inside onnxruntime-node: call it from a worker. */
-  run(feeds: Record<string, FloatTensor>): Promise<Record<string, RuntimeTensor>>;
+  run(feeds: Record<string, Feed>): Promise<Record<string, RuntimeTensor>>;
+  /** Runs the graph and leaves the outputs named in `keep` where they are (see DeviceTensor). */
+  runKeeping(feeds: Record<string, Feed>, keep: readonly string[]): Promise<{ outputs: Record<string, RuntimeTensor>; kept: Record<string, DeviceTensor> }>;
   release(): Promise<void>;
 }
 
@@ -185,7 +212,12 @@ function describeValues(list: readonly ort.InferenceSession.ValueMetadata[]): Te
  * in memory; `file` then only names it in messages).
  * @throws PersonaLiveError DEVICE_UNAVAILABLE (with the available devices) or PACK_GRAPH_INVALID.
  */
-export async function openGraph(name: string, file: string, device: Device, options: { threads?: number; bytes?: Uint8Array } = {}): Promise<GraphSession> {
+export async function openGraph(
+  name: string,
+  file: string,
+  device: Device,
+  options: { threads?: number; bytes?: Uint8Array; /** Outputs to leave on the GPU (webgpu only; others have no device-resident outputs). */ deviceOutputs?: readonly string[] } = {},
+): Promise<GraphSession> {
   if (device !== 'cpu') {
     const availability = deviceAvailability();
     const mine = availability.find((a) => a.device === device);
@@ -205,6 +237,9 @@ export async function openGraph(name: string, file: string, device: Device, opti
       graphOptimizationLevel: 'all',
       intraOpNumThreads: options.threads ?? 0,
       logSeverityLevel: 3,
+      ...(device === 'webgpu' && options.deviceOutputs?.length
+        ? { preferredOutputLocation: Object.fromEntries(options.deviceOutputs.map((output) => [output, 'gpu-buffer' as const])) }
+        : {}),
     };
     session = options.bytes ? await ort.InferenceSession.create(options.bytes, sessionOptions) : await ort.InferenceSession.create(file, sessionOptions);
   } catch (error) {
@@ -223,6 +258,42 @@ export async function openGraph(name: string, file: string, device: Device, opti
   const halfInputs = new Set(inputs.filter((i) => i.dtype === 'float16').map((i) => i.name));
   const halfBuffers = new Map<string, Uint16Array>();
 
+  const execute = async (feeds: Record<string, Feed>, keep: readonly string[]): Promise<{ outputs: Record<string, RuntimeTensor>; kept: Record<string, DeviceTensor> }> => {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [key, tensor] of Object.entries(feeds)) {
+      if (isKept(tensor)) {
+        ortFeeds[key] = tensor.handle as ort.Tensor;
+      } else if (halfInputs.has(key)) {
+        let buffer = halfBuffers.get(key);
+        if (!buffer || buffer.length !== tensor.data.length) {
+          buffer = new Uint16Array(tensor.data.length);
+          halfBuffers.set(key, buffer);
+        }
+        float32ToFloat16(tensor.data, buffer);
+        ortFeeds[key] = new ort.Tensor('float16', buffer, tensor.dims);
+      } else {
+        ortFeeds[key] = new ort.Tensor('float32', tensor.data, tensor.dims);
+      }
+    }
+    const results = await session.run(ortFeeds);
+    const out: Record<string, RuntimeTensor> = {};
+    const kept: Record<string, DeviceTensor> = {};
+    for (const [key, value] of Object.entries(results)) {
+      if (keep.includes(key)) {
+        kept[key] = { kept: true, dims: value.dims, location: value.location, handle: value };
+      } else if (value.type === 'float32') out[key] = { data: value.data as Float32Array, dims: value.dims };
+      else if (value.type === 'uint8') out[key] = { data: value.data as Uint8Array, dims: value.dims };
+      else if (value.type === 'float16') {
+        const data = new Float32Array(value.size);
+        float16ToFloat32(value.data as Uint16Array, data);
+        out[key] = { data, dims: value.dims };
+      } else {
+        throw new PersonaLiveError('PACK_GRAPH_MISMATCH', `${file}: output "${key}" has type ${value.type}, expected float32, float16 or uint8`, { file, output: key });
+      }
+    }
+    return { outputs: out, kept };
+  };
+
   return {
     name,
     file,
@@ -231,34 +302,10 @@ export async function openGraph(name: string, file: string, device: Device, opti
     inputs,
     outputs,
     async run(feeds) {
-      const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [key, tensor] of Object.entries(feeds)) {
-        if (halfInputs.has(key)) {
-          let buffer = halfBuffers.get(key);
-          if (!buffer || buffer.length !== tensor.data.length) {
-            buffer = new Uint16Array(tensor.data.length);
-            halfBuffers.set(key, buffer);
-          }
-          float32ToFloat16(tensor.data, buffer);
-          ortFeeds[key] = new ort.Tensor('float16', buffer, tensor.dims);
-        } else {
-          ortFeeds[key] = new ort.Tensor('float32', tensor.data, tensor.dims);
-        }
-      }
-      const results = await session.run(ortFeeds);
-      const out: Record<string, RuntimeTensor> = {};
-      for (const [key, value] of Object.entries(results)) {
-        if (value.type === 'float32') out[key] = { data: value.data as Float32Array, dims: value.dims };
-        else if (value.type === 'uint8') out[key] = { data: value.data as Uint8Array, dims: value.dims };
-        else if (value.type === 'float16') {
-          const data = new Float32Array(value.size);
-          float16ToFloat32(value.data as Uint16Array, data);
-          out[key] = { data, dims: value.dims };
-        } else {
-          throw new PersonaLiveError('PACK_GRAPH_MISMATCH', `${file}: output "${key}" has type ${value.type}, expected float32, float16 or uint8`, { file, output: key });
-        }
-      }
-      return out;
+      return (await execute(feeds, [])).outputs;
+    },
+    async runKeeping(feeds, keep) {
+      return execute(feeds, keep);
     },
     async release() {
       await session.release();

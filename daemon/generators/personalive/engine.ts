@@ -8,9 +8,8 @@
  * stream and reused every step.
  */
 import { PersonaLiveError } from '../../errors.js';
-import type { PackManifest } from '../../../models/contract.js';
-import { REFERENCE_STATE_NAMES } from '../../../models/contract.js';
-import type { FloatTensor, RuntimeTensor } from '../../ort/onnx-runtime.js';
+import { REFERENCE_STATE_NAMES, WINDOW_STATE_OUTPUTS, type PackManifest } from '../../../models/contract.js';
+import { disposeDeviceTensor, type DeviceTensor, type Feed, type RuntimeTensor } from '../../ort/onnx-runtime.js';
 import type { GeneratorStats, StageTiming } from '../generator.js';
 import type { Frame, RgbImage } from '../../frames.js';
 import type { DecoderKind } from '../../kinds.js';
@@ -34,8 +33,12 @@ import { createPixelKernels, type PixelKernels } from '../../kernels/native.js';
 /** The part of an ONNX Runtime session the engine needs. */
 export interface GraphRunner {
   readonly providers: readonly string[];
-  run(feeds: Record<string, FloatTensor>): Promise<Record<string, RuntimeTensor>>;
+  run(feeds: Record<string, Feed>): Promise<Record<string, RuntimeTensor>>;
+  /** Runs and leaves the named outputs where they are (GraphSession has it; test doubles may not). */
+  runKeeping?(feeds: Record<string, Feed>, keep: readonly string[]): Promise<{ outputs: Record<string, RuntimeTensor>; kept: Record<string, DeviceTensor> }>;
 }
+
+const WINDOW_OUTPUTS = Object.keys(WINDOW_STATE_OUTPUTS);
 
 export interface EngineGraphs {
   image_encoder: GraphRunner;
@@ -118,6 +121,11 @@ export class PersonaLiveEngine {
   private sample: Float32Array;
   private poseFeatures: Float32Array = new Float32Array(0);
   private motionHidden: Float32Array = new Float32Array(0);
+  /**
+   * The fused step's window state as the last step left it (input name -> kept tensor): fed
+   * back as it is, so on webgpu it never leaves the GPU. Null: the host arrays above are current.
+   */
+  private deviceWindow: Record<string, DeviceTensor> | null = null;
 
   // Per-step scratch, allocated once.
   private readonly extractorInput: Float32Array;
@@ -202,7 +210,7 @@ export class PersonaLiveEngine {
     }
   }
 
-  private async runGraph(stage: keyof EngineGraphs, feeds: Record<string, FloatTensor>): Promise<Record<string, RuntimeTensor>> {
+  private async runGraph(stage: keyof EngineGraphs, feeds: Record<string, Feed>): Promise<Record<string, RuntimeTensor>> {
     const graph = this.graphs[stage];
     if (!graph) throw new PersonaLiveError('INTERNAL', `graph ${stage} is not loaded`);
     return this.timed(stage, () => graph.run(feeds));
@@ -390,7 +398,14 @@ export class PersonaLiveEngine {
   }
 
   /** First step: the 12-frame warm-up from the reference pose and motion to the first driving frame's. */
+  /** The host arrays are about to be rewritten: the kept window state is stale. */
+  private dropDeviceWindow(): void {
+    if (this.deviceWindow) for (const tensor of Object.values(this.deviceWindow)) disposeDeviceTensor(tensor);
+    this.deviceWindow = null;
+  }
+
   private async startWindow(firstInfo: KeypointInfo): Promise<void> {
+    this.dropDeviceWindow();
     const m = this.m;
     const ref = this.ref!;
     const R = this.R;
@@ -464,14 +479,14 @@ export class PersonaLiveEngine {
     return this.newNoise;
   }
 
-  private stepFeeds(): Record<string, FloatTensor> {
+  private stepFeeds(): Record<string, Feed> {
     const m = this.m;
     const ref = this.ref!;
     const { C, h, R } = this;
     const n = this.chunk;
     const W = this.warmFrames;
     const [tokens, channels] = m.motionEmbedding;
-    const feeds: Record<string, FloatTensor> = {
+    const feeds: Record<string, Feed> = {
       sample: { data: this.sample, dims: [1, C, this.windowFrames, h, h] },
       encoder_hidden_states: { data: ref.embedding, dims: [1, 1, m.embeddingDim] },
       motion_hidden_states: { data: this.motionHidden, dims: [1, W, tokens, channels] },
@@ -483,7 +498,7 @@ export class PersonaLiveEngine {
       const spec = m.referenceStates[i];
       feeds[name] = { data: ref.states[i], dims: [1, ref.states[i].length / spec.channels, spec.channels] };
     });
-    return feeds;
+    return this.deviceWindow ? { ...feeds, ...this.deviceWindow } : feeds;
   }
 
   private async runStep(): Promise<StepResult> {
@@ -492,10 +507,20 @@ export class PersonaLiveEngine {
     const feeds = this.stepFeeds();
     if (this.m.components.step.kind === 'unet_work') {
       feeds.new_noise = { data: await this.timed('scheduler', () => this.makeNewNoise()), dims: [1, C, n, this.h, this.h] };
-      const out = await this.runGraph('step', feeds);
-      this.sample = this.float(out, 'latents');
-      this.poseFeatures = this.float(out, 'pose_cond_fea_out');
-      this.motionHidden = this.float(out, 'motion_hidden_states_out');
+      const step = this.graphs.step;
+      let out: Record<string, RuntimeTensor>;
+      if (step.runKeeping) {
+        // The window state goes straight back into the next step (no host copy, no float16 round trip).
+        const result = await this.timed('step', () => step.runKeeping!(feeds, WINDOW_OUTPUTS));
+        out = result.outputs;
+        this.dropDeviceWindow();
+        this.deviceWindow = Object.fromEntries(Object.entries(result.kept).map(([output, tensor]) => [WINDOW_STATE_OUTPUTS[output], tensor]));
+      } else {
+        out = await this.runGraph('step', feeds);
+        this.sample = this.float(out, 'latents');
+        this.poseFeatures = this.float(out, 'pose_cond_fea_out');
+        this.motionHidden = this.float(out, 'motion_hidden_states_out');
+      }
       const video = out.pred_video?.data;
       const framesRange = video instanceof Uint8Array ? 'bytes' : 'zero1';
       return { frames: framesRange === 'bytes' ? video! : this.float(out, 'pred_video'), framesLayout: 'NHWC', framesRange, motionOut: this.float(out, 'motion_out'), latentFirst: this.float(out, 'latent_first') };

@@ -238,6 +238,40 @@ describe('step-graph kinds and decoders agree', () => {
     });
   });
 
+  it('the fused step\'s window state fed back as kept tensors (as on webgpu, where it stays on the GPU) gives exactly the host-copy frames', async () => {
+    const keeping = await makeEngine(unetWorkPack, 'vae');
+    const copying = await makeEngine(unetWorkPack, 'vae');
+    // The same sessions seen through run() only: every step copies the window state to the host and back.
+    const graphs = (copying as unknown as { graphs: EngineGraphs }).graphs;
+    const step = graphs.step;
+    let kept = 0;
+    const realKeeping = (keeping as unknown as { graphs: EngineGraphs }).graphs.step;
+    (keeping as unknown as { graphs: EngineGraphs }).graphs.step = {
+      providers: realKeeping.providers,
+      run: (feeds) => realKeeping.run(feeds),
+      runKeeping: async (feeds, keep) => {
+        if (Object.values(feeds).some((f) => (f as { kept?: boolean }).kept)) kept++;
+        return realKeeping.runKeeping!(feeds, keep);
+      },
+    };
+    graphs.step = { providers: step.providers, run: (feeds) => step.run(feeds) };
+    await keeping.fuseReference(solid(128));
+    await copying.fuseReference(solid(128));
+    const values = brightnessSequence(28);
+    const fk = (await pushAll(keeping, values.map((v, i) => drivingFrame(i, v)))).flat();
+    const fc = (await pushAll(copying, values.map((v, i) => drivingFrame(i, v)))).flat();
+    expect(fk.length).toBeGreaterThan(8);
+    expect(kept).toBeGreaterThan(0); // later steps were fed the kept state
+    expect(fk.map((f) => f.index)).toEqual(fc.map((f) => f.index));
+    fk.forEach((f, i) => expect(Buffer.compare(Buffer.from(f.data), Buffer.from(fc[i].data)), `frame ${i}`).toBe(0));
+    // A new reference rewrites the window on the host: the kept state is dropped, frames still agree.
+    await keeping.fuseReference(solid(60));
+    await copying.fuseReference(solid(60));
+    const gk = (await pushAll(keeping, values.slice(0, 12).map((v, i) => drivingFrame(100 + i, v)))).flat();
+    const gc = (await pushAll(copying, values.slice(0, 12).map((v, i) => drivingFrame(100 + i, v)))).flat();
+    gk.forEach((f, i) => expect(Buffer.compare(Buffer.from(f.data), Buffer.from(gc[i].data)), `after the swap, frame ${i}`).toBe(0));
+  });
+
   it('full VAE and TinyVAE decoders are a runtime switch with equal results on the test pack', async () => {
     const vae = await makeEngine(denoiserPack, 'vae');
     const tiny = await makeEngine(denoiserPack, 'tiny');
