@@ -143,6 +143,11 @@ export function deviceAvailability(): DeviceAvailability[] {
 export interface FloatTensor {
   data: Float32Array;
   dims: readonly number[];
+  /**
+   * The caller never writes `data` again (the reference states, the image embedding): a
+   * float16 graph converts it once and reuses the result on every later run.
+   */
+  constant?: boolean;
 }
 
 /** What a graph returns: float32 (float16 converted), or uint8 for byte outputs (RGB frames). */
@@ -257,12 +262,22 @@ export async function openGraph(
   const outputs = describeValues(session.outputMetadata);
   const halfInputs = new Set(inputs.filter((i) => i.dtype === 'float16').map((i) => i.name));
   const halfBuffers = new Map<string, Uint16Array>();
+  // float16 forms of constant feeds, dropped with the arrays they were made from.
+  const constantHalves = new WeakMap<Float32Array, Uint16Array>();
 
   const execute = async (feeds: Record<string, Feed>, keep: readonly string[]): Promise<{ outputs: Record<string, RuntimeTensor>; kept: Record<string, DeviceTensor> }> => {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [key, tensor] of Object.entries(feeds)) {
       if (isKept(tensor)) {
         ortFeeds[key] = tensor.handle as ort.Tensor;
+      } else if (halfInputs.has(key) && tensor.constant) {
+        let half = constantHalves.get(tensor.data);
+        if (!half) {
+          half = new Uint16Array(tensor.data.length);
+          float32ToFloat16(tensor.data, half);
+          constantHalves.set(tensor.data, half);
+        }
+        ortFeeds[key] = new ort.Tensor('float16', half, tensor.dims);
       } else if (halfInputs.has(key)) {
         let buffer = halfBuffers.get(key);
         if (!buffer || buffer.length !== tensor.data.length) {

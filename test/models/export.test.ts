@@ -128,6 +128,17 @@ describe.skipIf(skip)('pack export on upstream\'s interfaces (stand-in checkout,
         expect(worst / scale, component).toBeLessThan(0.01);
         await Promise.all([full.release(), half.release()]);
       }
+      // A feed marked constant is converted to float16 once: writing its array afterwards
+      // (which the contract forbids) shows the cached form is what the second run used.
+      const half = await openGraph('pose_guider', join(out, 'pose_guider.onnx'), 'cpu');
+      const data = Float32Array.from(pose.data);
+      const first = (await half.run({ pose: { data, dims: pose.dims, constant: true } })).pose_cond_fea.data as Float32Array;
+      data.fill(0.5);
+      const cached = (await half.run({ pose: { data, dims: pose.dims, constant: true } })).pose_cond_fea.data as Float32Array;
+      const fresh = (await half.run({ pose: { data, dims: pose.dims } })).pose_cond_fea.data as Float32Array;
+      expect(Buffer.compare(Buffer.from(cached.buffer), Buffer.from(first.buffer))).toBe(0);
+      expect(Buffer.compare(Buffer.from(fresh.buffer), Buffer.from(first.buffer))).not.toBe(0);
+      await half.release();
     }
     for (const decoder of ['tiny', 'vae']) {
       const movie = join(tempDir(), `${decoder}.mp4`);

@@ -488,7 +488,9 @@ export class PersonaLiveEngine {
     const [tokens, channels] = m.motionEmbedding;
     const feeds: Record<string, Feed> = {
       sample: { data: this.sample, dims: [1, C, this.windowFrames, h, h] },
-      encoder_hidden_states: { data: ref.embedding, dims: [1, 1, m.embeddingDim] },
+      // The embedding and the reference states are never written after they are made (a
+      // keyframe makes new arrays), so a float16 graph converts them once, not every step.
+      encoder_hidden_states: { data: ref.embedding, dims: [1, 1, m.embeddingDim], constant: true },
       motion_hidden_states: { data: this.motionHidden, dims: [1, W, tokens, channels] },
       motion: { data: this.motionCrops, dims: [1, 3, n, m.motionCropSize, m.motionCropSize] },
       pose_cond_fea: { data: this.poseFeatures, dims: [1, m.poseChannels, W, h, h] },
@@ -496,7 +498,7 @@ export class PersonaLiveEngine {
     };
     REFERENCE_STATE_NAMES.forEach((name, i) => {
       const spec = m.referenceStates[i];
-      feeds[name] = { data: ref.states[i], dims: [1, ref.states[i].length / spec.channels, spec.channels] };
+      feeds[name] = { data: ref.states[i], dims: [1, ref.states[i].length / spec.channels, spec.channels], constant: true };
     });
     return this.deviceWindow ? { ...feeds, ...this.deviceWindow } : feeds;
   }

@@ -215,12 +215,17 @@ class Upstream:
 
     @staticmethod
     def _plain_attention(model):
-        """The plain attention processor traces to ordinary ONNX ops (upstream's torch2trt does the same)."""
+        """The plain attention processor traces to ordinary ONNX ops (upstream's torch2trt does
+        the same). Set on each attention module itself: upstream's UNet2DConditionModel.
+        set_attn_processor passes _remove_lora, which its own pinned diffusers 0.27 rejects."""
         try:
             from diffusers.models.attention_processor import AttnProcessor
         except ImportError:
             return
-        if hasattr(model, "set_attn_processor"):
+        attention = [m for m in model.modules() if hasattr(m, "set_processor") and hasattr(m, "processor")]
+        for module in attention:
+            module.set_processor(AttnProcessor())
+        if not attention and hasattr(model, "set_attn_processor"):
             model.set_attn_processor(AttnProcessor())
 
 
