@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -51,4 +51,18 @@ export function requirePythonWithTorch(): { python: string | null; skip: boolean
   }
   if (process.env.CI === 'true') throw new Error('no Python with torch, onnx and omegaconf under CI=true (.ci/run must install python3-torch, python3-onnx, python3-omegaconf)');
   return { python: null, skip: true };
+}
+
+/**
+ * Mounts a tmpfs of `size` (e.g. '256k') on `mountPoint` for a disk-full test and returns its
+ * unmount; returns null where mounting is not allowed (not root) so the test can skip, except
+ * under CI=true, which runs as root, where it throws.
+ */
+export function mountSmallDisk(mountPoint: string, size: string): (() => void) | null {
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mountPoint], { encoding: 'utf8' });
+  if (mounted.status !== 0) {
+    if (process.env.CI === 'true') throw new Error(`mounting a tmpfs failed under CI=true: ${mounted.stderr}`);
+    return null;
+  }
+  return () => void spawnSync('umount', [mountPoint]);
 }

@@ -4,7 +4,7 @@
  * exporter's own code (static dims, manifest from ONNX Runtime's view, external data and
  * its hashes, fp16, resuming, failures named for the failure), then verify and animate.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import { readOnnxDeclaration } from '../../models/onnx/declaration.js';
 import { openGraph } from '../../daemon/ort/onnx-runtime.js';
 import { PersonaLiveError } from '../../daemon/errors.js';
 import { main } from '../../daemon/cli/main.js';
-import { demoDataDir, requireBinary, requirePythonWithTorch } from '../helpers/system.js';
+import { demoDataDir, mountSmallDisk, requireBinary, requirePythonWithTorch } from '../helpers/system.js';
 import { useTempDirs } from '../helpers/temp-dirs.js';
 import { tmpdir } from 'node:os';
 
@@ -255,13 +255,9 @@ describe.skipIf(skip)('pack export on upstream\'s interfaces (stand-in checkout,
 
     it('the disk fills up during the export (a 640 KB tmpfs): EXPORT_DISK_FULL naming the component; no pack, finished components kept', async (context) => {
       const mountPoint = tempDir();
-      const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=640k', 'tmpfs', mountPoint], { encoding: 'utf8' });
-      if (mounted.status !== 0) {
-        // Needs root (or CAP_SYS_ADMIN): CI runs as root, so there it must work.
-        if (process.env.CI === 'true') throw new Error(`mounting a tmpfs failed under CI=true: ${mounted.stderr}`);
-        context.skip();
-      }
-      try {
+      const unmount = mountSmallDisk(mountPoint, '640k');
+    if (!unmount) return context.skip();
+    try {
         const out = join(mountPoint, 'pack');
         const { error } = await exportCollecting(options(out));
         expect(error).toMatchObject({ code: 'EXPORT_DISK_FULL', exitCode: 1 });
@@ -271,7 +267,7 @@ describe.skipIf(skip)('pack export on upstream\'s interfaces (stand-in checkout,
         expect(work).toContain('image_encoder.json'); // what finished before the disk filled stays for the resumed run
         expect(work.filter((f) => f.endsWith('.partial'))).toEqual([]);
       } finally {
-        spawnSync('umount', [mountPoint]);
+        unmount();
       }
     }, 120_000);
 

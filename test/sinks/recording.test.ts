@@ -15,7 +15,7 @@ import { drivingFrame, type Frame } from '../../daemon/frames.js';
 import { createRecordingSink, framesDue, recoverRecordings } from '../../daemon/sinks/recording.js';
 import type { Sink } from '../../daemon/sinks/types.js';
 import { eventually } from '../helpers/eventually.js';
-import { requireBinary } from '../helpers/system.js';
+import { mountSmallDisk, requireBinary } from '../helpers/system.js';
 
 const ffmpeg = requireBinary('ffmpeg');
 const work = mkdtempSync(join(tmpdir(), 'pl-recording-'));
@@ -165,12 +165,8 @@ describe.skipIf(ffmpeg.skip)('the recording sink', () => {
   it('the disk fills up while recording (a 256 KB tmpfs): the stream is told once, the footage that fit is kept and plays', async (context) => {
     const mountPoint = join(work, 'small-disk');
     mkdirSync(mountPoint);
-    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mountPoint], { encoding: 'utf8' });
-    if (mounted.status !== 0) {
-      // Needs root (or CAP_SYS_ADMIN): CI runs as root, so there it must work.
-      if (process.env.CI === 'true') throw new Error(`mounting a tmpfs failed under CI=true: ${mounted.stderr}`);
-      context.skip();
-    }
+    const unmount = mountSmallDisk(mountPoint, '256k');
+    if (!unmount) return context.skip();
     try {
       const path = join(mountPoint, 'show.mp4');
       const errors: PersonaLiveError[] = [];
@@ -184,7 +180,7 @@ describe.skipIf(ffmpeg.skip)('the recording sink', () => {
       expect(readdirSync(mountPoint)).toEqual(['show.mp4']);
       expect(probe(path).frames).toBeGreaterThan(25);
     } finally {
-      spawnSync('umount', [mountPoint]);
+      unmount();
     }
   });
 });
