@@ -151,7 +151,7 @@ describe.skipIf(skip)('personalive CLI', () => {
     it('unknown device: exit 2, DEVICE_UNKNOWN', async () => {
       const r = await cli(animateArgs({ device: 'metal' }));
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain('error DEVICE_UNKNOWN: unknown device "metal": expected one of cpu, cuda, tensorrt');
+      expect(r.stderr).toContain('error DEVICE_UNKNOWN: unknown device "metal": expected one of cpu, cuda, tensorrt, webgpu');
     });
 
     it('unavailable device: exit 2, DEVICE_UNAVAILABLE with the available devices', async () => {

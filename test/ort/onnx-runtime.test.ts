@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../models/onnx/builder.js';
-import { deviceAvailability, openGraph } from '../../daemon/ort/onnx-runtime.js';
+import { probedDeviceAvailability, openGraph } from '../../daemon/ort/onnx-runtime.js';
 import { PersonaLiveError } from '../../daemon/errors.js';
 
 let root: string;
@@ -41,11 +41,14 @@ describe('onnx runtime adapter', () => {
     }
   });
 
-  it('tells which devices are available, with the reason for each that is not', () => {
-    const list = deviceAvailability();
-    expect(list.map((d) => d.device)).toEqual(['cpu', 'cuda', 'tensorrt']);
+  it('tells which devices are available, with the reason for each that is not', async () => {
+    const list = await probedDeviceAvailability();
+    expect(list.map((d) => d.device)).toEqual(['cpu', 'cuda', 'tensorrt', 'webgpu']);
     expect(list[0]).toEqual({ device: 'cpu', available: true });
-    for (const d of list.slice(1)) {
+    // WebGPU is asked for an adapter; without one it says ONNX Runtime's own words.
+    const webgpu = list[3];
+    if (!webgpu.available) expect(webgpu.reason).toMatch(/Failed to get a WebGPU adapter: No supported adapters|no webgpu backend/);
+    for (const d of list.slice(1, 3)) {
       // This machine has no GPU provider library and no NVIDIA driver: never claimed available.
       expect(d.available).toBe(false);
       expect(d.reason).toMatch(/provider library is not installed|no NVIDIA driver|no (cuda|tensorrt) backend/);
