@@ -88,9 +88,11 @@ for (const r of rows) {
 }
 
 // Measured: the host-side float16 conversion of one step's inputs (no keyframes), as the engine
-// does it for a float16 pack: all of them, and only what changes per step (the reference states
-// and the image embedding are converted once, FloatTensor.constant; on webgpu the window state
-// is not fed from the host at all).
+// does it for a float16 pack: all of them, and only what changes per step. The reference states
+// and the image embedding are converted once (FloatTensor.constant). With the fused unet_work
+// step the window state is fed back as ONNX Runtime's own (float16) output tensors on every
+// device, so only the new chunk's conditions are converted; a denoiser step converts the
+// window too, since the engine steps it on the host.
 const { inputs } = stepTensors(0);
 const constant = new Set(['encoder_hidden_states', ...d.referenceStates.map((s) => s.name)]);
 function conversionMs(names: string[]): ReturnType<typeof stat> {
@@ -106,9 +108,9 @@ function conversionMs(names: string[]): ReturnType<typeof stat> {
 }
 const all = conversionMs(Object.keys(inputs));
 const changing = conversionMs(Object.keys(inputs).filter((n) => !constant.has(n)));
-const changingWebgpu = conversionMs(Object.keys(inputs).filter((n) => !constant.has(n) && !windowInputs.has(n)));
+const changingFused = conversionMs(Object.keys(inputs).filter((n) => !constant.has(n) && !windowInputs.has(n)));
 const show = (label: string, s: ReturnType<typeof stat>): void => console.log(`host float32 -> float16 conversion per step, ${label}: min ${s.min.toFixed(1)} / median ${s.median.toFixed(1)} / p95 ${s.p95.toFixed(1)} ms`);
 show('every input', all);
-show('what changes (CUDA)', changing);
-show('what changes (webgpu, window kept)', changingWebgpu);
-console.log(JSON.stringify({ resolution, rows, float16ConversionMs: { all, changing, changingWebgpu } }));
+show('what changes, denoiser step (window stepped on the host)', changing);
+show('what changes, fused unet_work step (window kept)', changingFused);
+console.log(JSON.stringify({ resolution, rows, float16ConversionMs: { all, denoiser: changing, fused: changingFused } }));
