@@ -1,7 +1,7 @@
 /**
  * What an ONNX file itself declares, read without loading it into ONNX Runtime: the graph's
  * inputs and outputs (names, element types, dims as written) and the external data files
- * its initializers point to. Used by `pack verify` to say a mismatch in the words of both
+ * its initializers and Constant nodes point to. Used by `pack verify` to say a mismatch in the words of both
  * the file and ONNX Runtime, and to find data files the manifest does not list.
  *
  * Decoded with a reduced schema (real onnx.proto field numbers) that names only those
@@ -15,6 +15,7 @@ const DECLARATION_DESCRIPTOR = {
     Model: { fields: { graph: { type: 'Graph', id: 7 } } },
     Graph: {
       fields: {
+        node: { rule: 'repeated', type: 'Node', id: 1 },
         initializer: { rule: 'repeated', type: 'Initializer', id: 5 },
         input: { rule: 'repeated', type: 'ValueInfo', id: 11 },
         output: { rule: 'repeated', type: 'ValueInfo', id: 12 },
@@ -27,6 +28,9 @@ const DECLARATION_DESCRIPTOR = {
         dataLocation: { type: 'int32', id: 14 },
       },
     },
+    // Constant nodes' tensors can be external too (onnx.save_model convert_attribute=True).
+    Node: { fields: { attribute: { rule: 'repeated', type: 'Attribute', id: 5 } } },
+    Attribute: { fields: { t: { type: 'Initializer', id: 5 } } },
     Entry: { fields: { key: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } } },
     ValueInfo: { fields: { name: { type: 'string', id: 1 }, type: { type: 'Type', id: 2 } } },
     Type: { fields: { tensorType: { type: 'TensorType', id: 1 } } },
@@ -58,7 +62,9 @@ export interface OnnxDeclaration {
 interface DecodedDimension { dimValue?: number | { toNumber(): number }; dimParam?: string }
 interface DecodedValueInfo { name?: string; type?: { tensorType?: { elemType?: number; shape?: { dim?: DecodedDimension[] } } } }
 interface DecodedInitializer { externalData?: { key?: string; value?: string }[]; dataLocation?: number }
-interface DecodedModel { graph?: { input?: DecodedValueInfo[]; output?: DecodedValueInfo[]; initializer?: DecodedInitializer[] } }
+interface DecodedModel {
+  graph?: { input?: DecodedValueInfo[]; output?: DecodedValueInfo[]; initializer?: DecodedInitializer[]; node?: { attribute?: { t?: DecodedInitializer }[] }[] };
+}
 
 function dimension(dim: DecodedDimension): Dim {
   if (dim.dimParam) return dim.dimParam;
@@ -83,7 +89,8 @@ const EXTERNAL = 1; // TensorProto.DataLocation.EXTERNAL
 export function readOnnxDeclaration(bytes: Uint8Array): OnnxDeclaration {
   const model = ModelDeclaration.decode(bytes) as unknown as DecodedModel;
   const files = new Set<string>();
-  for (const initializer of model.graph?.initializer ?? []) {
+  const attributeTensors = (model.graph?.node ?? []).flatMap((node) => (node.attribute ?? []).flatMap((a) => (a.t ? [a.t] : [])));
+  for (const initializer of [...(model.graph?.initializer ?? []), ...attributeTensors]) {
     if (initializer.dataLocation !== EXTERNAL) continue;
     const location = initializer.externalData?.find((entry) => entry.key === 'location')?.value;
     if (location) files.add(location);
