@@ -75,13 +75,18 @@ function dim(component: ComponentName, list: readonly TensorInfo[], name: string
   return value;
 }
 
-/** Builds the manifest; throws EXPORT_INCOMPLETE naming the components still to export. */
-export function exportedManifest(name: string, environment: ExportEnvironment, opened: Partial<Record<ComponentName, OpenedComponent>>): PackManifest {
-  const decoderNeeded = environment.step === 'denoiser' && !opened.vae_decoder && !opened.tiny_decoder;
-  const missing = [...REQUIRED_COMPONENTS.filter((c) => !opened[c]), ...(decoderNeeded ? ['vae_decoder'] : [])];
+/** @throws PersonaLiveError EXPORT_INCOMPLETE naming the components a pack still needs. */
+export function checkComplete(step: StepKind, present: readonly ComponentName[]): void {
+  const decoderNeeded = step === 'denoiser' && !present.includes('vae_decoder') && !present.includes('tiny_decoder');
+  const missing = [...REQUIRED_COMPONENTS.filter((c) => !present.includes(c)), ...(decoderNeeded ? ['vae_decoder'] : [])];
   if (missing.length > 0) {
     throw new PersonaLiveError('EXPORT_INCOMPLETE', `the export has no ${missing.join(', ')} yet: run the export with those components before the pack can be made`, { missing });
   }
+}
+
+/** Builds the manifest; throws EXPORT_INCOMPLETE naming the components still to export. */
+export function exportedManifest(name: string, environment: ExportEnvironment, opened: Partial<Record<ComponentName, OpenedComponent>>): PackManifest {
+  checkComplete(environment.step, Object.keys(opened) as ComponentName[]);
   const get = (c: ComponentName): OpenedComponent => opened[c]!;
   const spec = (c: ComponentName): ComponentSpec => {
     const o = get(c);

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { PersonaLiveError, type ErrorCode } from '../daemon/errors.js';
 import { openGraph } from '../daemon/ort/onnx-runtime.js';
 import { COMPONENT_NAMES, MANIFEST_FILE, type ComponentName, type PackManifest } from './contract.js';
-import { exportedManifest, type ExportedComponent, type ExportEnvironment, type OpenedComponent } from './export-manifest.js';
+import { checkComplete, exportedManifest, type ExportedComponent, type ExportEnvironment, type OpenedComponent } from './export-manifest.js';
 import { sha256File, verifyPack, type PackReport } from './pack.js';
 
 export interface ExportOptions {
@@ -190,6 +190,10 @@ export async function exportPack(options: ExportOptions, onEvent: (e: ExportEven
   await runExporter(python, args, onEvent, work, options.signal);
 
   const environment = await readJson<ExportEnvironment>(join(work, 'export.json'));
+  // Before opening anything (a full-size graph takes a while to open): is every component there?
+  const present: ComponentName[] = [];
+  for (const component of COMPONENT_NAMES) if (await stat(join(work, `${component}.json`)).catch(() => null)) present.push(component);
+  checkComplete(environment.step, present);
   const opened = await openExported(work);
   const manifest = exportedManifest(basename(out), environment, opened);
   onEvent({ event: 'manifest', components: Object.keys(manifest.components) });
