@@ -5,8 +5,9 @@
  *  - CUDA / TensorRT: onnxruntime-node has no device-resident outputs there, so every input
  *    goes up and every output comes down on every step;
  *  - webgpu: the window state (latents, pose features, motion states) stays on the GPU
- *    (GraphSession.runKeeping), so only the new chunk's conditions, the reference states and
- *    the frames move.
+ *    (GraphSession.runKeeping), and so do the reference UNet's states until a history
+ *    keyframe grows them on the host; so the new chunk's conditions and the frames move, and
+ *    the reference states only once there are keyframes.
  * Bytes are exact (from the shapes). Measured here: the host's float32 -> float16 conversion
  * of each step's inputs (what the engine does for a float16 pack), min / median / p95. The
  * PCIe copy time itself needs a GPU, which this machine does not have.
@@ -74,7 +75,7 @@ for (const keyframes of [0, 1, 2, 3]) {
       cudaUpMb: (sum(inputs) * bytes) / MB,
       // pred_video comes down as float; a pack with a bytes output would make it a quarter.
       cudaDownMb: (sum(outputs) * bytes) / MB,
-      webgpuUpMb: (sum(inputs, (n) => !windowInputs.has(n)) * bytes) / MB,
+      webgpuUpMb: (sum(inputs, (n) => !windowInputs.has(n) && (keyframes > 0 || !d.referenceStates.some((st) => st.name === n))) * bytes) / MB,
       webgpuDownMb: (sum(outputs, (n) => !windowOutputs.has(n)) * bytes) / MB,
       statesUpMb: (states * bytes) / MB,
     });

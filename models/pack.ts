@@ -9,7 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { asPersonaLiveError, PersonaLiveError } from '../daemon/errors.js';
 import { openGraph, type Device, type GraphSession, type TensorInfo } from '../daemon/ort/onnx-runtime.js';
-import { MANIFEST_FILE, WINDOW_STATE_OUTPUTS, type ComponentName, type ComponentSpec, type PackManifest, type PackSource, type TensorSpec } from './contract.js';
+import { MANIFEST_FILE, REFERENCE_STATE_NAMES, WINDOW_STATE_OUTPUTS, type ComponentName, type ComponentSpec, type PackManifest, type PackSource, type TensorSpec } from './contract.js';
 import { readOnnxDeclaration, type DeclaredTensor, type OnnxDeclaration } from './onnx/declaration.js';
 import { validateManifest } from './manifest.js';
 
@@ -229,8 +229,11 @@ export async function openPackGraphs(pack: LoadedPack, device: Device, only?: re
   try {
     for (const [name] of presentComponents(pack.manifest)) {
       if (only && !only.includes(name)) continue;
-      // The fused step's window state can stay on the device between steps (webgpu).
-      const deviceOutputs = name === 'step' && pack.manifest.components.step.kind === 'unet_work' ? Object.keys(WINDOW_STATE_OUTPUTS) : undefined;
+      // The fused step's window state and the reference states can stay on the device (webgpu).
+      const deviceOutputs =
+        name === 'step' && pack.manifest.components.step.kind === 'unet_work' ? Object.keys(WINDOW_STATE_OUTPUTS)
+        : name === 'reference_unet' ? [...REFERENCE_STATE_NAMES]
+        : undefined;
       const session = await openGraph(name, pack.files[name]!, device, { deviceOutputs });
       sessions[name] = session;
       const problems = await componentProblems(pack, name, session);

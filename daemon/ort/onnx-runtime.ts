@@ -176,6 +176,19 @@ function isKept(feed: Feed): feed is DeviceTensor {
   return (feed as DeviceTensor).kept === true;
 }
 
+/** A kept tensor's values on the host, as float32 (downloaded from the GPU when it is there). */
+export async function readDeviceTensor(tensor: DeviceTensor): Promise<Float32Array> {
+  const handle = tensor.handle as ort.Tensor;
+  const data = handle.location === 'cpu' ? handle.data : await handle.getData();
+  if (data instanceof Float32Array) return Float32Array.from(data);
+  if (data instanceof Uint16Array && handle.type === 'float16') {
+    const out = new Float32Array(data.length);
+    float16ToFloat32(data, out);
+    return out;
+  }
+  throw new PersonaLiveError('PACK_GRAPH_MISMATCH', `a kept tensor has type ${handle.type}, expected float32 or float16`, { type: handle.type });
+}
+
 /** Frees a kept tensor's device memory (a no-op for host-resident ones). */
 export function disposeDeviceTensor(tensor: DeviceTensor): void {
   if (tensor.location === 'gpu-buffer') (tensor.handle as ort.Tensor).dispose();

@@ -9,7 +9,7 @@
  */
 import { PersonaLiveError } from '../../errors.js';
 import { REFERENCE_STATE_NAMES, WINDOW_STATE_OUTPUTS, type PackManifest } from '../../../models/contract.js';
-import { disposeDeviceTensor, type DeviceTensor, type Feed, type RuntimeTensor } from '../../ort/onnx-runtime.js';
+import { disposeDeviceTensor, readDeviceTensor, type DeviceTensor, type Feed, type RuntimeTensor } from '../../ort/onnx-runtime.js';
 import type { GeneratorStats, StageTiming } from '../generator.js';
 import type { Frame, RgbImage } from '../../frames.js';
 import type { DecoderKind } from '../../kinds.js';
@@ -70,6 +70,12 @@ interface FusedReference {
   latent: Float32Array; // [C, h*w], already multiplied by latentScale
   /** The 16 reference states, each [1, length * (1 + keyframes), C]. */
   states: Float32Array[];
+  /**
+   * The reference's own 16 states as the reference UNet left them (GPU buffers on webgpu),
+   * fed to every step while there are no history keyframes; null where the graph runner
+   * cannot keep outputs.
+   */
+  deviceStates: DeviceTensor[] | null;
   stateBaseCount: number;
   keypoints: KeypointInfo;
   /** The reference image at model resolution, planar [3,R,R] in [-1,1] (for its face crop). */
@@ -252,21 +258,38 @@ export class PersonaLiveEngine {
     const embedding = Float32Array.from(this.float(embeds, 'image_embeds'));
     const latentOut = await this.runGraph('vae_encoder', { image: { data: vaeInput, dims: [1, 3, R, R] } });
     const latent = Float32Array.from(this.float(latentOut, 'latent_mean'), (v) => v * m.latentScale);
-    const states = await this.referenceStates(latent, embedding);
+    const { states, kept } = await this.fusedReferenceStates(latent, embedding);
     const kpOut = await this.runGraph('motion_extractor', { image: { data: extractorInput, dims: [1, 3, P, P] } });
     const keypoints = readExtractorOutputs(kpOut as never, 0);
 
-    this.ref = { embedding, latent, states, stateBaseCount: 1, keypoints: copyKeypointInfo(keypoints, createKeypointInfo()), planar: vaeInput };
+    if (this.ref?.deviceStates) for (const tensor of this.ref.deviceStates) disposeDeviceTensor(tensor);
+    this.ref = { embedding, latent, states, deviceStates: kept, stateBaseCount: 1, keypoints: copyKeypointInfo(keypoints, createKeypointInfo()), planar: vaeInput };
     this.resetStream();
   }
 
-  private async referenceStates(latent: Float32Array, embedding: Float32Array): Promise<Float32Array[]> {
-    const out = await this.runGraph('reference_unet', {
+  private referenceFeeds(latent: Float32Array, embedding: Float32Array): Record<string, Feed> {
+    return {
       sample: { data: latent, dims: [1, this.C, this.h, this.h] },
       timestep: { data: new Float32Array([0]), dims: [1] },
       encoder_hidden_states: { data: embedding, dims: [1, 1, this.m.embeddingDim] },
-    });
+    };
+  }
+
+  private async referenceStates(latent: Float32Array, embedding: Float32Array): Promise<Float32Array[]> {
+    const out = await this.runGraph('reference_unet', this.referenceFeeds(latent, embedding));
     return REFERENCE_STATE_NAMES.map((name) => this.float(out, name));
+  }
+
+  /**
+   * A new reference's states: kept where the reference UNet left them (so the steps need not
+   * upload them), and read once to the host for keyframes, which grow them there.
+   */
+  private async fusedReferenceStates(latent: Float32Array, embedding: Float32Array): Promise<{ states: Float32Array[]; kept: DeviceTensor[] | null }> {
+    const graph = this.graphs.reference_unet;
+    if (!graph.runKeeping) return { states: await this.referenceStates(latent, embedding), kept: null };
+    const result = await this.timed('reference_unet', () => graph.runKeeping!(this.referenceFeeds(latent, embedding), REFERENCE_STATE_NAMES));
+    const kept = REFERENCE_STATE_NAMES.map((name) => result.kept[name]);
+    return { states: await Promise.all(kept.map(readDeviceTensor)), kept };
   }
 
   /** Drops the window and history; keeps the fused reference (and its base states). */
@@ -498,7 +521,10 @@ export class PersonaLiveEngine {
     };
     REFERENCE_STATE_NAMES.forEach((name, i) => {
       const spec = m.referenceStates[i];
-      feeds[name] = { data: ref.states[i], dims: [1, ref.states[i].length / spec.channels, spec.channels], constant: true };
+      // With history keyframes the states grew on the host; without, the kept ones are current.
+      feeds[name] = ref.deviceStates && ref.stateBaseCount === 1
+        ? ref.deviceStates[i]
+        : { data: ref.states[i], dims: [1, ref.states[i].length / spec.channels, spec.channels], constant: true };
     });
     return this.deviceWindow ? { ...feeds, ...this.deviceWindow } : feeds;
   }

@@ -238,7 +238,7 @@ describe('step-graph kinds and decoders agree', () => {
     });
   });
 
-  it('the fused step\'s window state fed back as kept tensors (as on webgpu, where it stays on the GPU) gives exactly the host-copy frames', async () => {
+  it('the fused step\'s window state and the reference states fed as kept tensors (as on webgpu, where they stay on the GPU) give exactly the host-copy frames', async () => {
     const keeping = await makeEngine(unetWorkPack, 'vae');
     const copying = await makeEngine(unetWorkPack, 'vae');
     // The same sessions seen through run() only: every step copies the window state to the host and back.
@@ -255,13 +255,26 @@ describe('step-graph kinds and decoders agree', () => {
       },
     };
     graphs.step = { providers: step.providers, run: (feeds) => step.run(feeds) };
+    const reference = graphs.reference_unet;
+    graphs.reference_unet = { providers: reference.providers, run: (feeds) => reference.run(feeds) };
+    let keptStates = 0;
+    const keepingStep = (keeping as unknown as { graphs: EngineGraphs }).graphs.step;
+    const countingRun = keepingStep.runKeeping!;
+    keepingStep.runKeeping = (feeds, keep) => {
+      if ((feeds.d00 as { kept?: boolean }).kept) keptStates++;
+      return countingRun(feeds, keep);
+    };
     await keeping.fuseReference(solid(128));
     await copying.fuseReference(solid(128));
-    const values = brightnessSequence(28);
+    // Chunks far from each other, past step 8: history keyframes then grow the states on the host.
+    const levels = [10, 250, 40, 220, 70, 190, 100, 160, 5, 245, 30, 230, 60, 200];
+    const values = levels.flatMap((v) => [v, v, v, v]);
     const fk = (await pushAll(keeping, values.map((v, i) => drivingFrame(i, v)))).flat();
     const fc = (await pushAll(copying, values.map((v, i) => drivingFrame(i, v)))).flat();
     expect(fk.length).toBeGreaterThan(8);
     expect(kept).toBeGreaterThan(0); // later steps were fed the kept state
+    expect(keptStates).toBeGreaterThan(0); // and the reference UNet's own kept states
+    expect(keeping.keyframes).toBeGreaterThan(0); // then the host-grown ones
     expect(fk.map((f) => f.index)).toEqual(fc.map((f) => f.index));
     fk.forEach((f, i) => expect(Buffer.compare(Buffer.from(f.data), Buffer.from(fc[i].data)), `frame ${i}`).toBe(0));
     // A new reference rewrites the window on the host: the kept state is dropped, frames still agree.
