@@ -172,16 +172,24 @@ async function readDeclaration(path: string): Promise<OnnxDeclaration | null> {
 /** A graph file with inline weights can be up to 2 GB; reading the declaration of one that big costs more than it tells. */
 const DECLARATION_READ_LIMIT = 256 * 1024 * 1024;
 
-/** Everything wrong with one opened component: tensors against the manifest, external data the manifest does not list. */
-async function componentProblems(pack: LoadedPack, name: ComponentName, session: GraphSession): Promise<PersonaLiveError[]> {
+/**
+ * Everything wrong with one opened component: its tensors against the manifest and, with
+ * `full` (verify), external data the manifest does not list. The .onnx file's own
+ * declaration is read only when it is needed (to check external data, or to quote it beside
+ * a mismatch), so loading a pack to run it reads no graph file twice.
+ */
+async function componentProblems(pack: LoadedPack, name: ComponentName, session: GraphSession, full: boolean): Promise<PersonaLiveError[]> {
   const spec = pack.manifest.components[name]!;
   const file = pack.files[name]!;
-  const compare = (declaration?: OnnxDeclaration): PersonaLiveError[] => [
+  const compare = (declaration: OnnxDeclaration | null): PersonaLiveError[] => [
     ...graphTensorProblems(session.file, `components.${name}.inputs`, spec.inputs, session.inputs, declaration?.inputs),
     ...graphTensorProblems(session.file, `components.${name}.outputs`, spec.outputs, session.outputs, declaration?.outputs),
   ];
+  let problems = compare(null);
+  if (problems.length === 0 && !full) return problems;
   const declaration = await readDeclaration(file);
-  const problems = compare(declaration ?? undefined);
+  if (problems.length > 0 && declaration) problems = compare(declaration);
+  if (!full) return problems;
   const listed = new Set((spec.data ?? []).map((d) => resolve(pack.dir, d.file)));
   for (const location of declaration?.externalDataFiles ?? []) {
     const path = resolve(dirname(file), location);
@@ -236,7 +244,7 @@ export async function openPackGraphs(pack: LoadedPack, device: Device, only?: re
         : undefined;
       const session = await openGraph(name, pack.files[name]!, device, { deviceOutputs });
       sessions[name] = session;
-      const problems = await componentProblems(pack, name, session);
+      const problems = await componentProblems(pack, name, session, false);
       if (problems.length > 0) throw packError(pack.dir, problems);
     }
   } catch (error) {
@@ -269,7 +277,7 @@ export async function verifyPack(dir: string, device: Device = 'cpu'): Promise<P
       continue;
     }
     try {
-      problems.push(...(await componentProblems(pack, name, session)));
+      problems.push(...(await componentProblems(pack, name, session, true)));
       const dataBytes = await Promise.all((spec.data ?? []).map((d) => fileBytes(join(pack.dir, d.file))));
       components.push({
         component: name,
