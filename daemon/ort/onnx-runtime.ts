@@ -62,8 +62,8 @@ export const GPU_INSTALL_COMMAND = 'npm rebuild onnxruntime-node --onnxruntime-n
 /** What the last WebGPU adapter probe found (null: not probed yet in this process). */
 let webGpuProbe: { available: boolean; reason?: string } | null = null;
 
-/** A graph small enough to open anywhere: y = x + 1 on four floats. */
-function probeGraph(): Uint8Array {
+/** A graph small enough to open anywhere, on any provider: y = x + 1 on four floats. */
+export function probeGraph(): Uint8Array {
   const g = new GraphBuilder('personalive-device-probe', { producerName: 'personalive' });
   const y = g.op('Add', [g.input('x', 'float32', [1, 4]), g.floats([1, 1, 1, 1], [1, 4])]);
   g.output(y, 'y', 'float32', [1, 4]);

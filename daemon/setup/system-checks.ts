@@ -8,9 +8,8 @@ import { exitStatusOf } from './commands.js';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { GraphBuilder } from '../../models/onnx/builder.js';
 import { DEVICE_KINDS, type DeviceKind } from '../kinds.js';
-import { deviceAvailability, openGraph } from '../ort/onnx-runtime.js';
+import { deviceAvailability, openGraph, probeGraph } from '../ort/onnx-runtime.js';
 
 export const CAMERA_LABEL = 'PersonaLive';
 /** Zoom's snap refuses exclusive_caps=1 devices: a second one without it. */
@@ -182,18 +181,9 @@ export interface ProviderProof {
   detail: string;
 }
 
-/** A graph small enough to open anywhere: y = x + 1 on four floats. */
-function tinyGraph(): Uint8Array {
-  const g = new GraphBuilder('personalive-provider-check', { producerName: 'personalive-setup' });
-  const x = g.input('x', 'float32', [1, 4]);
-  const y = g.op('Add', [x, g.floats([1, 1, 1, 1], [1, 4])]);
-  g.output(y, 'y', 'float32', [1, 4]);
-  return g.toBytes();
-}
-
 /** Opens and runs a tiny graph on every device: what really works here, not what is installed. */
 export async function proveProviders(devices: readonly DeviceKind[] = DEVICE_KINDS): Promise<ProviderProof[]> {
-  const bytes = tinyGraph();
+  const bytes = probeGraph();
   const availability = deviceAvailability();
   const proofs: ProviderProof[] = [];
   for (const device of devices) {
