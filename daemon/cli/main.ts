@@ -104,6 +104,20 @@ function expressionOptions(values: Record<string, string | boolean | undefined>,
   return controls;
 }
 
+/** Runs a long command with an AbortSignal that Ctrl+C (SIGINT) or SIGTERM fires; the listeners go when it ends. */
+async function untilInterrupted<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const interrupt = new AbortController();
+  const onSignal = (): void => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await run(interrupt.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 async function runAnimate(args: string[], io: Io): Promise<void> {
   const { values } = parse(args, {
     reference: { type: 'string' },
@@ -132,12 +146,8 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
   const problem = backendChoiceProblem(generator as GeneratorKind, { device, decoder });
   if (problem) throw new PersonaLiveError('USAGE', `--${problem.field}: ${problem.message}`, { generator, option: problem.field });
   const expression = expressionOptions(values, generator);
-  const interrupt = new AbortController();
-  const onSignal = (): void => interrupt.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const summary = await animate({
-    signal: interrupt.signal,
+  const summary = await untilInterrupted((signal) => animate({
+    signal,
     reference: requireString(values, 'reference'),
     driving: requireString(values, 'driving'),
     out: requireString(values, 'out'),
@@ -151,10 +161,7 @@ async function runAnimate(args: string[], io: Io): Promise<void> {
     progress: io.stderrIsTty,
     expression,
     neutralFrame: values['neutral-frame'] === undefined ? undefined : nonNegativeInt(values['neutral-frame'], 'neutral-frame'),
-  }).finally(() => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  });
+  }));
   if (values.json) io.stdout(JSON.stringify(summary));
   else io.stdout(`wrote ${summary.out}: ${summary.frames} frames in ${(summary.wallMs / 1000).toFixed(1)} s (${summary.fps} fps), generator ${summary.generator}, device ${summary.device}`);
 }
@@ -232,12 +239,8 @@ async function runPackExport(args: string[], io: Io): Promise<void> {
     const unknown = components.filter((c) => !COMPONENT_NAMES.includes(c));
     if (unknown.length > 0) throw new PersonaLiveError('USAGE', `--components: unknown ${unknown.join(', ')}; expected some of ${COMPONENT_NAMES.join(', ')}`, { option: 'components' });
   }
-  const interrupt = new AbortController();
-  const onSignal = (): void => interrupt.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   const started = Date.now();
-  const result = await exportPack(
+  const result = await untilInterrupted((signal) => exportPack(
     {
       upstream: requireString(values, 'upstream'),
       weights: requireString(values, 'weights'),
@@ -249,13 +252,10 @@ async function runPackExport(args: string[], io: Io): Promise<void> {
       taesd: values.taesd as string | undefined,
       python: values.python as string | undefined,
       torchDevice: values['torch-device'] as string,
-      signal: interrupt.signal,
+      signal,
     },
     (event) => io.stderr(describeExportEvent(event)),
-  ).finally(() => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  });
+  ));
   if (values.json) {
     io.stdout(JSON.stringify({ ok: true, out: result.out, seconds: (Date.now() - started) / 1000, components: result.components, report: result.report }));
     return;
