@@ -6,7 +6,7 @@
  * (.NAME.export-work), kept on failure so the same command resumes; the pack folder appears
  * only when complete and verified.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { openGraph } from '../daemon/ort/onnx-runtime.js';
 import { COMPONENT_NAMES, MANIFEST_FILE, type ComponentName, type PackManifest } from './contract.js';
 import { checkComplete, exportedManifest, type ExportedComponent, type ExportEnvironment, type OpenedComponent } from './export-manifest.js';
 import { sha256File, verifyPack, type PackReport } from './pack.js';
+import { findPython } from './python-env.js';
 
 export interface ExportOptions {
   upstream: string;
@@ -50,28 +51,10 @@ export interface ExportResult {
 
 // The Python package ships in the sources' models/export; the compiled module runs from dist/models.
 const EXPORTER_ROOT = fileURLToPath(new URL('./export', import.meta.url)).replace(/\/dist\/models\/export$/, '/models/export');
-const PYTHON_CANDIDATES = ['python3', 'python', '/usr/bin/python3'];
 
 /** The folder the exporter's Python package lives in (works from the sources and from dist/). */
 export function exporterRoot(): string {
   return EXPORTER_ROOT;
-}
-
-/** Finds a Python that imports torch and onnx; says which were tried and why not. */
-export function findPython(explicit?: string): { python: string; torch: string } {
-  const candidates = explicit ? [explicit] : process.env.PERSONALIVE_PYTHON ? [process.env.PERSONALIVE_PYTHON] : PYTHON_CANDIDATES;
-  const tried: string[] = [];
-  for (const python of candidates) {
-    const probe = spawnSync(python, ['-c', 'import torch, onnx; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
-    if (probe.status === 0) return { python, torch: probe.stdout.trim() };
-    const why = probe.error ? (probe.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : probe.error.message : (probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`);
-    tried.push(`${python}: ${why}`);
-  }
-  throw new PersonaLiveError(
-    'EXPORT_ENVIRONMENT',
-    `no Python with torch and onnx found (${tried.join('; ')}): run the export in upstream's Python environment (its README installs torch 2.1) or pass --python PATH`,
-    { tried },
-  );
 }
 
 function workFolder(out: string): string {
@@ -176,7 +159,7 @@ export async function exportPack(options: ExportOptions, onEvent: (e: ExportEven
   if (!(await stat(parent).catch(() => null))?.isDirectory()) {
     throw new PersonaLiveError('OUTPUT_NOT_WRITABLE', `${parent} does not exist: create it first (the pack goes into ${out})`, { file: parent });
   }
-  const { python } = findPython(options.python);
+  const python = findPython(options.python);
   const work = workFolder(out);
   await mkdir(work, { recursive: true });
   const args = [

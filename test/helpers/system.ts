@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { findPython } from '../../models/python-env.js';
 
 /**
  * Whether a system binary (ffmpeg, obs, chromium...) is on PATH. Under CI=true a missing
@@ -41,16 +42,14 @@ export function demoDataDir(): { dir: string; skip: boolean } {
  * python3-onnx in CI). Under CI=true its absence is a failure, never a skip.
  */
 export function requirePythonWithTorch(): { python: string | null; skip: boolean } {
-  for (const python of [process.env.PERSONALIVE_PYTHON, 'python3', 'python', '/usr/bin/python3'].filter((p): p is string => Boolean(p))) {
-    try {
-      execFileSync(python, ['-c', 'import torch, onnx, omegaconf'], { stdio: 'ignore', timeout: 60_000 });
-      return { python, skip: false };
-    } catch {
-      // try the next one
-    }
+  try {
+    const python = findPython(); // the exporter's own search: $PERSONALIVE_PYTHON, python3, python, /usr/bin/python3
+    execFileSync(python, ['-c', 'import omegaconf'], { stdio: 'ignore', timeout: 60_000 });
+    return { python, skip: false };
+  } catch {
+    if (process.env.CI === 'true') throw new Error('no Python with torch, onnx and omegaconf under CI=true (.ci/run must install python3-torch, python3-onnx, python3-omegaconf)');
+    return { python: null, skip: true };
   }
-  if (process.env.CI === 'true') throw new Error('no Python with torch, onnx and omegaconf under CI=true (.ci/run must install python3-torch, python3-onnx, python3-omegaconf)');
-  return { python: null, skip: true };
 }
 
 /**
