@@ -64,39 +64,19 @@ def to_float16(model):
                 attribute.i = TensorProto.FLOAT16
     for value_info in list(graph.input) + list(graph.output) + list(graph.value_info):
         _retype(value_info)
-    casts = []
+    # Each Cast goes just before the node that reads it: its input is already available there,
+    # so the node order stays topological.
+    nodes = []
     for node in graph.node:
         for index, name in enumerate(node.input):
             if (node.op_type, index) in FLOAT32_ONLY_INPUTS and name:
                 cast_name = f"{name}__float32_for_{node.name or node.op_type}_{index}"
-                casts.append(onnx.helper.make_node("Cast", [name], [cast_name], to=TensorProto.FLOAT, name=cast_name))
+                nodes.append(onnx.helper.make_node("Cast", [name], [cast_name], to=TensorProto.FLOAT, name=cast_name))
                 node.input[index] = cast_name
-    # A Cast node must come before its consumer; prepending keeps the order valid for initializers
-    # and graph inputs, and re-sorting handles casts of computed values.
-    graph.node.extend(casts)
-    _topological_sort(graph)
-    return model
-
-
-def _topological_sort(graph):
-    available = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
-    pending = list(graph.node)
-    ordered = []
-    while pending:
-        progressed = False
-        remaining = []
-        for node in pending:
-            if all(name in available for name in node.input):
-                ordered.append(node)
-                available.update(node.output)
-                progressed = True
-            else:
-                remaining.append(node)
-        if not progressed:
-            raise ValueError(f"graph has nodes whose inputs are never produced: {[n.name for n in remaining[:5]]}")
-        pending = remaining
+        nodes.append(node)
     del graph.node[:]
-    graph.node.extend(ordered)
+    graph.node.extend(nodes)
+    return model
 
 
 def _tensor_bytes(tensor):
