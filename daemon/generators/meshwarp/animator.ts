@@ -1,14 +1,16 @@
 /**
  * The built-in generator's per-frame core: driving landmarks in, animated reference frame
  * out. Smoothing (One-Euro) -> relative motion transfer -> mesh placement -> warp of the
- * reference -> mouth interior. When the driver's face is lost, the last pose is held and
- * eases back to neutral (the reference itself) over about half a second; when it comes
- * back, the pose eases in again. Everything is allocated once per reference.
+ * reference (closing lids sample their skin) -> closing lids and the mouth interior painted.
+ * When the driver's face is lost, the last pose is held and eases back to neutral (the
+ * reference itself) over about half a second; when it comes back, the pose eases in again.
+ * Everything is allocated once per reference.
  */
 import { PersonaLiveError } from '../../errors.js';
 import type { RgbImage } from '../../frames.js';
 import { LandmarkSmoother, LANDMARK_SMOOTHING, type OneEuroParams } from './tracking/one-euro.js';
 import { LANDMARK_COUNT } from './tracking/types.js';
+import { EyelidRenderer } from './eyelids.js';
 import { fillMouthInterior, smoothstep, type MouthFillStats } from './mouth.js';
 import { buildWarpTopology, placeDepths, placeVertices, type WarpTopology } from './topology.js';
 import { MotionTransfer, type TransferInfo, type TransferOptions } from './transfer.js';
@@ -61,6 +63,9 @@ export class MeshwarpAnimator {
   private readonly easeFrom = new Float32Array(LANDMARK_COUNT * 3);
   private readonly shown = new Float32Array(LANDMARK_COUNT * 3);
   private readonly vertices: Float32Array;
+  /** The warp's source positions: the topology's, but closing upper lids sample their skin (EyelidRenderer). */
+  private readonly sources: Float32Array;
+  private readonly eyelids: EyelidRenderer;
   private readonly depths: Float32Array;
   private readonly info: TransferInfo = { rotation: { pitch: 0, yaw: 0, roll: 0 }, translation: [0, 0], scaleRatio: 1 };
   private readonly mouthStats: MouthFillStats = { filled: false, pixels: 0 };
@@ -85,6 +90,8 @@ export class MeshwarpAnimator {
     this.warper = createMeshWarper(reference, reference.width, reference.height, undefined, { drawBackFaces: true });
     this.transfer = new MotionTransfer(this.referenceLandmarks, { depthScale: DEFAULT_DEPTH_SCALE, verticalDepthScale: DEFAULT_VERTICAL_DEPTH_SCALE, ...transferOptions });
     this.vertices = new Float32Array(2 * this.topology.vertexCount);
+    this.sources = Float32Array.from(this.topology.referenceVertices);
+    this.eyelids = new EyelidRenderer(reference, this.referenceLandmarks, this.topology.referenceVertices);
     this.depths = new Float32Array(this.topology.vertexCount);
     this.shown.set(this.referenceLandmarks);
   }
@@ -146,7 +153,9 @@ export class MeshwarpAnimator {
 
     placeVertices(this.topology, this.shown, this.vertices);
     placeDepths(this.topology, this.shown, this.depths);
-    this.warper.render(this.topology.referenceVertices, this.vertices, this.topology.triangles, out, this.depths);
+    this.eyelids.placeSources(this.shown, this.topology.referenceVertices, this.sources);
+    this.warper.render(this.sources, this.vertices, this.topology.triangles, out, this.depths);
+    this.eyelids.paintLids(out, this.width, this.height, this.shown);
     fillMouthInterior(out, this.width, this.height, this.shown, this.referenceLandmarks, this.mouthStats);
     return { state, transfer: this.info, mouthOpened: this.mouthStats.filled };
   }
