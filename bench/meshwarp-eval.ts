@@ -276,7 +276,8 @@ async function main(): Promise<void> {
       }
       if (clearlyOpen[i]) {
         openFrames++;
-        if (rendered.mouthOpen < Math.max(0, refSignals.mouthOpen) + RENDERED_CLOSED) openRenderedClosed++;
+        // Closed lips at rest whatever the portrait shows (MotionTransfer closes parted lips).
+        if (rendered.mouthOpen < RENDERED_CLOSED) openRenderedClosed++;
       }
       const tileOf = (kind: CropKind): Tile => ({ index: i, driver: crop(driving[i], driverLandmarks[i], kind), output: crop(output, face.landmarks, kind) });
       if (mouthClosed[i]) {

@@ -77,9 +77,9 @@ export class NeutralFace {
   reset(anchor: Float64Array, explicit: boolean): void {
     this.landmarks.set(anchor);
     this.anchor.set(anchor);
-    this.measureJaw(anchor);
+    measureLowerFace(anchor, this.jawWeight, this.lateral, this.down);
     this.closedMouth.set(anchor);
-    if (!explicit) this.closeLips(this.closedMouth);
+    if (!explicit) closeLips(this.closedMouth, this.jawWeight, this.down);
     this.closedMouthOpenness = mouthOpenness(this.closedMouth);
     this.autoEyes = !explicit;
     this.lastMs = null;
@@ -124,56 +124,6 @@ export class NeutralFace {
     }
   }
 
-  /**
-   * Lips at rest touch: a first frame with the mouth open starts from the same face with the
-   * lips closed (the lower lip and everything below it raised by the inner-lip gap, along the
-   * face's down axis), so the portrait's mouth opens with the driver's from the first frame on,
-   * not only once the driver has closed its mouth once. A calibrated frame is taken as it is.
-   */
-  private closeLips(face: Float64Array): void {
-    // In the picture's plane: what mouthOpenness measures, and the way lips close on screen.
-    const norm = Math.hypot(this.down[0], this.down[1]) || 1;
-    const down = [this.down[0] / norm, this.down[1] / norm, 0];
-    const level = (i: number): number => face[3 * i] * down[0] + face[3 * i + 1] * down[1];
-    const upper = level(13), lower = level(14);
-    const gap = lower - upper;
-    if (!(gap > 0)) return;
-    // Each inner-lip pair closes by its own gap; the lower lip's outside, the chin and the jaw
-    // come up by the middle's, fading out between the middle's upper and lower inner lip.
-    const innerGaps = new Float64Array(INNER_LIP_UPPER.length);
-    for (let k = 1; k < INNER_LIP_UPPER.length - 1; k++) innerGaps[k] = Math.max(0, level(INNER_LIP_LOWER[k]!) - level(INNER_LIP_UPPER[k]!));
-    for (let i = 0; i < LANDMARK_COUNT; i++) {
-      if (this.jawWeight[i] === 0 || INNER_LIPS.has(i)) continue;
-      const w = smoothstep(upper, lower, level(i));
-      for (let c = 0; c < 3; c++) face[3 * i + c] -= w * gap * down[c];
-    }
-    for (let k = 1; k < INNER_LIP_UPPER.length - 1; k++) {
-      const l = 3 * INNER_LIP_LOWER[k]!;
-      for (let c = 0; c < 3; c++) face[l + c] -= innerGaps[k]! * down[c];
-    }
-  }
-
-  /** Jaw weights and the lateral axis from the anchor's geometry. */
-  private measureJaw(anchor: Float64Array): void {
-    const e = this.lateral;
-    for (let c = 0; c < 3; c++) e[c] = anchor[3 * EYE_RIGHT_OUTER + c] - anchor[3 * EYE_LEFT_OUTER + c];
-    const len = Math.hypot(e[0], e[1], e[2]) || 1;
-    for (let c = 0; c < 3; c++) e[c] /= len;
-    // Down the face: nose base to the mouth corners' midpoint, without its lateral part.
-    const down = this.down;
-    for (let c = 0; c < 3; c++) down[c] = (anchor[3 * MOUTH_CORNERS[0] + c] + anchor[3 * MOUTH_CORNERS[1] + c]) / 2 - anchor[3 * NOSE_BASE + c];
-    const along = down[0] * e[0] + down[1] * e[1] + down[2] * e[2];
-    for (let c = 0; c < 3; c++) down[c] -= along * e[c];
-    // The nose base to the mouth corners, in units of that distance: 0 to 1.
-    const span = Math.hypot(down[0], down[1], down[2]);
-    for (let c = 0; c < 3; c++) down[c] = span > 0 ? down[c] / span : 0;
-    for (let i = 0; i < LANDMARK_COUNT; i++) {
-      let t = 0;
-      for (let c = 0; c < 3; c++) t += (anchor[3 * i + c] - anchor[3 * NOSE_BASE + c]) * down[c];
-      this.jawWeight[i] = span > 0 ? smoothstep(0, 1, t / span) : 0;
-    }
-  }
-
   private step(timestampMs: number | undefined): number {
     if (timestampMs === undefined) {
       const first = this.lastMs === null;
@@ -184,5 +134,57 @@ export class NeutralFace {
     this.lastMs = timestampMs;
     // The first frame after a reset is the anchor itself: it shows the portrait as it is.
     return previous === null ? 0 : Math.min(MAX_STEP_MS, Math.max(0, timestampMs - previous));
+  }
+}
+
+/**
+ * The lower face of a face (normalised landmarks): per landmark how much it moves with the jaw
+ * (`jawWeight`: 0 above the nose base, 1 from the mouth corners down), the face's left-right
+ * axis (`lateral`, unit) and its down axis (`down`, unit, without a lateral part).
+ */
+export function measureLowerFace(face: Float64Array, jawWeight: Float64Array, lateral: Float64Array, down: Float64Array): void {
+  const e = lateral;
+  for (let c = 0; c < 3; c++) e[c] = face[3 * EYE_RIGHT_OUTER + c] - face[3 * EYE_LEFT_OUTER + c];
+  const len = Math.hypot(e[0], e[1], e[2]) || 1;
+  for (let c = 0; c < 3; c++) e[c] /= len;
+  // Down the face: nose base to the mouth corners' midpoint, without its lateral part.
+  for (let c = 0; c < 3; c++) down[c] = (face[3 * MOUTH_CORNERS[0] + c] + face[3 * MOUTH_CORNERS[1] + c]) / 2 - face[3 * NOSE_BASE + c];
+  const along = down[0] * e[0] + down[1] * e[1] + down[2] * e[2];
+  for (let c = 0; c < 3; c++) down[c] -= along * e[c];
+  // The nose base to the mouth corners, in units of that distance: 0 to 1.
+  const span = Math.hypot(down[0], down[1], down[2]);
+  for (let c = 0; c < 3; c++) down[c] = span > 0 ? down[c] / span : 0;
+  for (let i = 0; i < LANDMARK_COUNT; i++) {
+    let t = 0;
+    for (let c = 0; c < 3; c++) t += (face[3 * i + c] - face[3 * NOSE_BASE + c]) * down[c];
+    jawWeight[i] = span > 0 ? smoothstep(0, 1, t / span) : 0;
+  }
+}
+
+/**
+ * Lips at rest touch: closes an open mouth in place (normalised landmarks; jawWeight and down
+ * from measureLowerFace): each lower inner-lip point comes up by its own gap, the lower lip's
+ * outside, the chin and the jaw by the middle's, fading out between the middle's upper and
+ * lower inner lip, along the face's down axis in the picture's plane. Used for a driver's first
+ * frame with the mouth open (NeutralFace) and for a portrait with parted lips (MotionTransfer).
+ */
+export function closeLips(face: Float64Array, jawWeight: Float64Array, faceDown: Float64Array): void {
+  // In the picture's plane: what mouthOpenness measures, and the way lips close on screen.
+  const norm = Math.hypot(faceDown[0], faceDown[1]) || 1;
+  const down = [faceDown[0] / norm, faceDown[1] / norm, 0];
+  const level = (i: number): number => face[3 * i] * down[0] + face[3 * i + 1] * down[1];
+  const upper = level(13), lower = level(14);
+  const gap = lower - upper;
+  if (!(gap > 0)) return;
+  const innerGaps = new Float64Array(INNER_LIP_UPPER.length);
+  for (let k = 1; k < INNER_LIP_UPPER.length - 1; k++) innerGaps[k] = Math.max(0, level(INNER_LIP_LOWER[k]!) - level(INNER_LIP_UPPER[k]!));
+  for (let i = 0; i < LANDMARK_COUNT; i++) {
+    if (jawWeight[i] === 0 || INNER_LIPS.has(i)) continue;
+    const w = smoothstep(upper, lower, level(i));
+    for (let c = 0; c < 3; c++) face[3 * i + c] -= w * gap * down[c];
+  }
+  for (let k = 1; k < INNER_LIP_UPPER.length - 1; k++) {
+    const l = 3 * INNER_LIP_LOWER[k]!;
+    for (let c = 0; c < 3; c++) face[l + c] -= innerGaps[k]! * down[c];
   }
 }

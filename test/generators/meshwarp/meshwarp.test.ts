@@ -226,8 +226,10 @@ describe.skipIf(noData || noFfmpeg)('meshwarp generator with a real face', () =>
     const out = await pushAll([frame({ data: canvas, width: SIZE, height: SIZE }, 0), frame({ data: canvas, width: SIZE, height: SIZE }, 1)]);
     expect(out).toHaveLength(2);
     expect((await generator.stats()).framesWithSeveralFaces - before).toBeGreaterThanOrEqual(1);
-    // The big face is the reference itself and the anchor: the output stays the portrait.
-    expect(meanAbsDiff(out[1].data, reference.data)).toBeLessThan(1.5);
+    // The big face is the reference itself and the anchor: the output stays the portrait (but for
+    // its parted lips, which are closed at rest and opened by the driver's opening times the
+    // lower face's expression gain).
+    expect(meanAbsDiff(out[1].data, reference.data)).toBeLessThan(2);
   });
 
   it('a reference without a face: NO_FACE, and the old reference keeps working', async () => {

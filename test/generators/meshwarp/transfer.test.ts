@@ -4,6 +4,8 @@ import {
   createFaceFrame,
   eulerDegrees,
   eyeClosure,
+  EXPRESSION_GAIN,
+  expressionGains,
   LIP_DEADBAND,
   softDeadband,
   EYE_SHUT_RATIO,
@@ -17,7 +19,11 @@ import { EYELIDS } from '../../../daemon/generators/meshwarp/topology.js';
 import { LANDMARK_COUNT } from '../../../daemon/generators/meshwarp/tracking/types.js';
 import { INNER_LIP_LOWER, INNER_LIP_UPPER } from '../../../daemon/generators/meshwarp/topology.js';
 
-/** A synthetic 3D "face": points in an ellipsoid around (cx, cy), deterministic. */
+/**
+ * A synthetic 3D "face": points in an ellipsoid around (cx, cy), deterministic, with the few
+ * points that say where the lower face is placed as on a face (outer eye corners, nose base,
+ * mouth corners, closed inner lips, lower lip, chin), so the lower face's weights and the lips' rules see a face.
+ */
 function syntheticFace(cx = 256, cy = 256, size = 100): Float32Array {
   const out = new Float32Array(LANDMARK_COUNT * 3);
   let s = 7;
@@ -27,6 +33,19 @@ function syntheticFace(cx = 256, cy = 256, size = 100): Float32Array {
     out[3 * i + 1] = cy + rnd() * size * 1.3;
     out[3 * i + 2] = rnd() * size * 0.5;
   }
+  const place = (i: number, x: number, y: number): void => out.set([cx + x * size, cy + y * size, 0], 3 * i);
+  place(33, -0.3, -0.1); // outer eye corners: the face's left-right axis
+  place(263, 0.3, -0.1);
+  place(2, 0, 0.3); // nose base
+  place(61, -0.3, 0.6); // mouth corners
+  place(291, 0.3, 0.6);
+  INNER_LIP_UPPER.forEach((u, k) => {
+    const x = -0.25 + (0.5 * k) / (INNER_LIP_UPPER.length - 1);
+    place(u, x, 0.58);
+    place(INNER_LIP_LOWER[k]!, x, 0.58);
+  });
+  place(17, 0, 0.7); // lower lip's bottom
+  place(152, 0, 1.1); // chin
   return out;
 }
 
@@ -49,6 +68,12 @@ function relativeEuler(a: Float32Array, b: Float32Array): { pitch: number; yaw: 
   normalizeFace(a, na, createFaceFrame());
   normalizeFace(b, nb, createFaceFrame());
   return eulerDegrees(bestRotation(na, nb));
+}
+
+function normalized(face: Float32Array): Float64Array {
+  const out = new Float64Array(face.length);
+  normalizeFace(face, out, createFaceFrame());
+  return out;
 }
 
 function info(): TransferInfo {
@@ -181,9 +206,10 @@ describe('relative motion transfer', () => {
     const t = new MotionTransfer(reference);
     const out = new Float32Array(reference.length);
     t.transfer(anchor, out);
-    // Mouth opens: lower-lip point 14 moves down 12 px in the driver, while the head is turned 25 degrees.
+    // The lower lip moves down 12 px in the driver (its bottom, 17: the lips' own rules leave it
+    // alone), while the head is turned 25 degrees.
     const open = Float32Array.from(anchor);
-    open[3 * 14 + 1] += 12;
+    open[3 * 17 + 1] += 12;
     t.transfer(moved(open, rotationFromEuler(0, 25, 0)), out);
     const refFrame = createFaceFrame();
     const anchorFrame = createFaceFrame();
@@ -195,7 +221,10 @@ describe('relative motion transfer', () => {
       const x = out[3 * i] - refFrame.centroid[0], y = out[3 * i + 1] - refFrame.centroid[1], z = out[3 * i + 2] - refFrame.centroid[2];
       return R[1] * x + R[4] * y + R[7] * z + refFrame.centroid[1];
     };
-    expect(unrotated(14) - reference[3 * 14 + 1]).toBeCloseTo((12 * refFrame.scale) / anchorFrame.scale, 1);
+    // Scaled to the portrait's face size, times the lower face's expression gain there.
+    const gain = expressionGains(normalized(reference), new Float64Array(LANDMARK_COUNT))[17]!;
+    expect(gain).toBeGreaterThanOrEqual(EXPRESSION_GAIN.lowerFace - 1e-9);
+    expect(unrotated(17) - reference[3 * 17 + 1]).toBeCloseTo((gain * 12 * refFrame.scale) / anchorFrame.scale, 1);
     expect(unrotated(13) - reference[3 * 13 + 1]).toBeCloseTo(0, 1);
   });
 
@@ -204,19 +233,19 @@ describe('relative motion transfer', () => {
     const out = new Float32Array(reference.length);
     t.transfer(anchor, out);
     const speaking = Float32Array.from(anchor);
-    speaking[3 * 14 + 1] += 12; // lower lip down
+    speaking[3 * 17 + 1] += 12; // lower lip down (its bottom: the inner lips' dead band is not linear)
     speaking[3 * 105 + 1] -= 6; // a brow up
     t.transfer(speaking, out);
-    const lip1 = out[3 * 14 + 1]! - reference[3 * 14 + 1]!;
+    const lip1 = out[3 * 17 + 1]! - reference[3 * 17 + 1]!;
     const brow1 = out[3 * 105 + 1]! - reference[3 * 105 + 1]!;
     expect(lip1).toBeGreaterThan(3);
     t.setControls({ mouth: 0, eyes: 1, brows: 2, head: 1, headPose: 'relative' });
     t.transfer(speaking, out);
-    expect(Math.abs(out[3 * 14 + 1]! - reference[3 * 14 + 1]!)).toBeLessThan(1e-3);
+    expect(Math.abs(out[3 * 17 + 1]! - reference[3 * 17 + 1]!)).toBeLessThan(1e-3);
     expect(out[3 * 105 + 1]! - reference[3 * 105 + 1]!).toBeCloseTo(2 * brow1, 3);
     t.setControls({ mouth: 2, eyes: 1, brows: 1, head: 1, headPose: 'relative' });
     t.transfer(speaking, out);
-    expect(out[3 * 14 + 1]! - reference[3 * 14 + 1]!).toBeCloseTo(2 * lip1, 3);
+    expect(out[3 * 17 + 1]! - reference[3 * 17 + 1]!).toBeCloseTo(2 * lip1, 3);
     expect(t.anchored).toBe(true);
   });
 
@@ -241,6 +270,26 @@ describe('relative motion transfer', () => {
     const relativeOnce = new MotionTransfer(anchor, { silhouetteDepthKnee: Infinity });
     relativeOnce.transfer(turned, out);
     expect(relativeEuler(anchor, out).yaw).toBeCloseTo(0, 2);
+  });
+
+  it('a portrait with parted lips shows them closed while the driver\'s mouth is closed (not its teeth between lips that never meet), and opens from there', () => {
+    const parted = Float32Array.from(reference);
+    for (const l of INNER_LIP_LOWER.slice(1, -1)) parted[3 * l + 1] += 8;
+    for (const i of [17, 152]) parted[3 * i + 1] += 8; // the jaw is down with it
+    const t = new MotionTransfer(parted);
+    const out = new Float32Array(parted.length);
+    t.transfer(anchor, out, undefined, 0);
+    t.transfer(anchor, out, undefined, 40);
+    const gap = (f: Float32Array): number => f[3 * 14 + 1]! - f[3 * 13 + 1]!;
+    expect(gap(parted)).toBeCloseTo(8, 3);
+    expect(Math.abs(gap(out))).toBeLessThan(0.05);
+    // The chin comes up with the lower lip (the whole jaw closes, not only the inner lip).
+    expect(parted[3 * 152 + 1]! - out[3 * 152 + 1]!).toBeGreaterThan(6);
+    // The driver opens its mouth 10 px (0.1 of its face size): the output opens, from closed.
+    const open = Float32Array.from(anchor);
+    for (const l of [...INNER_LIP_LOWER.slice(1, -1), 17, 152]) open[3 * l + 1] += 10;
+    for (let ms = 80; ms <= 400; ms += 40) t.transfer(open, out, undefined, ms);
+    expect(gap(out)).toBeGreaterThan(5);
   });
 
   it('lips never cross: a driver closing a mouth that was open in its neutral frame gives closed lips, not a lower lip above the upper', () => {
