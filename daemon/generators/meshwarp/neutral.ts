@@ -12,9 +12,10 @@
  *   mouth's width stays the anchor's, so a closed smile does not become the resting width.
  *   Until the driver has closed its mouth, a first frame with it open is taken with the lips
  *   closed (closeLips): lips at rest touch.
- * - eyelids: their typical open state, a slow average over the frames that are not blinks
- *   (no more than 25 % more closed than the neutral) while the neutral is more than a few per
- *   cent off; fast while it is more closed than the eyes are (a first frame mid-blink). After an explicit calibration the
+ * - eyelids: their typical open state, a slow (8 s) average over the frames that are not
+ *   blinks (no more than 25 % more closed than the neutral) while the neutral is more than a
+ *   few per cent off; fast in the first 1.5 s while it is more closed than the eyes are (a
+ *   first frame mid-blink). After an explicit calibration the
  *   eyelids keep the calibrated frame: the user said that is their neutral.
  * - head pose and everything else: the anchor frame (see MotionTransfer).
  * Pure maths on normalised landmarks (LANDMARK_COUNT x 3) in the anchor's orientation; no
@@ -26,10 +27,17 @@ import { EYELIDS, INNER_LIP_LOWER, INNER_LIP_UPPER } from './topology.js';
 
 /** How fast the neutral mouth moves to a more closed one it has seen (ms, exponential). */
 export const NEUTRAL_MOUTH_EASE_MS = 120;
-/** How slowly the neutral eyelids follow the eyes' typical open state (ms, exponential). */
-export const NEUTRAL_EYES_SETTLE_MS = 2000;
-/** ... and how fast while the neutral is more closed than the eyes (a first frame mid-blink). */
+/**
+ * How slowly the neutral eyelids follow the eyes' typical open state (ms, exponential). Slow:
+ * at 2 s a long look down (several seconds in the demo video) or wide-open eyes became the
+ * neutral, and the portrait's eyes opened back up while the driver's stayed low, or never
+ * widened (intended eye correlation 0.66 over the whole video).
+ */
+export const NEUTRAL_EYES_SETTLE_MS = 8000;
+/** ... and how fast while the neutral is more closed than the eyes in the first moments after the anchor (a first frame mid-blink). */
 export const NEUTRAL_EYES_CATCH_UP_MS = 300;
+/** How long after the anchor the neutral eyes may catch up fast. */
+export const NEUTRAL_EYES_STARTUP_MS = 1500;
 /** A frame this much more closed than the neutral eyes is a blink (or a squint) and leaves them alone. */
 const BLINK_RATIO = 0.75;
 /** Relative difference between the eyes and their neutral below which it stays, and above which it moves at full rate. */
@@ -69,6 +77,8 @@ export class NeutralFace {
   private readonly down = new Float64Array(3);
   private autoEyes = true;
   private lastMs: number | null = null;
+  /** Time since the anchor (the sum of the frame steps). */
+  private sinceAnchorMs = 0;
 
   /**
    * Starts from an anchor frame. `explicit`: the user calibrated on it, so the eyelids stay;
@@ -83,11 +93,13 @@ export class NeutralFace {
     this.closedMouthOpenness = mouthOpenness(this.closedMouth);
     this.autoEyes = !explicit;
     this.lastMs = null;
+    this.sinceAnchorMs = 0;
   }
 
   /** Learns from one frame (normalised, un-rotated into the anchor's orientation). */
   update(current: Float64Array, timestampMs?: number): void {
     const step = this.step(timestampMs);
+    this.sinceAnchorMs += step;
     const N = this.landmarks;
     const opening = mouthOpenness(current);
     if (opening < this.closedMouthOpenness && opening > MOUTH_FLOOR) {
@@ -111,10 +123,11 @@ export class NeutralFace {
       const now = eyeOpenness(current, side);
       const neutral = eyeOpenness(N, side);
       if (now < BLINK_RATIO * neutral || !(neutral > 0)) continue;
-      // Eyes at rest are open: a neutral more closed than the eyes is a start-up accident (a
-      // first frame mid-blink) and catches up fast; one more open than they are may be a
-      // long squint, and follows slowly.
-      const settle = now > neutral ? NEUTRAL_EYES_CATCH_UP_MS : NEUTRAL_EYES_SETTLE_MS;
+      // Eyes at rest are open: just after the anchor, a neutral more closed than the eyes is a
+      // start-up accident (a first frame mid-blink) and catches up fast. Otherwise it follows
+      // slowly either way: eyes wider than it (surprise) or lower (a long look down) are
+      // expressions to show, and only what lasts becomes the neutral.
+      const settle = now > neutral && this.sinceAnchorMs < NEUTRAL_EYES_STARTUP_MS ? NEUTRAL_EYES_CATCH_UP_MS : NEUTRAL_EYES_SETTLE_MS;
       // Only a neutral that is clearly off moves: a few per cent (the tracker's first frame
       // reads the eyes a little differently from the frames after it) is left alone, so a
       // still driver's output does not creep for seconds after the start.

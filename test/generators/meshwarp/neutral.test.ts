@@ -89,6 +89,20 @@ describe('the driver\'s neutral face', () => {
     expect(eyeOpenness(calibrated.landmarks, 'right')).toBeCloseTo(eyeOpenness(midBlink, 'right'), 9);
   });
 
+  it('eyes held wide (surprise) or low (a look down) for seconds stay an expression: the neutral does not catch up with them within seconds', () => {
+    const open = face(0);
+    for (const [held, label] of [[1.3, 'wide'], [0.8, 'low']] as const) {
+      const neutral = new NeutralFace();
+      neutral.reset(open, false);
+      let t = feed(neutral, open, 50); // two seconds at rest
+      t = feed(neutral, eyesAt(open, held), 75, t); // three seconds held
+      const shown = eyeOpenness(neutral.landmarks, 'right') / eyeOpenness(open, 'right');
+      // At the old 2 s settle (and the 300 ms catch-up for wider eyes) the neutral had moved
+      // most of the way: the portrait's eyes went back to rest while the driver's stayed.
+      expect(Math.abs(shown - 1), `${label}: the neutral moved to ${shown.toFixed(2)} of the resting opening`).toBeLessThan(0.4 * Math.abs(held - 1));
+    }
+  });
+
   it('a still driver whose frames differ a little from the first (as the tracker\'s first frame does) leaves the neutral where it is: no creep', () => {
     const first = face(0);
     const steady = eyesAt(first, 0.97);
