@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createHumanTracker, type HumanTracker } from '../daemon/generators/meshwarp/tracking/human-tracker.js';
 import { MeshwarpAnimator } from '../daemon/generators/meshwarp/animator.js';
+import { cropDriverMouth } from '../daemon/generators/meshwarp/mouth.js';
 import { BAND_LIMIT, CLEARLY_OPEN, CLOSED, expressionSignals, gain, lipSeam, percentile, RENDERED_CLOSED, type ExpressionSignals } from '../daemon/generators/meshwarp/expression-follow.js';
 import { definedOnly } from '../daemon/util/objects.js';
 import { LANDMARK_SMOOTHING } from '../daemon/generators/meshwarp/tracking/one-euro.js';
@@ -48,6 +49,8 @@ const SMOOTHING = process.env.EVAL_SMOOTHING ? (([minCutoff, beta, dCutoff]) => 
 const JITTER_FRAMES = 100;
 const SIZE = 512;
 const SHEETS = process.env.EVAL_SHEETS !== '0';
+/** EVAL_DRIVER_INTERIOR=0: the synthetic mouth interior only (as without the driving frame's mouth). */
+const DRIVER_INTERIOR = process.env.EVAL_DRIVER_INTERIOR !== '0';
 const SHEET_DIR = join(import.meta.dirname, '..', 'out', 'meshwarp-eval');
 const TILES = 8;
 
@@ -250,7 +253,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < driving.length; i++) {
       if (!drivingInput[i]) drivingWithoutFace++;
       const r0 = performance.now();
-      animator.render(drivingInput[i], i * 40, frame);
+      animator.render(drivingInput[i], i * 40, frame, DRIVER_INTERIOR && drivingInput[i] ? cropDriverMouth(driving[i], drivingInput[i]!) : null);
       renderMs += performance.now() - r0;
       const output: RgbImage = { data: frame, width: SIZE, height: SIZE };
       const intended = reported(expressionSignals(animator.shownLandmarks));

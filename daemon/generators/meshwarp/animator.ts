@@ -11,7 +11,7 @@ import type { RgbImage } from '../../frames.js';
 import { LandmarkSmoother, LANDMARK_SMOOTHING, type OneEuroParams } from './tracking/one-euro.js';
 import { LANDMARK_COUNT } from './tracking/types.js';
 import { EyelidRenderer } from './eyelids.js';
-import { fillMouthInterior, smoothstep, type MouthFillStats } from './mouth.js';
+import { DEFAULT_MOUTH_FILL_OPTIONS, DRIVER_INTERIOR_OPENING, fillMouthInterior, lipColour, mouthOpenness, smoothstep, type DriverMouth, type MouthFillStats, type MouthSource } from './mouth.js';
 import { buildWarpTopology, placeDepths, placeVertices, type WarpTopology } from './topology.js';
 import { MotionTransfer, type TransferInfo, type TransferOptions } from './transfer.js';
 import type { ExpressionControls } from '../../kinds.js';
@@ -69,6 +69,11 @@ export class MeshwarpAnimator {
   private readonly depths: Float32Array;
   private readonly info: TransferInfo = { rotation: { pitch: 0, yaw: 0, roll: 0 }, translation: [0, 0], scaleRatio: 1 };
   private readonly mouthStats: MouthFillStats = { filled: false, pixels: 0 };
+  /** The driver's own mouth interior for the fill (see render), and the portrait's lip colour it is matched to. */
+  private readonly mouthSource: MouthSource;
+  private readonly portraitLips = new Float64Array(3);
+  private readonly driverLips = new Float64Array(3);
+  private readonly hasPortraitLips: boolean;
   private lostAt: number | null = null;
   private foundAt: number | null = null;
   private everTracked = false;
@@ -94,6 +99,8 @@ export class MeshwarpAnimator {
     this.eyelids = new EyelidRenderer(reference, this.referenceLandmarks, this.topology.referenceVertices);
     this.depths = new Float32Array(this.topology.vertexCount);
     this.shown.set(this.referenceLandmarks);
+    this.hasPortraitLips = lipColour(reference.data, reference.width, reference.height, this.referenceLandmarks, 0, 0, this.portraitLips);
+    this.mouthSource = { mouth: { data: new Uint8Array(0), x: 0, y: 0, width: 0, height: 0 }, landmarks: this.referenceLandmarks, gain: new Float64Array(3), weight: 0 };
   }
 
   get warpImplementation(): string {
@@ -123,8 +130,11 @@ export class MeshwarpAnimator {
   /**
    * Renders one frame into `out` (width x height x 3 RGB bytes).
    * @param driving the driver's landmarks for this frame, or null when no face was found.
+   * @param driverMouth the driving frame's mouth (cropDriverMouth, same frame as `driving`):
+   *   an open mouth shows the driver's own interior, colour-matched to the portrait's lips;
+   *   without it (or with the driver's mouth too closed to show one) the synthetic interior.
    */
-  render(driving: Float32Array | null, timestampMs: number, out: Uint8Array): AnimatorFrameInfo {
+  render(driving: Float32Array | null, timestampMs: number, out: Uint8Array, driverMouth: DriverMouth | null = null): AnimatorFrameInfo {
     let state: AnimatorFrameInfo['state'];
     if (driving) {
       this.smoother.smooth(driving, timestampMs, this.smoothed);
@@ -156,8 +166,22 @@ export class MeshwarpAnimator {
     this.eyelids.placeSources(this.shown, this.topology.referenceVertices, this.sources);
     this.warper.render(this.sources, this.vertices, this.topology.triangles, out, this.depths);
     this.eyelids.paintLids(out, this.width, this.height, this.shown);
-    fillMouthInterior(out, this.width, this.height, this.shown, this.referenceLandmarks, this.mouthStats);
+    fillMouthInterior(out, this.width, this.height, this.shown, this.referenceLandmarks, this.mouthStats, DEFAULT_MOUTH_FILL_OPTIONS, this.driverInterior(driving, driverMouth));
     return { state, transfer: this.info, mouthOpened: this.mouthStats.filled };
+  }
+
+  /** The driver's interior for this frame's mouth fill, or null (the synthetic one). */
+  private driverInterior(driving: Float32Array | null, mouth: DriverMouth | null): MouthSource | null {
+    if (!driving || !mouth || !this.hasPortraitLips) return null;
+    const weight = smoothstep(DRIVER_INTERIOR_OPENING[0], DRIVER_INTERIOR_OPENING[1], mouthOpenness(driving));
+    if (!(weight > 0) || !lipColour(mouth.data, mouth.width, mouth.height, driving, mouth.x, mouth.y, this.driverLips)) return null;
+    const source = this.mouthSource;
+    // Lighting and white balance: the driver's lips' colour taken to the portrait's, within limits.
+    for (let c = 0; c < 3; c++) source.gain[c] = Math.min(2, Math.max(0.5, this.portraitLips[c] / Math.max(1, this.driverLips[c])));
+    source.mouth = mouth;
+    source.landmarks = driving;
+    source.weight = weight;
+    return source;
   }
 
   /** The landmarks of the last rendered frame (for tests and the panel overlay). */

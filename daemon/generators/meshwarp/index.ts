@@ -1,7 +1,8 @@
 /**
  * The built-in CPU generator ("meshwarp"): no downloaded weights. A face-mesh tracker (its
  * own worker) follows the driver; a render worker transfers the motion to the reference's
- * landmarks and warps the reference image. With one tracker (the default) push() returns
+ * landmarks and warps the reference image (an open driver mouth goes with them as a small
+ * crop, for the mouth interior). With one tracker (the default) push() returns
  * the frame it was given: the lowest latency. With several, trackers take alternate frames
  * and the renderer follows in frame order, a pipeline: push() returns the oldest frame once
  * as many are in flight as there are trackers (trackers - 1 frames of delay, for throughput
@@ -17,6 +18,7 @@ import type { Generator, GeneratorStats, StageTiming } from '../generator.js';
 import type { Frame, RgbImage } from '../../frames.js';
 import { DEFAULT_EXPRESSION_CONTROLS, type ExpressionControls } from '../../kinds.js';
 import type { RenderedFrame, RenderRequest, RenderResult, RenderWorkerStats } from './protocol.js';
+import { cropDriverMouth } from './mouth.js';
 
 type RenderBody = RenderRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
@@ -123,8 +125,12 @@ export async function createMeshwarpGenerator(options: MeshwarpOptions = {}): Pr
       // The animator is stateful (smoothing, easing): frames are rendered in their order.
       await previousRender.catch(() => undefined);
       const landmarks = t.face ? t.face.landmarks : null;
+      // The driver's open mouth goes with its landmarks (a few KB): the interior shows its own.
+      const mouth = landmarks ? cropDriverMouth(frame, landmarks) : null;
       const buffer = spares.pop();
-      const rendered = (await renderer.call({ type: 'frame', frame: { landmarks, index: frame.index, captureUs: frame.captureUs }, buffer }, { transfer: buffer ? [buffer] : [] })) as RenderedFrame;
+      const transfer: ArrayBuffer[] = buffer ? [buffer] : [];
+      if (mouth) transfer.push(mouth.data.buffer as ArrayBuffer);
+      const rendered = (await renderer.call({ type: 'frame', frame: { landmarks, index: frame.index, captureUs: frame.captureUs, mouth }, buffer }, { transfer })) as RenderedFrame;
       addTiming(stages, 'render', rendered.renderMs);
       counts.framesOut++;
       return { data: rendered.data, width: size, height: size, index: rendered.index, captureUs: rendered.captureUs, warmup: false };

@@ -164,6 +164,84 @@ export interface MouthFillStats {
 
 const TABLE = 128;
 
+/**
+ * The driver's own mouth, for the interior (its teeth, tongue and cavity as they are): a crop
+ * of the driving frame around its lips (cropDriverMouth) and, in the frame's pixels, the
+ * driver's landmarks of the same frame.
+ */
+export interface DriverMouth {
+  data: Uint8Array;
+  /** Where the crop lies in the driving frame, and its size. */
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** What the mouth fill takes from the driver: its mouth, its landmarks, the colour match and how much of it shows. */
+export interface MouthSource {
+  mouth: DriverMouth;
+  landmarks: Float32Array;
+  /** Per-channel gains that take the driver's lip colour to the portrait's (lighting, white balance). */
+  gain: Float64Array;
+  /** 0: the synthetic interior only, 1: the driver's only. */
+  weight: number;
+}
+
+/** The outer lip contour (MediaPipe): what a mouth crop must hold. */
+const OUTER_LIPS = Uint16Array.from([61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 146, 91, 181, 84, 17, 314, 405, 321, 375]);
+/** Points between the inner and outer lips (upper pairs then lower), where the lips' own colour is read. */
+const LIP_BODY_PAIRS = [[13, 0], [82, 37], [312, 267], [14, 17], [87, 84], [317, 314]] as const;
+/** How far into the driver's opening (a fraction of it, from each lip) its interior is sampled. */
+const DRIVER_EDGE_INSET = 0.25;
+/** Driver inner-lip opening (mouthOpenness) below which its interior is too thin to show, and where it fully shows. */
+export const DRIVER_INTERIOR_OPENING: readonly [number, number] = [0.04, 0.1];
+
+/**
+ * The driving frame's mouth: a crop around the outer lips (2 px margin), or null when the
+ * driver's mouth is too closed to show an interior or the landmarks are not finite.
+ */
+export function cropDriverMouth(frame: { data: Uint8Array; width: number; height: number }, landmarks: Float32Array): DriverMouth | null {
+  if (!(mouthOpenness(landmarks) > DRIVER_INTERIOR_OPENING[0])) return null;
+  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+  for (const i of OUTER_LIPS) {
+    const x = landmarks[3 * i], y = landmarks[3 * i + 1];
+    if (!Number.isFinite(x) || !Number.isFinite(y)) return null;
+    minX = Math.min(minX, x);
+    maxX = Math.max(maxX, x);
+    minY = Math.min(minY, y);
+    maxY = Math.max(maxY, y);
+  }
+  const x0 = Math.max(0, Math.floor(minX) - 2), y0 = Math.max(0, Math.floor(minY) - 2);
+  const x1 = Math.min(frame.width, Math.ceil(maxX) + 3), y1 = Math.min(frame.height, Math.ceil(maxY) + 3);
+  if (x1 - x0 < 4 || y1 - y0 < 4) return null;
+  const width = x1 - x0, height = y1 - y0;
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) data.set(frame.data.subarray(((y0 + y) * frame.width + x0) * 3, ((y0 + y) * frame.width + x1) * 3), y * width * 3);
+  return { data, x: x0, y: y0, width, height };
+}
+
+/**
+ * Mean colour of the lips' bodies (between the inner and the outer contour, upper and lower)
+ * of an image whose top-left lies at (x0, y0) in the landmarks' pixels; into `out`, false when
+ * no sample falls inside.
+ */
+export function lipColour(data: Uint8Array, width: number, height: number, landmarks: Float32Array, x0: number, y0: number, out: Float64Array): boolean {
+  out.fill(0);
+  let n = 0;
+  for (let p = 0; p < LIP_BODY_PAIRS.length; p++) {
+    const a = LIP_BODY_PAIRS[p][0], b = LIP_BODY_PAIRS[p][1];
+    const x = Math.floor((landmarks[3 * a] + landmarks[3 * b]) / 2 - x0), y = Math.floor((landmarks[3 * a + 1] + landmarks[3 * b + 1]) / 2 - y0);
+    if (!(x >= 0 && y >= 0 && x < width && y < height)) continue;
+    const o = 3 * (y * width + x);
+    for (let c = 0; c < 3; c++) out[c] += data[o + c];
+    n++;
+  }
+  if (n === 0) return false;
+  for (let c = 0; c < 3; c++) out[c] /= n;
+  return true;
+}
+
 /** Per-frame scratch of the mouth fill, allocated once (the distance band grows on demand). */
 class MouthScratch {
   readonly poly = new Float64Array(2 * LIP_POLYGON.length);
@@ -172,6 +250,12 @@ class MouthScratch {
   readonly upper = new Float64Array(TABLE + 1);
   readonly lower = new Float64Array(TABLE + 1);
   band = new Float32Array(64 * 32);
+  /** The driver's inner-lip polygon (crop pixels) and contour tables, for its own mouth interior. */
+  readonly srcPoly = new Float64Array(2 * LIP_POLYGON.length);
+  readonly srcUpper = new Float64Array(TABLE + 1);
+  readonly srcLower = new Float64Array(TABLE + 1);
+  /** The driver's mouth frame in its crop: corner x, y, axis x, y, normal x, y, width. */
+  readonly src = new Float64Array(7);
 }
 
 const sharedScratch = new MouthScratch();
@@ -196,9 +280,10 @@ export function fillMouthInterior(
   referenceLandmarks: Float32Array,
   stats?: MouthFillStats,
   options: Readonly<Required<MouthFillOptions>> = DEFAULT_MOUTH_FILL_OPTIONS,
+  source: MouthSource | null = null,
 ): number {
   if (referenceLandmarks.length < 478 * 3) throw new PersonaLiveError('INTERNAL', `'referenceLandmarks' has length ${referenceLandmarks.length}, expected 478x3`);
-  return paintMouth(out, width, height, landmarks, mouthOpenness(referenceLandmarks), options, sharedScratch, stats);
+  return paintMouth(out, width, height, landmarks, mouthOpenness(referenceLandmarks), options, sharedScratch, stats, source);
 }
 
 /**
@@ -235,7 +320,7 @@ export class MouthInteriorFill {
    * @throws PersonaLiveError INTERNAL when a buffer is too short.
    */
   render(out: Uint8Array, width: number, height: number, landmarks: Float32Array, stats?: MouthFillStats): number {
-    return paintMouth(out, width, height, landmarks, this.referenceOpenness, this.options, this.scratch, stats);
+    return paintMouth(out, width, height, landmarks, this.referenceOpenness, this.options, this.scratch, stats, null);
   }
 }
 
@@ -280,6 +365,7 @@ function paintMouth(
   options: Readonly<Required<MouthFillOptions>>,
   scratch: MouthScratch,
   stats: MouthFillStats | undefined,
+  source: MouthSource | null,
 ): number {
   if (out.length < width * height * 3) throw new PersonaLiveError('INTERNAL', `'out' has length ${out.length}, expected ${width}x${height}x3`);
   if (landmarks.length < 478 * 3) throw new PersonaLiveError('INTERNAL', `'landmarks' has length ${landmarks.length}, expected 478x3`);
@@ -323,6 +409,8 @@ function paintMouth(
   }
   sampleContour(poly, UPPER_ORDER, ax, ay, ux, uy, nx, ny, mouthWidth, upper);
   sampleContour(poly, LOWER_ORDER, ax, ay, ux, uy, nx, ny, mouthWidth, lower);
+  const driver = source !== null && source.weight > 0 && driverFrame(source, scratch);
+  const frame = scratch.src;
 
   // Exact distance to the contour in a band around it (only there can the feather apply).
   const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
@@ -428,6 +516,32 @@ function paintMouth(
           }
         }
       }
+      if (driver) {
+        // The driver's own interior at the same place: along its mouth (t) and across its
+        // opening (s), colour-matched to the portrait's lips, over the synthetic one.
+        const m = source!.mouth, k = source!.gain, wgt = source!.weight;
+        let fd = t * TABLE;
+        fd = fd > TABLE ? TABLE : fd;
+        const j0 = Math.min(TABLE - 1, Math.floor(fd)), wj = fd - j0;
+        const up = scratch.srcUpper[j0] + (scratch.srcUpper[j0 + 1] - scratch.srcUpper[j0]) * wj;
+        const lo = scratch.srcLower[j0] + (scratch.srcLower[j0 + 1] - scratch.srcLower[j0]) * wj;
+        // Inset from the driver's lips (its inner-lip points sit on the lips' edge, and the
+        // edge pixels are lip): the portrait's lips frame a driver interior without a second lip.
+        const across = up + (DRIVER_EDGE_INSET + s * (1 - 2 * DRIVER_EDGE_INSET)) * (lo - up), along = t * frame[6];
+        const sx = frame[0] + along * frame[2] + across * frame[4] - 0.5, sy = frame[1] + along * frame[3] + across * frame[5] - 0.5;
+        const fx = sx < 0 ? 0 : sx > m.width - 1 ? m.width - 1 : sx, fy = sy < 0 ? 0 : sy > m.height - 1 ? m.height - 1 : sy;
+        const x0s = Math.min(m.width - 2, Math.floor(fx)), y0s = Math.min(m.height - 2, Math.floor(fy));
+        const bx = fx - x0s, by = fy - y0s;
+        const q = 3 * (y0s * m.width + x0s), q2 = q + 3 * m.width;
+        for (let c = 0; c < 3; c++) {
+          const top = m.data[q + c] + (m.data[q + 3 + c] - m.data[q + c]) * bx;
+          const bottom = m.data[q2 + c] + (m.data[q2 + 3 + c] - m.data[q2 + c]) * bx;
+          const v = Math.min(255, (top + (bottom - top) * by) * k[c]);
+          if (c === 0) r += (v - r) * wgt;
+          else if (c === 1) g += (v - g) * wgt;
+          else b += (v - b) * wgt;
+        }
+      }
       const o = (py * width + px) * 3;
       out[o] = Math.round(out[o] + (r - out[o]) * alpha);
       out[o + 1] = Math.round(out[o + 1] + (g - out[o + 1]) * alpha);
@@ -441,4 +555,38 @@ function paintMouth(
     stats.strength = strength;
   }
   return strength;
+}
+
+/** The driver's mouth frame in its crop (corner 78 -> 308, the normal towards its lower lip) and its contour tables, into scratch; false when degenerate. */
+function driverFrame(source: MouthSource, scratch: MouthScratch): boolean {
+  const { landmarks, mouth } = source;
+  const poly = scratch.srcPoly;
+  for (let k = 0; k < LIP_POLYGON.length; k++) {
+    const x = landmarks[3 * LIP_POLYGON[k]] - mouth.x, y = landmarks[3 * LIP_POLYGON[k] + 1] - mouth.y;
+    if (!Number.isFinite(x) || !Number.isFinite(y)) return false;
+    poly[2 * k] = x;
+    poly[2 * k + 1] = y;
+  }
+  if (mouth.width < 2 || mouth.height < 2) return false;
+  const ax = poly[0], ay = poly[1];
+  const width = Math.hypot(poly[2 * UPPER_EDGES] - ax, poly[2 * UPPER_EDGES + 1] - ay);
+  if (!(width > 1)) return false;
+  const ux = (poly[2 * UPPER_EDGES] - ax) / width, uy = (poly[2 * UPPER_EDGES + 1] - ay) / width;
+  let nx = -uy, ny = ux;
+  const lowerMid = LIP_POLYGON.length - 5;
+  if ((poly[2 * lowerMid] - ax) * nx + (poly[2 * lowerMid + 1] - ay) * ny < 0) {
+    nx = -nx;
+    ny = -ny;
+  }
+  sampleContour(poly, UPPER_ORDER, ax, ay, ux, uy, nx, ny, width, scratch.srcUpper);
+  sampleContour(poly, LOWER_ORDER, ax, ay, ux, uy, nx, ny, width, scratch.srcLower);
+  const f = scratch.src;
+  f[0] = ax;
+  f[1] = ay;
+  f[2] = ux;
+  f[3] = uy;
+  f[4] = nx;
+  f[5] = ny;
+  f[6] = width;
+  return true;
 }

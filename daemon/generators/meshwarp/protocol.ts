@@ -2,12 +2,15 @@
 import type { ExpressionControls } from '../../kinds.js';
 import type { RgbImage } from '../../frames.js';
 import type { OneEuroParams } from './tracking/one-euro.js';
+import type { DriverMouth } from './mouth.js';
 
 export interface RenderFrameRequest {
   /** Driver landmarks (LANDMARK_COUNT x 3) or null when the tracker found no face. */
   landmarks: Float32Array | null;
   index: number;
   captureUs: number;
+  /** The driving frame's mouth (cropDriverMouth) when it is open: the interior shows the driver's own. */
+  mouth?: DriverMouth | null;
 }
 
 export interface RenderedFrame {

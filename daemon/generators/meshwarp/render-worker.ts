@@ -24,7 +24,7 @@ function handle(request: RenderRequest): RenderResult {
       const bytes = animator.width * animator.height * 3;
       const data = request.buffer?.byteLength === bytes ? new Uint8Array(request.buffer) : new Uint8Array(bytes);
       // The animator's smoothing and easing run on a millisecond clock.
-      const info = animator.render(request.frame.landmarks, request.frame.captureUs / 1000, data);
+      const info = animator.render(request.frame.landmarks, request.frame.captureUs / 1000, data, request.frame.mouth ?? null);
       return { data, index: request.frame.index, captureUs: request.frame.captureUs, state: info.state, renderMs: performance.now() - t0 };
     }
     case 'reset':

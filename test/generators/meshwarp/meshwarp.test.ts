@@ -14,6 +14,7 @@ import { fitSquare, loadImageRgb } from '../../../daemon/media/image.js';
 import { createHumanTracker, type HumanTracker } from '../../../daemon/generators/meshwarp/tracking/human-tracker.js';
 import { bestRotation, createFaceFrame, eulerDegrees, normalizeFace } from '../../../daemon/generators/meshwarp/transfer.js';
 import { LANDMARK_COUNT } from '../../../daemon/generators/meshwarp/tracking/types.js';
+import { INNER_LIP_POLYGON, pointInPolygon } from '../../../daemon/generators/meshwarp/topology.js';
 import { pearson, relativeAngles, type PoseAngles } from '../../../daemon/generators/meshwarp/pose-follow.js';
 import { main } from '../../../daemon/cli/main.js';
 import { demoDataDir, requireBinary } from '../../helpers/system.js';
@@ -93,6 +94,35 @@ describe.skipIf(noData || noFfmpeg)('meshwarp generator with a real face', () =>
     expect(stats.framesWithoutFace).toBe(0);
     expect(stats.stages.track.count).toBeGreaterThanOrEqual(50);
     expect(stats.warp).toMatch(/native|typescript/);
+  });
+
+  it('an open driver mouth shows its own interior in the output (the crop travels with the landmarks to the render worker)', async () => {
+    // Frames 170-181 of the demo (the mouth opens wide at 181), the last one twice: as it is,
+    // and with the driver's mouth interior painted green.
+    const frames: Frame[] = [];
+    for await (const f of decodeVideoFrames(join(DATA, 'driving.mp4'), { width: SIZE, height: SIZE, maxFrames: 182 })) if (f.index >= 170) frames.push(f);
+    const open = frames.at(-1)!;
+    const driver = (await tracker.track(open)).face!.landmarks;
+    const green = Uint8Array.from(open.data);
+    const xy = new Float32Array(2 * LANDMARK_COUNT);
+    for (let i = 0; i < LANDMARK_COUNT; i++) [xy[2 * i], xy[2 * i + 1]] = [driver[3 * i], driver[3 * i + 1]];
+    for (let y = 0; y < SIZE; y++) for (let x = 0; x < SIZE; x++) if (pointInPolygon(x + 0.5, y + 0.5, xy, INNER_LIP_POLYGON)) green.set([0, 255, 0], 3 * (y * SIZE + x));
+    const greenness = async (last: Uint8Array): Promise<number> => {
+      await generator.reset();
+      const out = await pushAll([...frames.slice(0, -1).map((f) => frame(f, f.index)), frame({ data: last, width: SIZE, height: SIZE }, open.index)]);
+      const shown = (await tracker.track(out.at(-1)!)).face!.landmarks;
+      const c = [(shown[3 * 13] + shown[3 * 14]) / 2, (shown[3 * 13 + 1] + shown[3 * 14 + 1]) / 2];
+      // Green over red in a 3x3 patch at the middle of the shown opening.
+      let sum = 0;
+      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+        const o = 3 * ((Math.round(c[1]) + dy) * SIZE + Math.round(c[0]) + dx);
+        sum += out.at(-1)!.data[o + 1] - out.at(-1)!.data[o];
+      }
+      return sum / 9;
+    };
+    const plain = await greenness(open.data);
+    const painted = await greenness(green);
+    expect(painted - plain, `green - red in the shown mouth: ${plain.toFixed(0)} as it is, ${painted.toFixed(0)} with the driver's interior green`).toBeGreaterThan(40);
   });
 
   it('draws into recycled buffers: the same pictures as into new ones, and the recycled copies are taken', async () => {

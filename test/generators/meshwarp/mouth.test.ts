@@ -3,8 +3,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  cropDriverMouth,
   eyeOpenness,
   fillMouthInterior,
+  lipColour,
   limitEyeOpening,
   MouthInteriorFill,
   mouthOpenness,
@@ -181,5 +183,71 @@ describe('eye helpers', () => {
     // The other eye, and an eye already within the limit, are left alone.
     expect(limitEyeOpening(wide, 'left', eyeOpenness(face, 'left') * 1.1)).toBe(false);
     for (const i of [...LEFT_EYE_UPPER, ...LEFT_EYE_LOWER]) expect(wide[3 * i + 1]).toBe(copy[3 * i + 1]);
+  });
+});
+
+describe('the driver\'s own mouth interior', () => {
+  const reference = syntheticFace();
+  const frame = smoothImage(W, H);
+
+  /** A driving frame whose open mouth's interior is one colour and whose lips are another. */
+  function drivingFrame(driver: Float32Array, interior: readonly number[], lips: readonly number[]): { data: Uint8Array; width: number; height: number } {
+    const data = new Uint8Array(W * H * 3);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const inside = pointInPolygon(x + 0.5, y + 0.5, driver, INNER_LIP_POLYGON, 3);
+        data.set(inside ? interior : lips, 3 * (y * W + x));
+      }
+    }
+    return { data, width: W, height: H };
+  }
+
+  it('crops the driving frame around an open mouth only, pixel for pixel', () => {
+    const driver = moveFace(syntheticFace({ mouthOpen: 24 }), new Float32Array(478 * 3), { tx: 30, ty: -10 });
+    const source = { data: Uint8Array.from(frame.data), width: W, height: H };
+    const mouth = cropDriverMouth(source, driver)!;
+    expect(mouth.width).toBeGreaterThan(20);
+    for (const [x, y] of [[0, 0], [mouth.width - 1, mouth.height - 1], [5, 3]] as const) {
+      const o = 3 * (y * mouth.width + x), f = 3 * ((mouth.y + y) * W + mouth.x + x);
+      expect([...mouth.data.subarray(o, o + 3)]).toEqual([...source.data.subarray(f, f + 3)]);
+    }
+    // Inner lips 13/14 are inside the crop.
+    for (const i of [13, 14, 61, 291]) {
+      expect(driver[3 * i]).toBeGreaterThanOrEqual(mouth.x);
+      expect(driver[3 * i]).toBeLessThan(mouth.x + mouth.width);
+    }
+    expect(cropDriverMouth(source, syntheticFace())).toBeNull(); // closed: nothing to show
+    const broken = Float32Array.from(driver);
+    broken[3 * 61] = Number.NaN;
+    expect(cropDriverMouth(source, broken)).toBeNull();
+  });
+
+  it('an open mouth shows the driver\'s interior, colour-matched to the portrait\'s lips; weight 0 is the synthetic interior exactly', () => {
+    const driver = moveFace(syntheticFace({ mouthOpen: 30 }), new Float32Array(478 * 3), { tx: -40, scale: 0.8 });
+    const shown = syntheticFace({ mouthOpen: 30 });
+    const mouth = cropDriverMouth(drivingFrame(driver, [20, 120, 40], [200, 100, 100]), driver)!;
+    // The driver's lips are (200, 100, 100); say the portrait's are (100, 100, 100): red halves.
+    const gain = Float64Array.from([0.5, 1, 1]);
+    const synthetic = Uint8Array.from(frame.data);
+    fillMouthInterior(synthetic, W, H, shown, reference);
+    const none = Uint8Array.from(frame.data);
+    fillMouthInterior(none, W, H, shown, reference, undefined, undefined, { mouth, landmarks: driver, gain, weight: 0 });
+    expect(Buffer.compare(none, synthetic)).toBe(0);
+    const own = Uint8Array.from(frame.data);
+    fillMouthInterior(own, W, H, shown, reference, undefined, undefined, { mouth, landmarks: driver, gain, weight: 1 });
+    // At the middle of the opening: the driver's green interior (times the gain), not the synthetic dark red.
+    const cx = Math.round((shown[3 * 13] + shown[3 * 14]) / 2), cy = Math.round((shown[3 * 13 + 1] + shown[3 * 14 + 1]) / 2);
+    const o = 3 * (cy * W + cx);
+    expect([...own.subarray(o, o + 3)]).toEqual([10, 120, 40]);
+    expect(synthetic[o + 1]).toBeLessThan(60);
+  });
+
+  it('lipColour reads the lips\' bodies between the inner and outer contours', () => {
+    const driver = syntheticFace({ mouthOpen: 30 });
+    const image = drivingFrame(driver, [0, 0, 0], [180, 90, 80]);
+    const out = new Float64Array(3);
+    expect(lipColour(image.data, W, H, driver, 0, 0, out)).toBe(true);
+    expect([...out]).toEqual([180, 90, 80]);
+    expect(lipColour(image.data, 10, 10, driver, 0, 0, out)).toBe(false); // no sample inside
   });
 });
