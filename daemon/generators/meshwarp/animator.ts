@@ -37,6 +37,9 @@ export const DEFAULT_DEPTH_SCALE = 1;
  */
 export const DEFAULT_VERTICAL_DEPTH_SCALE = 1;
 
+/** How much of the mouth interior is the driver's own at most (the rest: the synthetic one, whose teeth stay readable). */
+export const DRIVER_INTERIOR_WEIGHT = 0.6;
+
 /** How long a lost face takes to ease back to neutral, and a found one to ease in. */
 export const EASE_TO_NEUTRAL_MS = 500;
 export const EASE_IN_MS = 150;
@@ -173,7 +176,7 @@ export class MeshwarpAnimator {
   /** The driver's interior for this frame's mouth fill, or null (the synthetic one). */
   private driverInterior(driving: Float32Array | null, mouth: DriverMouth | null): MouthSource | null {
     if (!driving || !mouth || !this.hasPortraitLips) return null;
-    const weight = smoothstep(DRIVER_INTERIOR_OPENING[0], DRIVER_INTERIOR_OPENING[1], mouthOpenness(driving));
+    const weight = DRIVER_INTERIOR_WEIGHT * smoothstep(DRIVER_INTERIOR_OPENING[0], DRIVER_INTERIOR_OPENING[1], mouthOpenness(driving));
     if (!(weight > 0) || !lipColour(mouth.data, mouth.width, mouth.height, driving, mouth.x, mouth.y, this.driverLips)) return null;
     const source = this.mouthSource;
     // Lighting and white balance: the driver's lips' colour taken to the portrait's, within limits.
