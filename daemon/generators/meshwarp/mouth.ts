@@ -12,7 +12,11 @@
  *   distance outside the polygon are touched;
  * - colour: dark red-brown, darkest in the middle of the opening and towards the back; a
  *   lighter band of upper teeth under the upper lip once the mouth is open enough (`teeth`),
- *   a hint of tongue near the lower lip.
+ *   a hint of tongue near the lower lip;
+ * - the driver's own interior (a MouthSource: a crop of the driving frame, cropDriverMouth),
+ *   mixed over that by its weight: each pixel's place along the mouth and across the opening
+ *   is looked up in the driver's opening (inset from its lips), its colour scaled by the
+ *   ratio of the portrait's lip colour to the driver's (lighting, white balance).
  * Which pixels are touched is decided exactly (the even-odd rule of pointInPolygon per row,
  * and the true distance to the contour in a band around it); the colour uses a cheaper mouth
  * frame (distance along the mouth's normal to the sampled upper and lower contours).
@@ -254,7 +258,8 @@ class MouthScratch {
   readonly srcPoly = new Float64Array(2 * LIP_POLYGON.length);
   readonly srcUpper = new Float64Array(TABLE + 1);
   readonly srcLower = new Float64Array(TABLE + 1);
-  /** The driver's mouth frame in its crop: corner x, y, axis x, y, normal x, y, width. */
+  /** Mouth frames (mouthFrame): the output's, and the driver's in its crop. */
+  readonly frame = new Float64Array(7);
   readonly src = new Float64Array(7);
 }
 
@@ -397,20 +402,11 @@ function paintMouth(
   if (x0 > x1 || y0 > y1) return 0;
 
   // Mouth frame: t along the corner axis (78 -> 308), s along its normal towards the lower lip.
-  const ax = poly[0], ay = poly[1];
-  const mouthWidth = Math.hypot(poly[2 * UPPER_EDGES] - ax, poly[2 * UPPER_EDGES + 1] - ay);
-  if (!(mouthWidth > 0)) return 0;
-  const ux = (poly[2 * UPPER_EDGES] - ax) / mouthWidth, uy = (poly[2 * UPPER_EDGES + 1] - ay) / mouthWidth;
-  let nx = -uy, ny = ux;
-  const lowerMid = LIP_POLYGON.length - 5; // 14's place in the polygon
-  if ((poly[2 * lowerMid] - ax) * nx + (poly[2 * lowerMid + 1] - ay) * ny < 0) {
-    nx = -nx;
-    ny = -ny;
-  }
-  sampleContour(poly, UPPER_ORDER, ax, ay, ux, uy, nx, ny, mouthWidth, upper);
-  sampleContour(poly, LOWER_ORDER, ax, ay, ux, uy, nx, ny, mouthWidth, lower);
+  const mf = scratch.frame;
+  if (!mouthFrame(poly, upper, lower, mf)) return 0;
+  const ax = mf[0], ay = mf[1], ux = mf[2], uy = mf[3], nx = mf[4], ny = mf[5], mouthWidth = mf[6];
   const driver = source !== null && source.weight > 0 && driverFrame(source, scratch);
-  const frame = scratch.src;
+  const driverAt = scratch.src;
 
   // Exact distance to the contour in a band around it (only there can the feather apply).
   const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
@@ -527,8 +523,8 @@ function paintMouth(
         const lo = scratch.srcLower[j0] + (scratch.srcLower[j0 + 1] - scratch.srcLower[j0]) * wj;
         // Inset from the driver's lips (its inner-lip points sit on the lips' edge, and the
         // edge pixels are lip): the portrait's lips frame a driver interior without a second lip.
-        const across = up + (DRIVER_EDGE_INSET + s * (1 - 2 * DRIVER_EDGE_INSET)) * (lo - up), along = t * frame[6];
-        const sx = frame[0] + along * frame[2] + across * frame[4] - 0.5, sy = frame[1] + along * frame[3] + across * frame[5] - 0.5;
+        const across = up + (DRIVER_EDGE_INSET + s * (1 - 2 * DRIVER_EDGE_INSET)) * (lo - up), along = t * driverAt[6];
+        const sx = driverAt[0] + along * driverAt[2] + across * driverAt[4] - 0.5, sy = driverAt[1] + along * driverAt[3] + across * driverAt[5] - 0.5;
         const fx = sx < 0 ? 0 : sx > m.width - 1 ? m.width - 1 : sx, fy = sy < 0 ? 0 : sy > m.height - 1 ? m.height - 1 : sy;
         const x0s = Math.min(m.width - 2, Math.floor(fx)), y0s = Math.min(m.height - 2, Math.floor(fy));
         const bx = fx - x0s, by = fy - y0s;
@@ -568,25 +564,34 @@ function driverFrame(source: MouthSource, scratch: MouthScratch): boolean {
     poly[2 * k + 1] = y;
   }
   if (mouth.width < 2 || mouth.height < 2) return false;
+  return mouthFrame(poly, scratch.srcUpper, scratch.srcLower, scratch.src);
+}
+
+/**
+ * A mouth's frame from its inner-lip polygon (LIP_POLYGON order): into `frame` the corner 78,
+ * the unit axis to 308, the unit normal towards the lower lip and the corner distance; into
+ * `upper` / `lower` the contours' offsets along the normal (sampleContour). False when the
+ * corners coincide.
+ */
+function mouthFrame(poly: Float64Array, upper: Float64Array, lower: Float64Array, frame: Float64Array): boolean {
   const ax = poly[0], ay = poly[1];
   const width = Math.hypot(poly[2 * UPPER_EDGES] - ax, poly[2 * UPPER_EDGES + 1] - ay);
-  if (!(width > 1)) return false;
+  if (!(width > 0)) return false;
   const ux = (poly[2 * UPPER_EDGES] - ax) / width, uy = (poly[2 * UPPER_EDGES + 1] - ay) / width;
   let nx = -uy, ny = ux;
-  const lowerMid = LIP_POLYGON.length - 5;
+  const lowerMid = LIP_POLYGON.length - 5; // 14's place in the polygon
   if ((poly[2 * lowerMid] - ax) * nx + (poly[2 * lowerMid + 1] - ay) * ny < 0) {
     nx = -nx;
     ny = -ny;
   }
-  sampleContour(poly, UPPER_ORDER, ax, ay, ux, uy, nx, ny, width, scratch.srcUpper);
-  sampleContour(poly, LOWER_ORDER, ax, ay, ux, uy, nx, ny, width, scratch.srcLower);
-  const f = scratch.src;
-  f[0] = ax;
-  f[1] = ay;
-  f[2] = ux;
-  f[3] = uy;
-  f[4] = nx;
-  f[5] = ny;
-  f[6] = width;
+  sampleContour(poly, UPPER_ORDER, ax, ay, ux, uy, nx, ny, width, upper);
+  sampleContour(poly, LOWER_ORDER, ax, ay, ux, uy, nx, ny, width, lower);
+  frame[0] = ax;
+  frame[1] = ay;
+  frame[2] = ux;
+  frame[3] = uy;
+  frame[4] = nx;
+  frame[5] = ny;
+  frame[6] = width;
   return true;
 }
