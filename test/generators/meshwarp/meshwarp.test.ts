@@ -188,17 +188,19 @@ describe.skipIf(noData || noFfmpeg)('meshwarp generator with a real face', () =>
       await generator.setExpressionControls!({ mouth, eyes: 1, brows: 1, head: 1, headPose: 'relative' });
       const out = await pushAll(frames.map((f) => ({ ...f, data: f.data.slice() })));
       const result: number[] = [];
-      for (const f of out.filter((_, i) => i % 4 === 0)) {
+      for (const f of out.filter((_, i) => i % 2 === 0)) {
         const face = (await tracker.track(f)).face;
         if (face) result.push(Math.hypot(face.landmarks[3 * 13]! - face.landmarks[3 * 14]!, face.landmarks[3 * 13 + 1]! - face.landmarks[3 * 14 + 1]!));
       }
       return result;
     };
-    const spread = (values: number[]): number => Math.max(...values) - Math.min(...values);
-    const still = spread(await gaps(0));
-    const normal = spread(await gaps(1));
-    const strong = spread(await gaps(2));
-    if (process.env.PERSONALIVE_PRINT) console.log(`mouth gap spread px: 0 -> ${still.toFixed(2)}, 1 -> ${normal.toFixed(2)}, 2 -> ${strong.toFixed(2)}`);
+    // How far the mouth opens on average past its most closed frame (a max - min spread of
+    // single frames swung with one frame's reading of a painted interior).
+    const opening = (values: number[]): number => values.reduce((s, v) => s + v, 0) / values.length - Math.min(...values);
+    const still = opening(await gaps(0));
+    const normal = opening(await gaps(1));
+    const strong = opening(await gaps(2));
+    if (process.env.PERSONALIVE_PRINT) console.log(`mean mouth gap past its most closed, px: 0 -> ${still.toFixed(2)}, 1 -> ${normal.toFixed(2)}, 2 -> ${strong.toFixed(2)}`);
     expect(normal).toBeGreaterThan(still);
     expect(strong).toBeGreaterThan(normal);
     await generator.setExpressionControls!({ mouth: 1, eyes: 1, brows: 1, head: 1, headPose: 'relative' });
