@@ -8,11 +8,11 @@
  */
 import { PersonaLiveError } from '../../errors.js';
 import type { RgbImage } from '../../frames.js';
-import { LandmarkSmoother, LANDMARK_SMOOTHING, type OneEuroParams } from './tracking/one-euro.js';
+import { LandmarkSmoother, LANDMARK_SMOOTHING, OneEuroFilter, type OneEuroParams } from './tracking/one-euro.js';
 import { LANDMARK_COUNT } from './tracking/types.js';
 import { EyelidRenderer } from './eyelids.js';
 import { DEFAULT_MOUTH_FILL_OPTIONS, DRIVER_INTERIOR_OPENING, fillMouthInterior, lipColour, mouthOpenness, smoothstep, type DriverMouth, type MouthFillStats, type MouthSource } from './mouth.js';
-import { buildWarpTopology, placeDepths, placeVertices, type WarpTopology } from './topology.js';
+import { buildWarpTopology, MOUTH_INDICES, placeDepths, placeVertices, type WarpTopology } from './topology.js';
 import { MotionTransfer, type TransferInfo, type TransferOptions } from './transfer.js';
 import type { ExpressionControls } from '../../kinds.js';
 import { createMeshWarper, type MeshWarper } from './warp.js';
@@ -40,6 +40,16 @@ export const DEFAULT_VERTICAL_DEPTH_SCALE = 1;
 /** How much of the mouth interior is the driver's own at most (the rest: the synthetic one, whose teeth stay readable). */
 export const DRIVER_INTERIOR_WEIGHT = 0.6;
 
+/**
+ * Smoothing of the lips and jaw: they jump further in a frame than anything else (a mouth
+ * shutting on "p", "b", "m": 23 px in 40 ms in the demo video), and with the face's smoothing
+ * (its derivative filtered at 0.5 Hz) the shown mouth was still 40 % open one frame after the
+ * driver's had shut, a closed mouth rendered open (portrait-3's closed-mouth frames). A faster
+ * derivative and a larger beta let such a jump through within the frame; a still mouth stays
+ * as smooth (minCutoff unchanged).
+ */
+export const MOUTH_SMOOTHING: Readonly<OneEuroParams> = Object.freeze({ minCutoff: 1, beta: 0.6, dCutoff: 2 });
+
 /** How long a lost face takes to ease back to neutral, and a found one to ease in. */
 export const EASE_TO_NEUTRAL_MS = 500;
 export const EASE_IN_MS = 150;
@@ -60,6 +70,9 @@ export class MeshwarpAnimator {
   private readonly warper: MeshWarper;
   private readonly transfer: MotionTransfer;
   private readonly smoother: LandmarkSmoother;
+  /** The lips and jaw on their own (MOUTH_SMOOTHING), gathered into mouthValues. */
+  private readonly mouthSmoother = new OneEuroFilter(3 * MOUTH_INDICES.length, MOUTH_SMOOTHING);
+  private readonly mouthValues = new Float32Array(3 * MOUTH_INDICES.length);
   private readonly smoothed = new Float32Array(LANDMARK_COUNT * 3);
   private readonly animated = new Float32Array(LANDMARK_COUNT * 3);
   /** The pose shown at the last moment the state changed (lost or found), for easing. */
@@ -124,6 +137,7 @@ export class MeshwarpAnimator {
   reset(): void {
     this.transfer.resetAnchor();
     this.smoother.reset();
+    this.mouthSmoother.reset();
     this.shown.set(this.referenceLandmarks);
     this.lostAt = null;
     this.foundAt = null;
@@ -141,6 +155,7 @@ export class MeshwarpAnimator {
     let state: AnimatorFrameInfo['state'];
     if (driving) {
       this.smoother.smooth(driving, timestampMs, this.smoothed);
+      this.smoothMouth(driving, timestampMs);
       this.transfer.transfer(this.smoothed, this.animated, this.info, timestampMs);
       if (this.lostAt !== null) {
         this.lostAt = null;
@@ -158,6 +173,7 @@ export class MeshwarpAnimator {
         this.easeFrom.set(this.shown);
         // The smoother must not pull the returning face from a stale position.
         this.smoother.reset();
+        this.mouthSmoother.reset();
       }
       const k = this.everTracked ? smoothstep(0, 1, (timestampMs - this.lostAt) / EASE_TO_NEUTRAL_MS) : 1;
       blend(this.easeFrom, this.referenceLandmarks, k, this.shown);
@@ -171,6 +187,24 @@ export class MeshwarpAnimator {
     this.eyelids.paintLids(out, this.width, this.height, this.shown);
     fillMouthInterior(out, this.width, this.height, this.shown, this.referenceLandmarks, this.mouthStats, DEFAULT_MOUTH_FILL_OPTIONS, this.driverInterior(driving, driverMouth));
     return { state, transfer: this.info, mouthOpened: this.mouthStats.filled };
+  }
+
+  /** The lips and jaw of `smoothed` from their own filter (MOUTH_SMOOTHING) of the raw landmarks. */
+  private smoothMouth(driving: Float32Array, timestampMs: number): void {
+    const v = this.mouthValues;
+    for (let k = 0; k < MOUTH_INDICES.length; k++) {
+      const i = 3 * MOUTH_INDICES[k]!;
+      v[3 * k] = driving[i];
+      v[3 * k + 1] = driving[i + 1];
+      v[3 * k + 2] = driving[i + 2];
+    }
+    this.mouthSmoother.filter(v, timestampMs, v);
+    for (let k = 0; k < MOUTH_INDICES.length; k++) {
+      const i = 3 * MOUTH_INDICES[k]!;
+      this.smoothed[i] = v[3 * k];
+      this.smoothed[i + 1] = v[3 * k + 1];
+      this.smoothed[i + 2] = v[3 * k + 2];
+    }
   }
 
   /** The driver's interior for this frame's mouth fill, or null (the synthetic one). */
