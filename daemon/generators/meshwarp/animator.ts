@@ -8,7 +8,7 @@
  */
 import { PersonaLiveError } from '../../errors.js';
 import type { RgbImage } from '../../frames.js';
-import { LandmarkSmoother, LANDMARK_SMOOTHING, OneEuroFilter, type OneEuroParams } from './tracking/one-euro.js';
+import { LandmarkSmoother, LANDMARK_SMOOTHING, type OneEuroParams } from './tracking/one-euro.js';
 import { LANDMARK_COUNT } from './tracking/types.js';
 import { EyelidRenderer } from './eyelids.js';
 import { DEFAULT_MOUTH_FILL_OPTIONS, DRIVER_INTERIOR_OPENING, fillMouthInterior, lipColour, mouthOpenness, smoothstep, type DriverMouth, type MouthFillStats, type MouthSource } from './mouth.js';
@@ -69,10 +69,8 @@ export class MeshwarpAnimator {
   private readonly topology: WarpTopology;
   private readonly warper: MeshWarper;
   private readonly transfer: MotionTransfer;
+  /** The face's smoothing, the lips and jaw with MOUTH_SMOOTHING. */
   private readonly smoother: LandmarkSmoother;
-  /** The lips and jaw on their own (MOUTH_SMOOTHING), gathered into mouthValues. */
-  private readonly mouthSmoother = new OneEuroFilter(3 * MOUTH_INDICES.length, MOUTH_SMOOTHING);
-  private readonly mouthValues = new Float32Array(3 * MOUTH_INDICES.length);
   private readonly smoothed = new Float32Array(LANDMARK_COUNT * 3);
   private readonly animated = new Float32Array(LANDMARK_COUNT * 3);
   /** The pose shown at the last moment the state changed (lost or found), for easing. */
@@ -99,7 +97,7 @@ export class MeshwarpAnimator {
    * @param referenceLandmarks its tracked face (LANDMARK_COUNT x 3, pixels).
    */
   constructor(reference: RgbImage, referenceLandmarks: Float32Array, transferOptions: TransferOptions = {}, smoothing: OneEuroParams = LANDMARK_SMOOTHING) {
-    this.smoother = new LandmarkSmoother(smoothing);
+    this.smoother = new LandmarkSmoother(smoothing, LANDMARK_COUNT, { indices: MOUTH_INDICES, params: MOUTH_SMOOTHING });
     if (referenceLandmarks.length !== LANDMARK_COUNT * 3) {
       throw new PersonaLiveError('INTERNAL', `reference landmarks: expected ${LANDMARK_COUNT * 3} values, got ${referenceLandmarks.length}`);
     }
@@ -137,7 +135,6 @@ export class MeshwarpAnimator {
   reset(): void {
     this.transfer.resetAnchor();
     this.smoother.reset();
-    this.mouthSmoother.reset();
     this.shown.set(this.referenceLandmarks);
     this.lostAt = null;
     this.foundAt = null;
@@ -155,7 +152,6 @@ export class MeshwarpAnimator {
     let state: AnimatorFrameInfo['state'];
     if (driving) {
       this.smoother.smooth(driving, timestampMs, this.smoothed);
-      this.smoothMouth(driving, timestampMs);
       this.transfer.transfer(this.smoothed, this.animated, this.info, timestampMs);
       if (this.lostAt !== null) {
         this.lostAt = null;
@@ -173,7 +169,6 @@ export class MeshwarpAnimator {
         this.easeFrom.set(this.shown);
         // The smoother must not pull the returning face from a stale position.
         this.smoother.reset();
-        this.mouthSmoother.reset();
       }
       const k = this.everTracked ? smoothstep(0, 1, (timestampMs - this.lostAt) / EASE_TO_NEUTRAL_MS) : 1;
       blend(this.easeFrom, this.referenceLandmarks, k, this.shown);
@@ -187,24 +182,6 @@ export class MeshwarpAnimator {
     this.eyelids.paintLids(out, this.width, this.height, this.shown);
     fillMouthInterior(out, this.width, this.height, this.shown, this.referenceLandmarks, this.mouthStats, DEFAULT_MOUTH_FILL_OPTIONS, this.driverInterior(driving, driverMouth));
     return { state, transfer: this.info, mouthOpened: this.mouthStats.filled };
-  }
-
-  /** The lips and jaw of `smoothed` from their own filter (MOUTH_SMOOTHING) of the raw landmarks. */
-  private smoothMouth(driving: Float32Array, timestampMs: number): void {
-    const v = this.mouthValues;
-    for (let k = 0; k < MOUTH_INDICES.length; k++) {
-      const i = 3 * MOUTH_INDICES[k]!;
-      v[3 * k] = driving[i];
-      v[3 * k + 1] = driving[i + 1];
-      v[3 * k + 2] = driving[i + 2];
-    }
-    this.mouthSmoother.filter(v, timestampMs, v);
-    for (let k = 0; k < MOUTH_INDICES.length; k++) {
-      const i = 3 * MOUTH_INDICES[k]!;
-      this.smoothed[i] = v[3 * k];
-      this.smoothed[i + 1] = v[3 * k + 1];
-      this.smoothed[i + 2] = v[3 * k + 2];
-    }
   }
 
   /** The driver's interior for this frame's mouth fill, or null (the synthetic one). */

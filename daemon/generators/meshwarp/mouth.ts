@@ -170,8 +170,8 @@ const TABLE = 128;
 
 /**
  * The driver's own mouth, for the interior (its teeth, tongue and cavity as they are): a crop
- * of the driving frame around its lips (cropDriverMouth) and, in the frame's pixels, the
- * driver's landmarks of the same frame.
+ * of the driving frame around its lips (cropDriverMouth). Its landmarks, in the frame's
+ * pixels, go beside it (MouthSource).
  */
 export interface DriverMouth {
   data: Uint8Array;

@@ -140,13 +140,27 @@ export class OneEuroFilter {
  */
 export const LANDMARK_SMOOTHING: Readonly<OneEuroParams> = Object.freeze({ minCutoff: 1, beta: 0.3, dCutoff: 0.5 });
 
+/** Landmarks smoothed with parameters of their own (LandmarkSmoother), e.g. the lips, which move fastest. */
+export interface LandmarkGroup {
+  indices: readonly number[];
+  params: OneEuroParams;
+}
+
 /** Smooths the tracker's landmark arrays (LANDMARK_COUNT x 3 floats) over time. */
 export class LandmarkSmoother {
   private readonly filterImpl: OneEuroFilter;
+  /** The group's filter and its values, gathered from (and scattered back into) the frame. */
+  private readonly group: { indices: Uint16Array; filter: OneEuroFilter; values: Float32Array } | null;
 
-  /** @throws PersonaLiveError USAGE for bad params or count. */
-  constructor(params: OneEuroParams = LANDMARK_SMOOTHING, count: number = LANDMARK_COUNT) {
+  /**
+   * @param group landmarks whose smoothing takes its own parameters (the rest: `params`).
+   * @throws PersonaLiveError USAGE for bad params or count.
+   */
+  constructor(params: OneEuroParams = LANDMARK_SMOOTHING, count: number = LANDMARK_COUNT, group?: LandmarkGroup) {
     this.filterImpl = new OneEuroFilter(count * 3, params);
+    this.group = group
+      ? { indices: Uint16Array.from(group.indices), filter: new OneEuroFilter(3 * group.indices.length, group.params), values: new Float32Array(3 * group.indices.length) }
+      : null;
   }
 
   get parameters(): Readonly<OneEuroParams> {
@@ -159,11 +173,29 @@ export class LandmarkSmoother {
    * @throws PersonaLiveError USAGE when landmarks hold fewer than count x 3 numbers.
    */
   smooth(landmarks: Float32Array, timestampMs: number, out?: Float32Array): Float32Array {
-    return this.filterImpl.filter(landmarks, timestampMs, out);
+    const result = this.filterImpl.filter(landmarks, timestampMs, out);
+    const group = this.group;
+    if (!group) return result;
+    const { indices, values } = group;
+    for (let k = 0; k < indices.length; k++) {
+      const i = 3 * indices[k];
+      values[3 * k] = landmarks[i];
+      values[3 * k + 1] = landmarks[i + 1];
+      values[3 * k + 2] = landmarks[i + 2];
+    }
+    group.filter.filter(values, timestampMs, values);
+    for (let k = 0; k < indices.length; k++) {
+      const i = 3 * indices[k];
+      result[i] = values[3 * k];
+      result[i + 1] = values[3 * k + 1];
+      result[i + 2] = values[3 * k + 2];
+    }
+    return result;
   }
 
   /** Call when the face was lost or the scene cut, so the next face is not blended with the last. */
   reset(): void {
     this.filterImpl.reset();
+    this.group?.filter.reset();
   }
 }

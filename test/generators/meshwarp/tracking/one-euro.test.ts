@@ -127,4 +127,32 @@ describe('LandmarkSmoother', () => {
     smoother.reset();
     expect(Array.from(smoother.smooth(frame, 10_000))).toEqual(Array.from(frame));
   });
+
+  it('a group of landmarks takes its own parameters: the group as its own filter would give, the rest as without a group; reset forgets both', () => {
+    const fast = { minCutoff: 1, beta: 0.6, dCutoff: 2 };
+    const indices = [3, 10, 400];
+    const grouped = new LandmarkSmoother(LANDMARK_SMOOTHING, LANDMARK_COUNT, { indices, params: fast });
+    const plain = new LandmarkSmoother();
+    const own = new OneEuroFilter(3 * indices.length, fast);
+    const next = gaussian(3);
+    const frame = new Float32Array(LANDMARK_COUNT * 3);
+    const check = (f: number): void => {
+      for (let i = 0; i < frame.length; i++) frame[i] = 100 + (f > 10 ? 20 : 0) + next();
+      const expectedRest = Float32Array.from(plain.smooth(frame, f * FRAME_MS));
+      const expectedGroup = Float32Array.from(own.filter(indices.flatMap((i) => [frame[3 * i]!, frame[3 * i + 1]!, frame[3 * i + 2]!]), f * FRAME_MS));
+      const out = grouped.smooth(frame, f * FRAME_MS);
+      indices.forEach((i, k) => {
+        for (let c = 0; c < 3; c++) {
+          expect(out[3 * i + c]).toBe(expectedGroup[3 * k + c]);
+          expectedRest[3 * i + c] = out[3 * i + c]!;
+        }
+      });
+      expect(Array.from(out)).toEqual(Array.from(expectedRest));
+    };
+    for (let f = 0; f < 20; f++) check(f);
+    grouped.reset();
+    plain.reset();
+    own.reset();
+    check(100); // after a reset every filter passes its first frame through: the same only if both were reset
+  });
 });
