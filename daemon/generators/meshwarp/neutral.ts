@@ -51,8 +51,8 @@ const MAX_STEP_MS = 200;
 /** MediaPipe points: the outer eye corners (the face's left-right axis), the nose base and the mouth corners (its jaw). */
 const EYE_RIGHT_OUTER = 33;
 const EYE_LEFT_OUTER = 263;
-const NOSE_BASE = 2;
-const MOUTH_CORNERS = [61, 291] as const;
+export const NOSE_BASE = 2;
+export const MOUTH_CORNERS = [61, 291] as const;
 
 /** The inner lips' points (closeLips keeps the upper ones and closes each lower one by its own gap). */
 const INNER_LIPS: ReadonlySet<number> = new Set([...INNER_LIP_UPPER, ...INNER_LIP_LOWER]);

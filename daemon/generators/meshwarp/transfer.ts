@@ -10,7 +10,7 @@
 import { PersonaLiveError } from '../../errors.js';
 import { LANDMARK_COUNT } from './tracking/types.js';
 import { BROW_INDICES, EYELIDS, INNER_LIP_LOWER, INNER_LIP_UPPER, MOUTH_INDICES } from './topology.js';
-import { closeLips, measureLowerFace, NeutralFace } from './neutral.js';
+import { closeLips, measureLowerFace, MOUTH_CORNERS, NeutralFace, NOSE_BASE } from './neutral.js';
 import { eyeOpenness, smoothstep } from './mouth.js';
 import { DEFAULT_EXPRESSION_CONTROLS, type ExpressionControls } from '../../kinds.js';
 
@@ -487,10 +487,6 @@ export class MotionTransfer {
     }
   }
 }
-
-/** MediaPipe points that define the lower face's weights (expressionGains). */
-const NOSE_BASE = 2;
-const MOUTH_CORNERS = [61, 291] as const;
 
 /**
  * Per-landmark expression gain (EXPRESSION_GAIN) for a face (normalised landmarks): brows

@@ -53,12 +53,10 @@ const luma = (d: Uint8Array, o: number): number => 0.299 * d[o] + 0.587 * d[o + 
 
 /** Mean luma of `image` over the portrait's own eye opening (its eye polygon in the portrait's landmarks). */
 function eyeAreaLuma(image: Uint8Array, landmarks: Float32Array, polygon: readonly number[]): number {
-  const xy = new Float32Array(2 * 478);
-  for (let i = 0; i < 478; i++) [xy[2 * i], xy[2 * i + 1]] = [landmarks[3 * i], landmarks[3 * i + 1]];
   let sum = 0, n = 0;
   for (let y = 0; y < SIZE; y++) {
     for (let x = 0; x < SIZE; x++) {
-      if (!pointInPolygon(x + 0.5, y + 0.5, xy, polygon)) continue;
+      if (!pointInPolygon(x + 0.5, y + 0.5, landmarks, polygon, 3)) continue;
       sum += luma(image, 3 * (y * SIZE + x));
       n++;
     }
