@@ -1,7 +1,7 @@
 /**
  * The built-in generator's per-frame core: driving landmarks in, animated reference frame
  * out. Smoothing (One-Euro) -> relative motion transfer -> mesh placement -> warp of the
- * reference (closing lids sample their skin) -> closing lids and the mouth interior painted.
+ * reference (closing lids sample their skin, opening lips their colour) -> closing lids and the mouth interior painted.
  * When the driver's face is lost, the last pose is held and eases back to neutral (the
  * reference itself) over about half a second; when it comes back, the pose eases in again.
  * Everything is allocated once per reference.
@@ -11,6 +11,7 @@ import type { RgbImage } from '../../frames.js';
 import { LandmarkSmoother, LANDMARK_SMOOTHING, type OneEuroParams } from './tracking/one-euro.js';
 import { LANDMARK_COUNT } from './tracking/types.js';
 import { EyelidRenderer } from './eyelids.js';
+import { LipSources } from './lips.js';
 import { DEFAULT_MOUTH_FILL_OPTIONS, DRIVER_INTERIOR_OPENING, fillMouthInterior, lipColour, mouthOpenness, smoothstep, type DriverMouth, type MouthFillStats, type MouthSource } from './mouth.js';
 import { buildWarpTopology, MOUTH_INDICES, placeDepths, placeVertices, type WarpTopology } from './topology.js';
 import { MotionTransfer, type TransferInfo, type TransferOptions } from './transfer.js';
@@ -80,6 +81,7 @@ export class MeshwarpAnimator {
   /** The warp's source positions: the topology's, but closing upper lids sample their skin (EyelidRenderer). */
   private readonly sources: Float32Array;
   private readonly eyelids: EyelidRenderer;
+  private readonly lips: LipSources;
   private readonly depths: Float32Array;
   private readonly info: TransferInfo = { rotation: { pitch: 0, yaw: 0, roll: 0 }, translation: [0, 0], scaleRatio: 1 };
   private readonly mouthStats: MouthFillStats = { filled: false, pixels: 0 };
@@ -110,7 +112,8 @@ export class MeshwarpAnimator {
     this.transfer = new MotionTransfer(this.referenceLandmarks, { depthScale: DEFAULT_DEPTH_SCALE, verticalDepthScale: DEFAULT_VERTICAL_DEPTH_SCALE, ...transferOptions });
     this.vertices = new Float32Array(2 * this.topology.vertexCount);
     this.sources = Float32Array.from(this.topology.referenceVertices);
-    this.eyelids = new EyelidRenderer(reference, this.referenceLandmarks, this.topology.referenceVertices);
+    this.eyelids = new EyelidRenderer(reference, this.referenceLandmarks, this.topology);
+    this.lips = new LipSources(this.referenceLandmarks);
     this.depths = new Float32Array(this.topology.vertexCount);
     this.shown.set(this.referenceLandmarks);
     this.hasPortraitLips = lipColour(reference.data, reference.width, reference.height, this.referenceLandmarks, 0, 0, this.portraitLips);
@@ -178,6 +181,7 @@ export class MeshwarpAnimator {
     placeVertices(this.topology, this.shown, this.vertices);
     placeDepths(this.topology, this.shown, this.depths);
     this.eyelids.placeSources(this.shown, this.topology.referenceVertices, this.sources);
+    this.lips.placeSources(this.shown, this.topology.referenceVertices, this.sources);
     this.warper.render(this.sources, this.vertices, this.topology.triangles, out, this.depths);
     this.eyelids.paintLids(out, this.width, this.height, this.shown);
     fillMouthInterior(out, this.width, this.height, this.shown, this.referenceLandmarks, this.mouthStats, DEFAULT_MOUTH_FILL_OPTIONS, this.driverInterior(driving, driverMouth));

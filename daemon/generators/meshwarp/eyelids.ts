@@ -24,10 +24,15 @@
  */
 import type { RgbImage } from '../../frames.js';
 import { eyeOpenness, smoothstep, type EyeSide } from './mouth.js';
-import { EYELIDS, LEFT_EYE_LOWER, LEFT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from './topology.js';
+import { EYELIDS, LEFT_EYE_LOWER, LEFT_EYE_UPPER, LEFT_IRIS_CENTER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER, RIGHT_IRIS_CENTER, type WarpTopology } from './topology.js';
 
 /** How far up its lid band (margin -> ring above) a shut eye's margin samples from. */
 export const LID_SOURCE_SHIFT = 0.6;
+/**
+ * The iris centre's source on a closing eye stays at most this far up the eye's visible part
+ * (a fraction of it): the eye's fan of triangles never folds in the source as the lid comes down.
+ */
+export const IRIS_SOURCE_LIMIT = 0.9;
 /** Closure (shown opening over the portrait's) between which the painted lid fades in (open -> shut). */
 export const LID_PAINT_CLOSURE: readonly [number, number] = [0.95, 0.15];
 /** Closure between which the lash line fades in. */
@@ -60,6 +65,18 @@ interface EyeLid {
   /** Upper margin points (EYELIDS order) and their source shift when shut (reference pixels). */
   margin: Uint16Array;
   shift: Float32Array;
+  /** The lower margin points facing them, and the margins' eye-side copies (WarpTopology.lidCopies) for the eye's inside. */
+  lower: Uint16Array;
+  copies: Uint16Array;
+  /**
+   * The triangulated iris centre (-1: none), and the eye's inside across it in the source: the
+   * lower lid's point below it, the vector from there up to the upper lid, and the iris centre's
+   * place on that span (0 at the lower lid, 1 at the upper).
+   */
+  iris: number;
+  irisBase: Float32Array;
+  irisSpan: Float32Array;
+  irisPlace: number;
   /** The upper contour corner to corner (9 points): the lid's lower edge and the lash line. */
   contour: Uint16Array;
   /** LID_RING[side]: the lid's upper edge. */
@@ -98,23 +115,37 @@ export class EyelidRenderer {
   /**
    * @param reference the portrait (the warp's source image).
    * @param referenceLandmarks its landmarks (LANDMARK_COUNT x 3, its pixels).
-   * @param referenceVertices the warp's source positions (WarpTopology.referenceVertices; x, y pairs).
+   * @param topology the warp's mesh (its source positions, lid copies and iris centres).
    */
-  constructor(reference: RgbImage, referenceLandmarks: Float32Array, referenceVertices: Float32Array) {
-    this.eyes = (['right', 'left'] as const).map((side) => measureEye(side, reference, referenceLandmarks, referenceVertices));
+  constructor(reference: RgbImage, referenceLandmarks: Float32Array, topology: Pick<WarpTopology, 'referenceVertices' | 'lidCopies' | 'lidCopyOf' | 'irisCenters'>) {
+    this.eyes = (['right', 'left'] as const).map((side) => measureEye(side, reference, referenceLandmarks, topology));
   }
 
   /**
-   * Writes the warp's source positions of the upper lid margins into `sources` (a copy of the
-   * topology's referenceVertices; only those 14 points are written) for the shown landmarks.
+   * Writes the warp's source positions of the closing eyes into `sources` (a copy of the
+   * topology's referenceVertices; only the upper margins, their copies and the iris centres are
+   * written) for the shown landmarks. The lid band above a margin samples lid skin (the margin
+   * moves up its band); the eye's inside samples the portrait's eye at its own scale from the
+   * lower lid up to as far as the eye is shown open: the closing upper lid covers the top of
+   * the iris instead of squashing it into a smaller open eye (which the face tracker read back
+   * as open, and which looked like one).
    */
   placeSources(shown: Float32Array, referenceVertices: Float32Array, sources: Float32Array): void {
     for (const eye of this.eyes) {
-      const m = LID_SOURCE_SHIFT * (1 - this.closure(eye, shown));
+      const c = this.closure(eye, shown);
+      const m = LID_SOURCE_SHIFT * (1 - c);
       for (let k = 0; k < eye.margin.length; k++) {
         const v = 2 * eye.margin[k];
         sources[v] = referenceVertices[v] + m * eye.shift[2 * k];
         sources[v + 1] = referenceVertices[v + 1] + m * eye.shift[2 * k + 1];
+        const copy = 2 * eye.copies[k], l = 2 * eye.lower[k];
+        sources[copy] = referenceVertices[l] + c * (referenceVertices[v] - referenceVertices[l]);
+        sources[copy + 1] = referenceVertices[l + 1] + c * (referenceVertices[v + 1] - referenceVertices[l + 1]);
+      }
+      if (eye.iris >= 0) {
+        const place = Math.min(eye.irisPlace, IRIS_SOURCE_LIMIT * c);
+        sources[2 * eye.iris] = eye.irisBase[0] + place * eye.irisSpan[0];
+        sources[2 * eye.iris + 1] = eye.irisBase[1] + place * eye.irisSpan[1];
       }
     }
   }
@@ -192,8 +223,10 @@ function sampleChain(lm: Float32Array, stride: number, chain: Uint16Array, f: Ey
   }
 }
 
-function measureEye(side: EyeSide, reference: RgbImage, lm: Float32Array, vertices: Float32Array): EyeLid {
+function measureEye(side: EyeSide, reference: RgbImage, lm: Float32Array, topology: Pick<WarpTopology, 'referenceVertices' | 'lidCopies' | 'lidCopyOf' | 'irisCenters'>): EyeLid {
+  const vertices = topology.referenceVertices;
   const margin = Uint16Array.from(EYELIDS[side].upper);
+  const copies = Uint16Array.from(margin, (m) => topology.lidCopies.start + topology.lidCopyOf.indexOf(m));
   const ring = Uint16Array.from(LID_RING[side]);
   const contour = Uint16Array.from(CONTOURS[side].upper);
   const f = eyeFrame(vertices, side, 2) ?? { ax: 0, ay: 0, ux: 1, uy: 0, nx: 0, ny: 1, width: 1 };
@@ -229,7 +262,32 @@ function measureEye(side: EyeSide, reference: RgbImage, lm: Float32Array, vertic
     const w = q.t - p.t > 1e-9 ? Math.min(1, Math.max(0, (t - p.t) / (q.t - p.t))) : 0;
     for (let c = 0; c < 3; c++) skin[3 * i + c] = p.rgb[c] + (q.rgb[c] - p.rgb[c]) * w;
   }
-  return { side, openness: eyeOpenness(lm, side), margin, shift, contour, ring, brow: Uint16Array.from(BROW_RING[side]), skin, lash };
+  const iris = measureIris(side, vertices, f, topology.irisCenters);
+  return { side, openness: eyeOpenness(lm, side), margin, shift, lower: Uint16Array.from(EYELIDS[side].lower), copies, ...iris, contour, ring, brow: Uint16Array.from(BROW_RING[side]), skin, lash };
+}
+
+/** The eye's inside across its iris centre, in the source (see EyeLid.irisBase); no iris when it is not triangulated. */
+function measureIris(side: EyeSide, vertices: Float32Array, f: EyeFrame, irisCenters: Uint16Array): Pick<EyeLid, 'iris' | 'irisBase' | 'irisSpan' | 'irisPlace'> {
+  const iris = side === 'right' ? RIGHT_IRIS_CENTER : LEFT_IRIS_CENTER;
+  const none = { iris: -1, irisBase: new Float32Array(2), irisSpan: new Float32Array(2), irisPlace: 0 };
+  if (!irisCenters.includes(iris)) return none;
+  const upper = new Float64Array(TABLE + 1), lower = new Float64Array(TABLE + 1);
+  sampleChain(vertices, 2, Uint16Array.from(CONTOURS[side].upper), f, upper);
+  sampleChain(vertices, 2, Uint16Array.from(CONTOURS[side].lower), f, lower);
+  const x = vertices[2 * iris] - f.ax, y = vertices[2 * iris + 1] - f.ay;
+  const t = Math.min(1, Math.max(0, (x * f.ux + y * f.uy) / f.width));
+  const s = x * f.nx + y * f.ny;
+  const i = Math.min(TABLE - 1, Math.floor(t * TABLE)), w = t * TABLE - i;
+  const su = upper[i] + w * (upper[i + 1] - upper[i]), sl = lower[i] + w * (lower[i + 1] - lower[i]);
+  // "Down" is towards the lower lid: the upper lid's offset is the smaller.
+  if (!(sl - su > 0.5)) return none;
+  const along = t * f.width;
+  return {
+    iris,
+    irisBase: Float32Array.of(f.ax + along * f.ux + sl * f.nx, f.ay + along * f.uy + sl * f.ny),
+    irisSpan: Float32Array.of((su - sl) * f.nx, (su - sl) * f.ny),
+    irisPlace: Math.min(1, Math.max(0, (sl - s) / (sl - su))),
+  };
 }
 
 /** The pixel at luma quantile `q` (0: the darkest) on the segment from (x, y) + from * d to (x, y) + to * d. */

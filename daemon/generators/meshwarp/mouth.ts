@@ -27,7 +27,7 @@
  * beyond what the reference's lid texture can cover.
  */
 import { PersonaLiveError } from '../../errors.js';
-import { INNER_LIP_LOWER, INNER_LIP_UPPER, LEFT_EYE_LOWER, LEFT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from './topology.js';
+import { INNER_LIP_LOWER, INNER_LIP_UPPER, OUTER_LIP_LOWER, OUTER_LIP_UPPER, LEFT_EYE_LOWER, LEFT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from './topology.js';
 
 export type EyeSide = 'right' | 'left';
 
@@ -193,7 +193,7 @@ export interface MouthSource {
 }
 
 /** The outer lip contour (MediaPipe): what a mouth crop must hold. */
-const OUTER_LIPS = Uint16Array.from([61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 146, 91, 181, 84, 17, 314, 405, 321, 375]);
+const OUTER_LIPS = Uint16Array.from([...OUTER_LIP_UPPER, ...OUTER_LIP_LOWER.slice(1, -1)]);
 /** Points between the inner and outer lips (upper pairs then lower), where the lips' own colour is read. */
 const LIP_BODY_PAIRS = [[13, 0], [82, 37], [312, 267], [14, 17], [87, 84], [317, 314]] as const;
 /** How far into the driver's opening (a fraction of it, from each lip) its interior is sampled. */

@@ -13,6 +13,11 @@
  *                            shoulders). A ring point outside the image (less a margin) or too
  *                            close to another point is dropped, so a ring may hold fewer.
  *   border                   points along the image border, corners included (never move).
+ *   lidCopies                the upper lid margins (EYELIDS[side].upper, right then left) again:
+ *                            the triangles inside each eye use these copies, so the eye's inside
+ *                            can sample its source apart from the lid above it (a closing lid
+ *                            covers the eye instead of squashing it; eyelids.ts). placeVertices
+ *                            and placeDepths put each copy where its landmark is.
  *
  * The triangulation is a constrained Delaunay triangulation of the reference positions:
  * Delaunay (delaunator), then the edges of the inner-lip polygon and of both eye-contour
@@ -47,6 +52,9 @@ export const FACE_OVAL: readonly number[] = [
 export const INNER_LIP_UPPER: readonly number[] = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308];
 /** Inner lip, lower contour from corner 78 to corner 308. */
 export const INNER_LIP_LOWER: readonly number[] = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308];
+/** Outer lip contours from corner 61 to corner 291, facing INNER_LIP_UPPER / INNER_LIP_LOWER point by point. */
+export const OUTER_LIP_UPPER: readonly number[] = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291];
+export const OUTER_LIP_LOWER: readonly number[] = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291];
 /** The person's right eye (on the image's left in an unmirrored photo): lids from corner 33 (outer) to 133 (inner). */
 export const RIGHT_EYE_UPPER: readonly number[] = [33, 246, 161, 160, 159, 158, 157, 173, 133];
 export const RIGHT_EYE_LOWER: readonly number[] = [33, 7, 163, 144, 145, 153, 154, 155, 133];
@@ -150,6 +158,9 @@ export interface WarpTopology {
   readonly ringAnchors: Int16Array;
   /** Iris centres that are triangulated (subset of 468, 473); placeVertices keeps them between the lids. */
   readonly irisCenters: Uint16Array;
+  /** The eye-side copies of the upper lid margins (see the module comment), and the landmark each copies. */
+  readonly lidCopies: IndexRange;
+  readonly lidCopyOf: Uint16Array;
   /** Whether each contour polygon is exactly a union of triangles (see the module comment). */
   readonly openings: { readonly mouth: boolean; readonly rightEye: boolean; readonly leftEye: boolean };
   /** Contours whose reference points were pushed apart because the polygon was not simple. */
@@ -477,7 +488,8 @@ export function buildWarpTopology(referenceLandmarks: Float32Array, width: numbe
   const nx = Math.max(1, Math.round(width / opts.borderSpacing));
   const ny = Math.max(1, Math.round(height / opts.borderSpacing));
   const maxBorder = 2 * (nx + ny);
-  const xy = new Float64Array(2 * (LANDMARK_COUNT + FACE_OVAL.length + maxRing + maxBorder));
+  const lidCopyOf = Uint16Array.from([...EYELIDS.right.upper, ...EYELIDS.left.upper]);
+  const xy = new Float64Array(2 * (LANDMARK_COUNT + FACE_OVAL.length + maxRing + maxBorder + lidCopyOf.length));
   for (let i = 0; i < LANDMARK_COUNT; i++) {
     xy[2 * i] = referenceLandmarks[3 * i];
     xy[2 * i + 1] = referenceLandmarks[3 * i + 1];
@@ -590,6 +602,15 @@ export function buildWarpTopology(referenceLandmarks: Float32Array, width: numbe
   for (let j = 1; j <= ny; j++) addBorder(width, (j * height) / ny);
   for (let i = nx - 1; i >= 0; i--) addBorder((i * width) / nx, height);
   for (let j = ny - 1; j >= 1; j--) addBorder(0, (j * height) / ny);
+  const borderEnd = count;
+  // Lid copies: not triangulated by Delaunay; they replace their margin points in the eyes' triangles below.
+  const lidCopyStart = count;
+  for (const m of lidCopyOf) {
+    xy[2 * count] = xy[2 * m];
+    xy[2 * count + 1] = xy[2 * m + 1];
+    weights[count] = 1;
+    count++;
+  }
   const vertexCount = count;
 
   // Delaunay over the used vertices (compact indexing for delaunator).
@@ -642,6 +663,25 @@ export function buildWarpTopology(referenceLandmarks: Float32Array, width: numbe
     kept.push({ tri, key: Math.floor(cyT / 16) * 1e6 + cxT });
   }
   kept.sort((p, q) => p.key - q.key);
+  // Inside each eye whose opening holds, the triangles take the lid copies for the upper margin.
+  const eyes = [
+    { polygon: RIGHT_EYE_POLYGON, iris: RIGHT_IRIS_CENTER, ok: openings.rightEye, copies: 0 },
+    { polygon: LEFT_EYE_POLYGON, iris: LEFT_IRIS_CENTER, ok: openings.leftEye, copies: EYELIDS.right.upper.length },
+  ];
+  for (const eye of eyes) {
+    if (!eye.ok) continue;
+    const inside = new Set([...eye.polygon, eye.iris]);
+    const copyOf = new Map<number, number>();
+    lidCopyOf.forEach((m, k) => {
+      if (k >= eye.copies && k < eye.copies + EYELIDS.right.upper.length) copyOf.set(m, lidCopyStart + k);
+    });
+    for (const k of kept) {
+      if (!k.tri.every((v) => inside.has(v))) continue;
+      const cx = (xy[2 * k.tri[0]] + xy[2 * k.tri[1]] + xy[2 * k.tri[2]]) / 3, cy = (xy[2 * k.tri[0] + 1] + xy[2 * k.tri[1] + 1] + xy[2 * k.tri[2] + 1]) / 3;
+      if (!pointInPolygon(cx, cy, xy, eye.polygon)) continue;
+      for (let j = 0; j < 3; j++) k.tri[j] = copyOf.get(k.tri[j]) ?? k.tri[j];
+    }
+  }
   const out: number[] = [];
   for (const k of kept) out.push(...k.tri);
 
@@ -662,7 +702,9 @@ export function buildWarpTopology(referenceLandmarks: Float32Array, width: numbe
     followWeights,
     face: { start: 0, count: LANDMARK_COUNT },
     rings: ringRanges,
-    border: { start: borderStart, count: vertexCount - borderStart },
+    border: { start: borderStart, count: borderEnd - borderStart },
+    lidCopies: { start: lidCopyStart, count: vertexCount - lidCopyStart },
+    lidCopyOf,
     similarityIndices: Uint16Array.from(RIGID_FACE_POINTS),
     ringAnchors,
     irisCenters: Uint16Array.from(irisCenters),
@@ -802,9 +844,15 @@ export function placeVertices(topology: WarpTopology, faceLandmarks: Float32Arra
     out[2 * v] = px + w * (tx - px);
     out[2 * v + 1] = py + w * (ty - py);
   }
-  for (let v = borderStart; v < topology.vertexCount; v++) {
+  for (let v = borderStart; v < borderStart + topology.border.count; v++) {
     out[2 * v] = ref[2 * v];
     out[2 * v + 1] = ref[2 * v + 1];
+  }
+  const copies = topology.lidCopies;
+  for (let k = 0; k < copies.count; k++) {
+    const m = topology.lidCopyOf[k];
+    out[2 * (copies.start + k)] = out[2 * m];
+    out[2 * (copies.start + k) + 1] = out[2 * m + 1];
   }
 }
 
@@ -829,5 +877,7 @@ export function placeDepths(topology: WarpTopology, faceLandmarks: Float32Array,
   if (!(zMax >= zMin)) zMin = zMax = 0;
   const range = Math.max(1, zMax - zMin);
   const weights = topology.followWeights;
-  for (let v = LANDMARK_COUNT; v < topology.vertexCount; v++) out[v] = zMax + range * (2 - weights[v]);
+  const copies = topology.lidCopies;
+  for (let v = LANDMARK_COUNT; v < copies.start; v++) out[v] = zMax + range * (2 - weights[v]);
+  for (let k = 0; k < copies.count; k++) out[copies.start + k] = out[topology.lidCopyOf[k]];
 }

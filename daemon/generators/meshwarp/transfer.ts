@@ -34,8 +34,23 @@ export function softDeadband(x: number, d: number): number {
   return x < 2 * d ? (x * x) / (4 * d) : x - d;
 }
 
+/**
+ * How open the face tracker reads a rendered eye (a fraction of the portrait's open eye) for
+ * each shown closure (the shown opening over the portrait's), as [shown, read] pairs: the lids
+ * placed at that closure on six portraits (eyelids that cover the eye, lid and lash line
+ * painted), read back in image mode, both eyes averaged (.tmp probe, stop 20). The tracker reads
+ * a closing eye short: an eye shown 46 % open reads 72 %, a shut one 27 % (the driver's shut
+ * eyes read 7-40 % of their median in the demo video, the same way). eyeClosure inverts it, so
+ * the portrait's eye reads back as open as the driver's does: the same tracker sees both. No
+ * point between 64 % and open: the tracker barely tells the two apart (0.84 vs 1), and the
+ * steeper inverse there would pass a still driver's eye noise on to the lids magnified; the
+ * inverse runs straight from (0.84, 0.64) to (1, 1) (slope 2.25; 1.33 before the table).
+ */
+export const EYE_RESPONSE: readonly (readonly [number, number])[] = Object.freeze([
+  [0, 0.27], [0.1, 0.32], [0.28, 0.575], [0.46, 0.72], [0.64, 0.84], [1, 1],
+].map((p) => Object.freeze(p as [number, number])));
 /** A driver's eye read this much as open as at rest (or less) is shut (see eyeClosure). */
-export const EYE_SHUT_RATIO = 0.25;
+export const EYE_SHUT_RATIO = EYE_RESPONSE[0]![1];
 /** How much wider than the portrait's own an eye may open (its lid texture stretches that far). */
 export const EYE_WIDEN_LIMIT = 1.1;
 
@@ -508,12 +523,19 @@ export function expressionGains(face: Float64Array, out: Float64Array): Float64A
 
 /**
  * The driver's eye opening relative to its neutral (1 = as open as at rest) -> how open the
- * portrait's eye is shown (1 = its own opening, 0 = shut). The tracker reads a shut eye as a
- * quarter or so of an open one (demo video: blinks bottom out at 0.07-0.4 of the median), so
- * that is shut; wider than at rest widens a little, up to EYE_WIDEN_LIMIT.
+ * portrait's eye is shown (1 = its own opening, 0 = shut): the closure that the tracker reads
+ * back as that opening (EYE_RESPONSE, inverted, piecewise linear), so at or below the reading of
+ * a shut eye (EYE_SHUT_RATIO) it is shut; wider than at rest widens a little, up to EYE_WIDEN_LIMIT.
  */
 export function eyeClosure(ratio: number): number {
   if (Number.isNaN(ratio)) return 1;
   if (ratio >= 1) return Math.min(EYE_WIDEN_LIMIT, ratio);
-  return Math.max(0, (ratio - EYE_SHUT_RATIO) / (1 - EYE_SHUT_RATIO));
+  if (ratio <= EYE_SHUT_RATIO) return 0;
+  for (let k = 1; k < EYE_RESPONSE.length; k++) {
+    const [c1, r1] = EYE_RESPONSE[k]!;
+    if (ratio > r1) continue;
+    const [c0, r0] = EYE_RESPONSE[k - 1]!;
+    return c0 + ((ratio - r0) / (r1 - r0)) * (c1 - c0);
+  }
+  return 1;
 }

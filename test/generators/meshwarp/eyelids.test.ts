@@ -100,15 +100,44 @@ describe.skipIf(noData)('eyelids', () => {
     }
   }, 120_000);
 
+  it('a half-closed eye shows the portrait\'s eye at its own scale under the lid (the lid covers the iris\'s top instead of squashing the eye)', async () => {
+    const p = await portrait('reference.png');
+    const animator = new MeshwarpAnimator(p.image, p.landmarks);
+    const out = new Uint8Array(SIZE * SIZE * 3);
+    const driving = withEyesClosed(p.landmarks, 0.25); // read as 3/4 open: shown about half open
+    for (let f = 0; f < 25; f++) animator.render(f === 0 ? p.landmarks : driving, f * 40, out);
+    const shown = animator.shownLandmarks;
+    for (const side of ['right', 'left'] as const) {
+      // The column through the middle lid pair, from the lower lid up.
+      const upper = EYELIDS[side].upper[3], lower = EYELIDS[side].lower[3];
+      const x = Math.round(p.landmarks[3 * lower]);
+      const portraitOpening = p.landmarks[3 * lower + 1] - p.landmarks[3 * upper + 1];
+      const shownOpening = shown[3 * lower + 1] - shown[3 * upper + 1];
+      expect(shownOpening / portraitOpening).toBeGreaterThan(0.3);
+      expect(shownOpening / portraitOpening).toBeLessThan(0.7);
+      const pixel = (data: Uint8Array, y: number): number[] => Array.from(data.subarray(3 * (Math.round(y) * SIZE + x), 3 * (Math.round(y) * SIZE + x) + 3));
+      const diff = (a: number[], b: number[]): number => Math.abs(a[0] - b[0]) + Math.abs(a[1] - b[1]) + Math.abs(a[2] - b[2]);
+      let covered = 0, squashed = 0;
+      for (let d = 1; d <= shownOpening - 1; d += 0.5) {
+        const seen = pixel(out, shown[3 * lower + 1] - d);
+        covered += diff(seen, pixel(p.image.data, p.landmarks[3 * lower + 1] - d));
+        squashed += diff(seen, pixel(p.image.data, p.landmarks[3 * lower + 1] - (d * portraitOpening) / shownOpening));
+      }
+      expect(covered, `${side} eye: off the portrait's eye at its own scale by ${covered.toFixed(0)}, off it squashed by ${squashed.toFixed(0)}`).toBeLessThan(0.6 * squashed);
+    }
+  }, 120_000);
+
   it('an eye as open as the portrait\'s is left exactly as the warp drew it, sampled from the portrait\'s own lids', async () => {
     const p = await portrait('reference.png');
     const topology = buildWarpTopology(p.landmarks, SIZE, SIZE);
-    const lids = new EyelidRenderer(p.image, p.landmarks, topology.referenceVertices);
-    const sources = new Float32Array(topology.referenceVertices.length);
+    const lids = new EyelidRenderer(p.image, p.landmarks, topology);
+    const sources = Float32Array.from(topology.referenceVertices);
     lids.placeSources(p.landmarks, topology.referenceVertices, sources);
     for (const side of ['right', 'left'] as const) {
       for (const i of EYELIDS[side].upper) expect([sources[2 * i], sources[2 * i + 1]]).toEqual([topology.referenceVertices[2 * i], topology.referenceVertices[2 * i + 1]]);
     }
+    // The eyes' insides too: the lid copies and the iris centres sample the portrait as it is.
+    expect(Buffer.compare(Buffer.from(sources.buffer), Buffer.from(topology.referenceVertices.buffer))).toBe(0);
     const frame = Uint8Array.from(p.image.data);
     lids.paintLids(frame, SIZE, SIZE, p.landmarks);
     expect(Buffer.compare(frame, p.image.data)).toBe(0);
@@ -126,7 +155,7 @@ describe.skipIf(noData)('eyelids', () => {
   it('landmarks that are not finite paint nothing and throw nothing (a lost track mid-blend)', async () => {
     const p = await portrait('reference.png');
     const topology = buildWarpTopology(p.landmarks, SIZE, SIZE);
-    const lids = new EyelidRenderer(p.image, p.landmarks, topology.referenceVertices);
+    const lids = new EyelidRenderer(p.image, p.landmarks, topology);
     const broken = withEyesClosed(p.landmarks, 1);
     broken[3 * 159] = Number.NaN;
     broken[3 * 386] = Number.NaN;

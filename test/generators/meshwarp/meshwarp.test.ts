@@ -177,7 +177,7 @@ describe.skipIf(noData || noFfmpeg)('meshwarp generator with a real face', () =>
     expect(Math.max(...axes.map((a) => a.range)), 'the clip moves the head').toBeGreaterThan(10);
   }, 120_000);
 
-  it('the mouth control: 0 keeps the portrait\'s mouth as it is while the driver speaks, 2 moves it more than 1; set mid-stream', async () => {
+  it('the mouth control: 0 keeps the portrait\'s mouth as it is while the driver speaks, 1.5 moves it more than 1; set mid-stream', async () => {
     const frames: Frame[] = [];
     for await (const f of decodeVideoFrames(join(DATA, 'driving.mp4'), { width: SIZE, height: SIZE, maxFrames: 40 })) frames.push(f);
     /** The inner-lip gap (13-14) of each output frame, as the tracker reads the rendered picture. */
@@ -197,8 +197,10 @@ describe.skipIf(noData || noFfmpeg)('meshwarp generator with a real face', () =>
     const opening = (values: number[]): number => values.reduce((s, v) => s + v, 0) / values.length - Math.min(...values);
     const still = opening(await gaps(0));
     const normal = opening(await gaps(1));
-    const strong = opening(await gaps(2));
-    if (process.env.PERSONALIVE_PRINT) console.log(`mean mouth gap past its most closed, px: 0 -> ${still.toFixed(2)}, 1 -> ${normal.toFixed(2)}, 2 -> ${strong.toFixed(2)}`);
+    // Not 2: the mouth then opens past what the tracker reads as a mouth (this portrait at 512
+    // px, animator probe: shown 14 / 23 / 31 px at 1 / 1.5 / 2, read back 11 / 12 / 11 px).
+    const strong = opening(await gaps(1.5));
+    if (process.env.PERSONALIVE_PRINT) console.log(`mean mouth gap past its most closed, px: 0 -> ${still.toFixed(2)}, 1 -> ${normal.toFixed(2)}, 1.5 -> ${strong.toFixed(2)}`);
     expect(normal).toBeGreaterThan(still);
     expect(strong).toBeGreaterThan(normal);
     await generator.setExpressionControls!({ mouth: 1, eyes: 1, brows: 1, head: 1, headPose: 'relative' });

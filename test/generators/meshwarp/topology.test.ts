@@ -20,6 +20,7 @@ import {
   RIGHT_EYE_POLYGON,
   RIGHT_EYE_UPPER,
   RIGHT_IRIS_CENTER,
+  EYELIDS,
   type WarpTopology,
 } from '../../../daemon/generators/meshwarp/topology.js';
 import { countCoverage } from '../../../daemon/generators/meshwarp/warp.js';
@@ -41,7 +42,13 @@ function polygonArea(v: ArrayLike<number>, polygon: readonly number[]): number {
   return Math.abs(s) / 2;
 }
 
-/** Triangles whose centroid lies inside the polygon, and the area they cover. */
+/** The landmark a vertex stands for: itself, or the margin point a lid copy copies. */
+function landmarkOf(topology: WarpTopology, vertex: number): number {
+  const k = vertex - topology.lidCopies.start;
+  return k >= 0 && k < topology.lidCopies.count ? topology.lidCopyOf[k] : vertex;
+}
+
+/** Triangles whose centroid lies inside the polygon, and the area they cover; vertices as the landmarks they stand for. */
 function trianglesInside(topology: WarpTopology, polygon: readonly number[]): { vertices: Set<number>; area: number } {
   const v = topology.referenceVertices, t = topology.triangles;
   const vertices = new Set<number>();
@@ -50,7 +57,7 @@ function trianglesInside(topology: WarpTopology, polygon: readonly number[]): { 
     const cx = (v[2 * t[i]] + v[2 * t[i + 1]] + v[2 * t[i + 2]]) / 3;
     const cy = (v[2 * t[i] + 1] + v[2 * t[i + 1] + 1] + v[2 * t[i + 2] + 1]) / 3;
     if (!pointInPolygon(cx, cy, v, polygon)) continue;
-    vertices.add(t[i]).add(t[i + 1]).add(t[i + 2]);
+    for (let j = 0; j < 3; j++) vertices.add(landmarkOf(topology, t[i + j]));
     area += triangleArea2(v, t[i], t[i + 1], t[i + 2]) / 2;
   }
   return { vertices, area };
@@ -71,8 +78,11 @@ describe('buildWarpTopology', () => {
     expect(topology.rings[0].count).toBeLessThanOrEqual(FACE_OVAL.length);
     expect(topology.rings[1].count).toBeGreaterThan(16);
     expect(topology.border.start).toBe(topology.rings[2].start + topology.rings[2].count);
-    expect(topology.border.start + topology.border.count).toBe(topology.vertexCount);
+    expect(topology.border.start + topology.border.count).toBe(topology.lidCopies.start);
     expect(topology.border.count).toBe(32); // 512 / 64 = 8 segments per side
+    // Last: a copy of each upper lid margin point (for the eyes' insides), at its landmark.
+    expect(topology.lidCopies.start + topology.lidCopies.count).toBe(topology.vertexCount);
+    expect([...topology.lidCopyOf]).toEqual([...EYELIDS.right.upper, ...EYELIDS.left.upper]);
     const w = topology.followWeights;
     for (let i = 0; i < 478; i++) expect(w[i]).toBe(1);
     for (let i = topology.rings[0].start; i < topology.rings[1].start; i++) {
@@ -82,7 +92,12 @@ describe('buildWarpTopology', () => {
     for (let i = topology.rings[1].start; i < topology.rings[2].start; i++) expect(w[i]).toBeCloseTo(0.85, 6);
     for (let i = topology.rings[2].start; i < topology.border.start; i++) expect(w[i]).toBeCloseTo(0.35, 6);
     for (let i = 0; i < topology.vertexCount; i++) if (i < topology.rings[0].start || i >= topology.rings[1].start) expect(topology.ringAnchors[i]).toBe(-1);
-    for (let i = topology.border.start; i < topology.vertexCount; i++) expect(w[i]).toBe(0);
+    for (let i = topology.border.start; i < topology.lidCopies.start; i++) expect(w[i]).toBe(0);
+    topology.lidCopyOf.forEach((m, k) => {
+      const copy = topology.lidCopies.start + k;
+      expect(w[copy]).toBe(1);
+      expect([topology.referenceVertices[2 * copy], topology.referenceVertices[2 * copy + 1]]).toEqual([reference[3 * m], reference[3 * m + 1]]);
+    });
     for (let i = 0; i < 478; i++) {
       expect(topology.referenceVertices[2 * i]).toBe(reference[3 * i]);
       expect(topology.referenceVertices[2 * i + 1]).toBe(reference[3 * i + 1]);
@@ -119,6 +134,29 @@ describe('buildWarpTopology', () => {
       for (const vtx of inside.vertices) expect(allowed.has(vtx)).toBe(true);
       expect(inside.area).toBeCloseTo(polygonArea(topology.referenceVertices, polygon), 6);
     }
+    // Inside an eye, the upper margin is its copies (the lid above keeps the landmarks), so a
+    // closing lid can cover the eye instead of squashing it (eyelids.ts).
+    const margins = new Set<number>([...EYELIDS.right.upper, ...EYELIDS.left.upper]);
+    const copies = new Set<number>();
+    for (const polygon of [RIGHT_EYE_POLYGON, LEFT_EYE_POLYGON]) {
+      const t = topology.triangles, v = topology.referenceVertices;
+      for (let i = 0; i < t.length; i += 3) {
+        const cx = (v[2 * t[i]] + v[2 * t[i + 1]] + v[2 * t[i + 2]]) / 3, cy = (v[2 * t[i] + 1] + v[2 * t[i + 1] + 1] + v[2 * t[i + 2] + 1]) / 3;
+        if (!pointInPolygon(cx, cy, v, polygon)) continue;
+        for (let j = 0; j < 3; j++) {
+          expect(margins.has(t[i + j])).toBe(false);
+          if (t[i + j] >= topology.lidCopies.start) copies.add(t[i + j]);
+        }
+      }
+    }
+    expect(copies.size).toBe(topology.lidCopies.count);
+    // Outside the eyes no triangle uses a copy.
+    const t = topology.triangles, v = topology.referenceVertices;
+    for (let i = 0; i < t.length; i += 3) {
+      if (![t[i], t[i + 1], t[i + 2]].some((x) => x >= topology.lidCopies.start)) continue;
+      const cx = (v[2 * t[i]] + v[2 * t[i + 1]] + v[2 * t[i + 2]]) / 3, cy = (v[2 * t[i] + 1] + v[2 * t[i + 1] + 1] + v[2 * t[i + 2] + 1]) / 3;
+      expect(pointInPolygon(cx, cy, v, RIGHT_EYE_POLYGON) || pointInPolygon(cx, cy, v, LEFT_EYE_POLYGON)).toBe(true);
+    }
   });
 
   it('keeps the face oval as triangle edges: nothing but face points inside it, no face point joined across it', () => {
@@ -137,7 +175,7 @@ describe('buildWarpTopology', () => {
     });
     for (let i = 0; i < t.length; i += 3) {
       const tri = [t[i], t[i + 1], t[i + 2]];
-      if (tri.every((k) => k < LANDMARK_COUNT)) continue;
+      if (tri.every((k) => landmarkOf(topology, k) < LANDMARK_COUNT)) continue;
       // A triangle with a ring or border vertex lies outside the oval (the skin band's
       // triangles used to reach cheek points inside it, and tore into a sawtooth on turns).
       const cx = (v[2 * tri[0]] + v[2 * tri[1]] + v[2 * tri[2]]) / 3;
@@ -161,7 +199,7 @@ describe('buildWarpTopology', () => {
     const t = buildWarpTopology(hugged, W, H);
     // Precondition: unconstrained Delaunay over the same points lacks some contour edges.
     const used: number[] = [];
-    for (let i = 0; i < t.vertexCount; i++) if (i < 468 || i >= 478 || i === RIGHT_IRIS_CENTER || i === LEFT_IRIS_CENTER) used.push(i);
+    for (let i = 0; i < t.lidCopies.start; i++) if (i < 468 || i >= 478 || i === RIGHT_IRIS_CENTER || i === LEFT_IRIS_CENTER) used.push(i);
     const plain = new Delaunator(Float64Array.from(used.flatMap((i) => [t.referenceVertices[2 * i], t.referenceVertices[2 * i + 1]])));
     const edges = new Set<number>();
     for (let h = 0; h < plain.triangles.length; h++) {
@@ -274,10 +312,12 @@ describe('placeVertices', () => {
       expect(w).toBeGreaterThan(0);
       expect(w).toBeLessThan(1);
     }
-    for (let i = ringEnd; i < topology.vertexCount; i++) {
+    for (let i = ringEnd; i < topology.lidCopies.start; i++) {
       expect(out[2 * i]).toBe(ref[2 * i]);
       expect(out[2 * i + 1]).toBe(ref[2 * i + 1]);
     }
+    // The lid copies are where their margin points are.
+    topology.lidCopyOf.forEach((m, k) => expect([out[2 * (topology.lidCopies.start + k)], out[2 * (topology.lidCopies.start + k) + 1]]).toEqual([moved[3 * m], moved[3 * m + 1]]));
   });
 
   it('carries the rings with a fraction of the head rotation and scale (similarity fit)', () => {
@@ -319,7 +359,8 @@ describe('placeVertices', () => {
     let faceMax = -Infinity;
     for (let i = 0; i < 478; i++) faceMax = Math.max(faceMax, depth[i]);
     for (let i = 478; i < ringEnd; i++) expect(depth[i]).toBeGreaterThan(faceMax);
-    for (let i = ringEnd; i < topology.vertexCount; i++) expect(depth[i]).toBeGreaterThan(depth[478]);
+    for (let i = ringEnd; i < topology.lidCopies.start; i++) expect(depth[i]).toBeGreaterThan(depth[478]);
+    topology.lidCopyOf.forEach((m, k) => expect(depth[topology.lidCopies.start + k]).toBe(depth[m]));
   });
 
   it('names the buffer that is too short', () => {

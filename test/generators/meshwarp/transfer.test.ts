@@ -8,6 +8,7 @@ import {
   expressionGains,
   LIP_DEADBAND,
   softDeadband,
+  EYE_RESPONSE,
   EYE_SHUT_RATIO,
   EYE_WIDEN_LIMIT,
   MotionTransfer,
@@ -334,7 +335,7 @@ describe('relative motion transfer', () => {
   };
   const rightEyeOpening = (face: Float32Array): number => face[3 * EYELIDS.right.lower[3] + 1] - face[3 * EYELIDS.right.upper[3] + 1];
 
-  it('a full blink shuts the portrait\'s eye whatever the two eyes\' sizes; a squint narrows it in proportion; it opens at most 10 % past its own', () => {
+  it('a full blink shuts the portrait\'s eye whatever the two eyes\' sizes; a squint narrows it as eyeClosure says, relative to its own opening; it opens at most 10 % past its own', () => {
     // The portrait's eye is open 4 px, the driver's 12 px: relative to its own opening, not in pixels.
     const narrow = withEye(reference, 4);
     const t = new MotionTransfer(narrow);
@@ -345,9 +346,11 @@ describe('relative motion transfer', () => {
     // The tracker reads a shut eye as about a quarter open (2 of 12 px): shut, not a squint.
     t.transfer(withEye(reference, 2), out);
     expect(Math.abs(rightEyeOpening(out))).toBeLessThan(0.01);
-    // A quarter closed (9 of 12): (0.75 - 0.25) / 0.75 of the portrait's opening.
+    // A quarter closed (9 of 12): eyeClosure(0.75) of the portrait's opening (about half).
     t.transfer(withEye(reference, 9), out);
-    expect(rightEyeOpening(out)).toBeCloseTo(4 * (2 / 3), 2);
+    expect(rightEyeOpening(out)).toBeCloseTo(4 * eyeClosure(0.75), 2);
+    expect(eyeClosure(0.75)).toBeGreaterThan(0.4);
+    expect(eyeClosure(0.75)).toBeLessThan(0.6);
     // Wide open (18 of 12): 10 % past the portrait's at most (it has no pixels above its lids).
     t.transfer(withEye(reference, 18), out);
     expect(rightEyeOpening(out)).toBeCloseTo(4.4, 2);
@@ -367,12 +370,21 @@ describe('relative motion transfer', () => {
     expect(softDeadband(10 * d, d)).toBeCloseTo(9 * d, 12);
   });
 
-  it('eyeClosure: the driver\'s opening relative to its neutral -> the portrait\'s', () => {
+  it('eyeClosure: the driver\'s opening relative to its neutral -> the closure the tracker reads back as that opening', () => {
     expect(eyeClosure(1)).toBe(1);
     expect(eyeClosure(EYE_SHUT_RATIO)).toBe(0);
     expect(eyeClosure(0.1)).toBe(0);
     expect(eyeClosure(-0.2)).toBe(0); // crossed lids read by the tracker
-    expect(eyeClosure((1 + EYE_SHUT_RATIO) / 2)).toBeCloseTo(0.5, 9);
+    // The inverse of the measured response: each shown closure for the opening it reads as.
+    for (const [shown, read] of EYE_RESPONSE) expect(eyeClosure(read)).toBeCloseTo(shown, 9);
+    // Between the points: monotone and continuous (no jump for the lids to twitch over).
+    let previous = -1;
+    for (let r = 0; r <= 1.0001; r += 0.001) {
+      const c = eyeClosure(r);
+      expect(c).toBeGreaterThanOrEqual(previous);
+      if (previous >= 0) expect(c - previous).toBeLessThan(0.004); // slope at most 4 (2.25 near open)
+      previous = c;
+    }
     expect(eyeClosure(1.05)).toBeCloseTo(1.05, 9);
     expect(eyeClosure(3)).toBe(EYE_WIDEN_LIMIT);
     expect(eyeClosure(Number.NaN)).toBe(1);

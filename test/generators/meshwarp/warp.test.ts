@@ -81,7 +81,9 @@ describe('MeshWarper (TypeScript reference)', () => {
   it('shifts the face region by exactly an integer translation of face and ring vertices', () => {
     const dx = 7, dy = -5;
     const dst = Float32Array.from(topology.referenceVertices);
-    for (let i = 0; i < topology.border.start; i++) {
+    const moves = (i: number): boolean => i < topology.border.start || i >= topology.lidCopies.start;
+    for (let i = 0; i < topology.vertexCount; i++) {
+      if (!moves(i)) continue;
       dst[2 * i] += dx;
       dst[2 * i + 1] += dy;
     }
@@ -90,7 +92,7 @@ describe('MeshWarper (TypeScript reference)', () => {
     // Pixels drawn by triangles that have no border vertex moved rigidly.
     const inner: number[] = [];
     const t = topology.triangles;
-    for (let i = 0; i < t.length; i += 3) if (t[i] < topology.border.start && t[i + 1] < topology.border.start && t[i + 2] < topology.border.start) inner.push(t[i], t[i + 1], t[i + 2]);
+    for (let i = 0; i < t.length; i += 3) if (moves(t[i]) && moves(t[i + 1]) && moves(t[i + 2])) inner.push(t[i], t[i + 1], t[i + 2]);
     const mask = new Uint32Array(W * H);
     countCoverage(dst, Uint32Array.from(inner), W, H, mask);
     let checked = 0, wrong = 0;
