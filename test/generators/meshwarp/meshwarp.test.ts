@@ -96,6 +96,21 @@ describe.skipIf(noData || noFfmpeg)('meshwarp generator with a real face', () =>
     expect(stats.warp).toMatch(/native|typescript/);
   });
 
+  it('a live reference swap: the new portrait is built in the standby renderer and the stream goes on in order', async () => {
+    const other = await fitSquare(await loadImageRgb(join(DATA, 'presets', 'portrait-4.jpg')), SIZE);
+    const frames: Frame[] = [];
+    for await (const f of decodeVideoFrames(join(DATA, 'driving.mp4'), { width: SIZE, height: SIZE, maxFrames: 6 })) frames.push(f);
+    await generator.reset();
+    const before = await pushAll(frames.slice(0, 3).map((f) => frame(f, f.index)));
+    const prepared = await generator.prepareReference!(other);
+    await generator.activateReference!(prepared);
+    const after = await pushAll(frames.slice(3).map((f) => frame(f, f.index)));
+    expect([...before, ...after].map((f) => f.index)).toEqual(frames.map((f) => f.index));
+    // The new portrait is on screen, then back to the test's own.
+    expect(meanAbsDiff(after.at(-1)!.data, other.data)).toBeLessThan(meanAbsDiff(after.at(-1)!.data, reference.data));
+    await generator.fuseReference(reference);
+  }, 120_000);
+
   it('an open driver mouth shows its own interior in the output (the crop travels with the landmarks to the render worker)', async () => {
     // Frames 170-181 of the demo (the mouth opens wide at 181), the last one twice: as it is,
     // and with the driver's mouth interior painted green.
