@@ -178,14 +178,29 @@ export class MeshwarpAnimator {
       state = 'holding';
     }
 
-    placeVertices(this.topology, this.shown, this.vertices);
-    placeDepths(this.topology, this.shown, this.depths);
-    this.eyelids.placeSources(this.shown, this.topology.referenceVertices, this.sources);
-    this.lips.placeSources(this.shown, this.topology.referenceVertices, this.sources);
-    this.warper.render(this.sources, this.vertices, this.topology.triangles, out, this.depths);
-    this.eyelids.paintLids(out, this.width, this.height, this.shown);
-    fillMouthInterior(out, this.width, this.height, this.shown, this.referenceLandmarks, this.mouthStats, DEFAULT_MOUTH_FILL_OPTIONS, this.driverInterior(driving, driverMouth));
+    this.draw(this.shown, out, this.driverInterior(driving, driverMouth));
     return { state, transfer: this.info, mouthOpened: this.mouthStats.filled };
+  }
+
+  /**
+   * Draws the portrait with the given landmarks as they are (no transfer, smoothing or easing;
+   * the synthetic mouth interior), for probes of how a shown face reads back
+   * (bench/meshwarp-eye-response.ts). The motion state is left as it was.
+   */
+  renderShown(shown: Float32Array, out: Uint8Array): void {
+    if (shown.length !== LANDMARK_COUNT * 3) throw new PersonaLiveError('INTERNAL', `shown landmarks: expected ${LANDMARK_COUNT * 3} values, got ${shown.length}`);
+    this.draw(shown, out, null);
+  }
+
+  /** Mesh placement, the warp (closing lids and opening lips sampling their own), lids and the mouth interior painted. */
+  private draw(shown: Float32Array, out: Uint8Array, interior: MouthSource | null): void {
+    placeVertices(this.topology, shown, this.vertices);
+    placeDepths(this.topology, shown, this.depths);
+    this.eyelids.placeSources(shown, this.topology.referenceVertices, this.sources);
+    this.lips.placeSources(shown, this.topology.referenceVertices, this.sources);
+    this.warper.render(this.sources, this.vertices, this.topology.triangles, out, this.depths);
+    this.eyelids.paintLids(out, this.width, this.height, shown);
+    fillMouthInterior(out, this.width, this.height, shown, this.referenceLandmarks, this.mouthStats, DEFAULT_MOUTH_FILL_OPTIONS, interior);
   }
 
   /** The driver's interior for this frame's mouth fill, or null (the synthetic one). */

@@ -48,4 +48,23 @@ describe('MeshwarpAnimator', () => {
     const rms = Math.sqrt(gaps.reduce((s, v) => s + (v - mean) ** 2, 0) / gaps.length);
     expect(rms).toBeLessThan(0.15);
   });
+
+  it('renderShown draws the given landmarks as they are and leaves the motion alone (a probe between two frames changes nothing)', () => {
+    const probed = new MeshwarpAnimator(reference, portrait);
+    const plain = new MeshwarpAnimator(reference, portrait);
+    const a = new Uint8Array(SIZE * SIZE * 3), b = new Uint8Array(SIZE * SIZE * 3), probe = new Uint8Array(SIZE * SIZE * 3);
+    // The portrait's own landmarks give the portrait back.
+    probed.renderShown(portrait, probe);
+    expect(Buffer.compare(probe, reference.data)).toBe(0);
+    let t = 0;
+    for (let k = 0; k < 6; k++) {
+      const driving = syntheticFace({ mouthOpen: 3 * k });
+      t += 40;
+      probed.render(driving, t, a);
+      plain.render(driving, t, b);
+      probed.renderShown(syntheticFace({ mouthOpen: 20 }), probe);
+    }
+    expect(Buffer.compare(a, b)).toBe(0);
+    expect(() => probed.renderShown(new Float32Array(9), probe)).toThrow(/shown landmarks: expected 1434 values, got 9/);
+  });
 });
