@@ -95,6 +95,12 @@ const LASH_WIDTH = 0.04;
 const LID_SHADE = 0.06;
 /** How far above the ring the lid fades in (a fraction of its height): the stretched band's top shows no crease smear. */
 const LID_OVERLAP = 0.25;
+/**
+ * How far in from each corner (a fraction of the eye's width) the painted lid fades in: over
+ * a tenth its flat colour ended in a straight vertical edge at both sides of a shut eye
+ * (looked at on the eval's closed-eye sheets); the warped band there samples lid skin too.
+ */
+const LID_SIDE_FADE = 0.25;
 /** How much of the portrait's measured lid skin the lid takes at the lash line (the rest: the rendered skin above it). */
 const LID_SKIN_MIX = 0.2;
 const TABLE = 32;
@@ -352,7 +358,7 @@ function paintLid(out: Uint8Array, width: number, height: number, lm: Float32Arr
       const top = bottom + (scratch.ring[i0] + (scratch.ring[i0 + 1] - scratch.ring[i0]) * w - bottom) * taper;
       const u = (s - top) / Math.max(1, bottom - top); // 0 at the ring, 1 at the margin
       if (u <= -LID_OVERLAP || s >= bottom + 0.5) continue;
-      const alpha = strength * smoothstep(-LID_OVERLAP, 0.2, u) * (1 - smoothstep(bottom - 0.5, bottom + 0.5, s)) * smoothstep(0, 0.1, t) * smoothstep(0, 0.1, 1 - t);
+      const alpha = strength * smoothstep(-LID_OVERLAP, 0.2, u) * (1 - smoothstep(bottom - 0.5, bottom + 0.5, s)) * smoothstep(0, LID_SIDE_FADE, t) * smoothstep(0, LID_SIDE_FADE, 1 - t);
       if (!(alpha > 0)) continue;
       // The rendered skin above (no edge where the lid meets it), a little of the portrait's lid skin lower down.
       const mix = LID_SKIN_MIX * smoothstep(0, 1, u);

@@ -152,6 +152,29 @@ describe.skipIf(noData)('eyelids', () => {
     expect(Buffer.compare(frame, p.image.data)).not.toBe(0);
   }, 120_000);
 
+  it('the painted lid fades in from the eye\'s corners, without a straight edge at its sides', async () => {
+    const p = await portrait('reference.png');
+    const topology = buildWarpTopology(p.landmarks, SIZE, SIZE);
+    const lids = new EyelidRenderer(p.image, p.landmarks, topology);
+    const shut = withEyesClosed(p.landmarks, 1);
+    const frame = new Uint8Array(SIZE * SIZE * 3); // black: only the lid paint shows
+    lids.paintLids(frame, SIZE, SIZE, shut);
+    for (const [a, b] of [[33, 133], [362, 263]] as const) {
+      // Per column across the eye, the brightest painted pixel: it must rise and fall gradually.
+      const x0 = Math.round(Math.min(p.landmarks[3 * a], p.landmarks[3 * b])), x1 = Math.round(Math.max(p.landmarks[3 * a], p.landmarks[3 * b]));
+      let previous = 0, steepest = 0, brightest = 0;
+      for (let x = x0 - 2; x <= x1 + 2; x++) {
+        let top = 0;
+        for (let y = 0; y < SIZE; y++) top = Math.max(top, luma(frame, 3 * (y * SIZE + x)));
+        steepest = Math.max(steepest, Math.abs(top - previous));
+        brightest = Math.max(brightest, top);
+        previous = top;
+      }
+      expect(brightest).toBeGreaterThan(100);
+      expect(steepest, `steepest step between neighbouring columns ${steepest.toFixed(0)} of ${brightest.toFixed(0)}`).toBeLessThan(0.2 * brightest);
+    }
+  }, 120_000);
+
   it('landmarks that are not finite paint nothing and throw nothing (a lost track mid-blend)', async () => {
     const p = await portrait('reference.png');
     const topology = buildWarpTopology(p.landmarks, SIZE, SIZE);
