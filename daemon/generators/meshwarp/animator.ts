@@ -78,7 +78,11 @@ export class MeshwarpAnimator {
   private readonly easeFrom = new Float32Array(LANDMARK_COUNT * 3);
   private readonly shown = new Float32Array(LANDMARK_COUNT * 3);
   private readonly vertices: Float32Array;
-  /** The warp's source positions: the topology's, but closing upper lids sample their skin (EyelidRenderer). */
+  /**
+   * The warp's source positions: the topology's, but closing eyes and opening lips sample
+   * their own (EyelidRenderer: the lid band its skin, the eye's inside the eye at its own
+   * scale; LipSources: the lips past the seam).
+   */
   private readonly sources: Float32Array;
   private readonly eyelids: EyelidRenderer;
   private readonly lips: LipSources;

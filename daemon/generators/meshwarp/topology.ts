@@ -665,16 +665,13 @@ export function buildWarpTopology(referenceLandmarks: Float32Array, width: numbe
   kept.sort((p, q) => p.key - q.key);
   // Inside each eye whose opening holds, the triangles take the lid copies for the upper margin.
   const eyes = [
-    { polygon: RIGHT_EYE_POLYGON, iris: RIGHT_IRIS_CENTER, ok: openings.rightEye, copies: 0 },
-    { polygon: LEFT_EYE_POLYGON, iris: LEFT_IRIS_CENTER, ok: openings.leftEye, copies: EYELIDS.right.upper.length },
+    { polygon: RIGHT_EYE_POLYGON, iris: RIGHT_IRIS_CENTER, ok: openings.rightEye, margin: EYELIDS.right.upper as readonly number[] },
+    { polygon: LEFT_EYE_POLYGON, iris: LEFT_IRIS_CENTER, ok: openings.leftEye, margin: EYELIDS.left.upper as readonly number[] },
   ];
   for (const eye of eyes) {
     if (!eye.ok) continue;
     const inside = new Set([...eye.polygon, eye.iris]);
-    const copyOf = new Map<number, number>();
-    lidCopyOf.forEach((m, k) => {
-      if (k >= eye.copies && k < eye.copies + EYELIDS.right.upper.length) copyOf.set(m, lidCopyStart + k);
-    });
+    const copyOf = new Map(eye.margin.map((m) => [m, lidCopyStart + lidCopyOf.indexOf(m)] as const));
     for (const k of kept) {
       if (!k.tri.every((v) => inside.has(v))) continue;
       const cx = (xy[2 * k.tri[0]] + xy[2 * k.tri[1]] + xy[2 * k.tri[2]]) / 3, cy = (xy[2 * k.tri[0] + 1] + xy[2 * k.tri[1] + 1] + xy[2 * k.tri[2] + 1]) / 3;
