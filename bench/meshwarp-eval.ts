@@ -13,9 +13,11 @@
  *      landmarks) and for what the tracker reads back from the rendered frames, so a loss can
  *      be put in the transfer or in the rendering; the share of clearly-open driver frames
  *      rendered closed; the lip seam when the driver's mouth is closed (thickness against the
- *      portrait's own seam, colour);
+ *      portrait's own seam, colour); for the eyes also the gain on closing alone (the frames
+ *      where the driver's eyes are less open than their median), the goal's measure;
  *  (e) contact sheets (PNG, driver | output pairs) of the widest-open driver mouths, the
- *      closed eyes and the worst closed mouths, in out/meshwarp-eval/ (EVAL_SHEETS=0: none).
+ *      closed eyes and the worst closed mouths, in out/meshwarp-eval/ (EVAL_SHEETS=0: none);
+ *      EVAL_DUMP=1 also writes each portrait's per-frame signals there (<stem>-signals.json).
  * The driver's changes are measured from its own neutral: for the mouth opening its most
  * closed state (5th percentile), for the other signals their median (what the face shows most).
  * The output's are measured from the portrait. Driving landmarks come from the tracker in
@@ -52,6 +54,8 @@ const SHEETS = process.env.EVAL_SHEETS !== '0';
 /** EVAL_DRIVER_INTERIOR=0: the synthetic mouth interior only (as without the driving frame's mouth). */
 const DRIVER_INTERIOR = process.env.EVAL_DRIVER_INTERIOR !== '0';
 const SHEET_DIR = join(import.meta.dirname, '..', 'out', 'meshwarp-eval');
+/** EVAL_DUMP=1: also write each portrait's per-frame signals (driver, intended, rendered) next to the sheets. */
+const DUMP = process.env.EVAL_DUMP === '1';
 const TILES = 8;
 
 /** RMS distance (reference pixels) of the rigid points after removing position, size and rotation. */
@@ -137,6 +141,12 @@ interface Follow {
 function follow(driver: number[], output: number[]): Follow {
   const mae = driver.reduce((s, v, i) => s + Math.abs(v - output[i]), 0) / Math.max(1, driver.length);
   return { correlation: round(pearson(driver, output)), gain: round(gain(driver, output)), mae: round(mae, 4) };
+}
+
+/** Gain over the frames where the driver's signal is below its neutral (an eye closing). */
+function closingGain(driver: number[], output: number[]): number {
+  const closing = driver.flatMap((v, i) => (v < 0 ? [i] : []));
+  return round(gain(closing.map((i) => driver[i]), closing.map((i) => output[i])));
 }
 
 // Contact sheets: fixed-size crops around the mouth or the eyes, driver | output, 4 pairs a row.
@@ -314,7 +324,14 @@ async function main(): Promise<void> {
       }),
     );
     const expression = Object.fromEntries(REPORTED.map((k) => [k, { rendered: follow(signals[k].drv, signals[k].rendered), intended: follow(signals[k].drv, signals[k].intended), driverRange: round(percentile(signals[k].drv, 0.98) - percentile(signals[k].drv, 0.02), 3) }]));
+    const eyesClosing = { rendered: closingGain(signals.eyes.drv, signals.eyes.rendered), intended: closingGain(signals.eyes.drv, signals.eyes.intended) };
     const sheetPaths: string[] = [];
+    if (DUMP) {
+      await mkdir(SHEET_DIR, { recursive: true });
+      const path = join(SHEET_DIR, `${preset.replace(/\.[^.]+$/, '')}-signals.json`);
+      await writeFile(`${path}.${process.pid}.tmp`, JSON.stringify({ driverNeutral, portrait: refSignals, signals }));
+      await rename(`${path}.${process.pid}.tmp`, path);
+    }
     if (SHEETS) {
       const stem = preset.replace(/\.[^.]+$/, '');
       for (const [name, tiles] of Object.entries(sheets)) {
@@ -338,6 +355,7 @@ async function main(): Promise<void> {
       jitterRmsPx: round(jitterRmsPx),
       noisyStillJitterRmsPx: round(noisyJitterRmsPx),
       expression,
+      eyesClosingGain: eyesClosing,
       clearlyOpenFrames: openFrames,
       clearlyOpenRenderedClosed: round(openRenderedClosed / Math.max(1, openFrames)),
       closedMouth: {
@@ -356,7 +374,7 @@ async function main(): Promise<void> {
   }
   await tracker.close();
   await videoTracker.close();
-  type Scored = { pose: Record<string, { correlation: number }>; meanPoseErrorDeg: number; jitterRmsPx: number; noisyStillJitterRmsPx: number; identityDriftPx: number; expression: Record<Reported, { rendered: Follow }>; clearlyOpenRenderedClosed: number; closedMouth: { bandFrames: number; p95SeamRatio: number } };
+  type Scored = { pose: Record<string, { correlation: number }>; meanPoseErrorDeg: number; jitterRmsPx: number; noisyStillJitterRmsPx: number; identityDriftPx: number; expression: Record<Reported, { rendered: Follow }>; eyesClosingGain: { rendered: number }; clearlyOpenRenderedClosed: number; closedMouth: { bandFrames: number; p95SeamRatio: number } };
   const ok = results.filter((r) => 'pose' in r) as unknown as Scored[];
   const worst = (pick: (r: Scored) => number, lowest: boolean): number => round(lowest ? Math.min(...ok.map(pick)) : Math.max(...ok.map(pick)));
   const summary = {
@@ -372,12 +390,13 @@ async function main(): Promise<void> {
       minCorrelation: worst((r) => r.expression[k].rendered.correlation, true),
       gainRange: [worst((r) => r.expression[k].rendered.gain, true), worst((r) => r.expression[k].rendered.gain, false)],
     }])),
+    eyesClosingGainRange: [worst((r) => r.eyesClosingGain.rendered, true), worst((r) => r.eyesClosingGain.rendered, false)],
     maxClearlyOpenRenderedClosed: worst((r) => r.clearlyOpenRenderedClosed, false),
     maxClosedMouthBandFrames: worst((r) => r.closedMouth.bandFrames, false),
     goals: {
       poseCorrelation: 0.9, meanPoseErrorDeg: 3, jitterRmsPx: 0.5,
       mouthOpen: { correlation: 0.9, gain: [0.8, 1.2], clearlyOpenRenderedClosed: 0.1 },
-      eyes: { correlation: 0.9, gain: 0.8 }, brows: { correlation: 0.85, gain: 0.7 }, mouthWidth: { gain: [0.8, 1.2] },
+      eyes: { correlation: 0.9, closingGain: 0.8 }, brows: { correlation: 0.85, gain: 0.7 }, mouthWidth: { gain: [0.8, 1.2] },
       closedMouthBand: `seam no thicker than ${BAND_LIMIT}x the portrait's own`,
     },
     wallSeconds: round((performance.now() - t0) / 1000, 1),
